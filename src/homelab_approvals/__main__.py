@@ -1,0 +1,3 @@
+from homelab_approvals.cli.main import main
+
+raise SystemExit(main())

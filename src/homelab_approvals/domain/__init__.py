@@ -1,0 +1,1 @@
+"""Domain layer: models, enums, rules and errors. No I/O, no UI."""

@@ -1,0 +1,48 @@
+"""Typed errors. Each carries a stable `code` that the CLI maps to an exit status."""
+
+from typing import ClassVar
+
+
+class ApprovalsError(Exception):
+    """Base class: a refusal or failure with a machine-readable code and a human message."""
+
+    code: ClassVar[str] = "ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ActionNotFound(ApprovalsError):
+    code = "NOT_FOUND"
+
+
+class InvalidTransition(ApprovalsError):
+    """Someone (or something) moved the action first; the message says who and when."""
+
+    code = "CONFLICT"
+
+
+class ValidationError(ApprovalsError):
+    code = "VALIDATION_ERROR"
+
+
+class PermissionDenied(ApprovalsError):
+    code = "FORBIDDEN"
+
+
+class StorageError(ApprovalsError):
+    """The database could not be opened, read or written (locked, corrupt, read-only...)."""
+
+    code = "DATABASE_ERROR"
+
+
+class DatabaseBusy(StorageError):
+    code = "DATABASE_BUSY"
+
+
+class ConfigError(ApprovalsError):
+    code = "CONFIG_ERROR"

@@ -1,0 +1,95 @@
+"""Immutable snapshots the service hands out: safe to pass between threads."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homelab_approvals.domain.enums import ActionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    id: str
+    hostname: str
+    display_name: str | None
+    is_paused: bool
+    paused_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.hostname
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    id: int
+    server_id: str
+    action_type: str
+    status: str
+    service_name: str | None
+    command: str
+    created_at: datetime
+    created_by: str
+    alert_id: int | None
+    approved_at: datetime | None
+    approved_by: str | None
+    rejected_at: datetime | None
+    rejected_by: str | None
+    rejection_reason: str | None
+    executed_at: datetime | None
+    completed_at: datetime | None
+    exit_code: int | None
+    stdout: str | None
+    stderr: str | None
+    # From the servers join, when the query made one.
+    server_label: str | None = None
+    server_paused: bool | None = None
+
+    @property
+    def summary(self) -> str:
+        """ "restart nginx", "clear logs", "apt update"... for titles and toasts."""
+        if self.action_type == "restart_service" and self.service_name:
+            return f"restart {self.service_name}"
+        return self.action_type.replace("_", " ")
+
+    @property
+    def decided_by(self) -> str | None:
+        return self.rejected_by or self.approved_by
+
+    def is_status(self, *statuses: ActionStatus) -> bool:
+        return self.status in statuses
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    action_id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPage:
+    """One window of a filtered, sorted list, with the true totals behind it."""
+
+    rows: tuple[ActionView, ...]
+    total: int  # rows matching the whole query (all pages)
+    counts: dict[str, int] = field(default_factory=dict)  # by status, ignoring the status filter
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(ActionStatus.PENDING.value, 0)
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.counts.values())
+
+
+def to_json(value: Any) -> Any:
+    """JSON-ready form of a view: datetimes as ISO 8601 with offset."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

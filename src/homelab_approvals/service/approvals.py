@@ -1,0 +1,310 @@
+"""The approval service: atomic transitions, creation, servers, queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from homelab_approvals.domain import validation
+from homelab_approvals.domain.commands import command_for
+from homelab_approvals.domain.enums import ActionStatus, ActionType
+from homelab_approvals.domain.errors import (
+    ActionNotFound,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationError,
+)
+from homelab_approvals.domain.models import ActionEvent as E
+from homelab_approvals.domain.models import RemediationAction as A
+from homelab_approvals.domain.models import Server as S
+from homelab_approvals.domain.types import utcnow
+from homelab_approvals.domain.views import ActionPage, ActionView, EventView
+from homelab_approvals.service.policy import Policy
+from homelab_approvals.service.queries import (
+    ACTION_COLUMNS,
+    ROW_QUERY,
+    ActionQuery,
+    counts_statement,
+    rows_statement,
+    to_view,
+)
+from homelab_approvals.service.servers import ServerOps
+from homelab_approvals.storage import Database
+
+AUTO_APPROVER = "auto"
+CANCELLED_STDERR = "Action cancelled by user"
+CANCELLED_EXIT_CODE = -1
+_PENDING = ActionStatus.PENDING.value
+_APPROVED = ActionStatus.APPROVED.value
+
+# Statements are built once: on the hot path SQLAlchemy then only binds and executes.
+_APPROVE = (
+    update(A)
+    .where(A.id == bindparam("aid"), A.status == _PENDING)
+    .values(status=_APPROVED, approved_at=bindparam("at"), approved_by=bindparam("actor"))
+    .returning(*ACTION_COLUMNS)
+)
+_APPROVE_NOT_OWN = _APPROVE.where(A.created_by != bindparam("actor"))
+_REJECT = (
+    update(A)
+    .where(A.id == bindparam("aid"), A.status == _PENDING)
+    .values(
+        status=ActionStatus.REJECTED.value,
+        rejected_at=bindparam("at"),
+        rejected_by=bindparam("actor"),
+        rejection_reason=bindparam("reason"),
+    )
+    .returning(*ACTION_COLUMNS)
+)
+_CANCEL = (
+    update(A)
+    .where(A.id == bindparam("aid"), A.status.in_([_PENDING, _APPROVED]))
+    .values(
+        status=ActionStatus.FAILED.value,
+        completed_at=bindparam("at"),
+        exit_code=CANCELLED_EXIT_CODE,
+        stderr=CANCELLED_STDERR,
+    )
+    .returning(*ACTION_COLUMNS)
+)
+_EVENT = insert(E).values(
+    action_id=bindparam("aid"),
+    from_status=bindparam("from_status"),
+    to_status=bindparam("to_status"),
+    actor=bindparam("actor"),
+    at=bindparam("at"),
+    reason=bindparam("reason"),
+)
+_CURRENT = select(*ACTION_COLUMNS).where(A.id == bindparam("aid"))
+_LAST_EVENT = (
+    select(E.actor, E.at).where(E.action_id == bindparam("aid")).order_by(E.id.desc()).limit(1)
+)
+
+
+def format_when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+
+
+class ApprovalService(ServerOps):
+    """Every rule, written once. Thread-safe; each call is its own transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        policy: Policy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.policy = policy or Policy()
+        self.clock = clock
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def approve(self, action_id: int, actor: str) -> ActionView:
+        actor = self._decider(actor)
+        aid = validation.action_id(action_id)
+        stmt = _APPROVE if self.policy.allow_self_approval else _APPROVE_NOT_OWN
+        return self._transition(stmt, aid, actor, "approve", frozenset({_PENDING}))
+
+    def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
+        actor = self._decider(actor)
+        aid = validation.action_id(action_id)
+        clean = validation.rejection_reason(reason)
+        return self._transition(_REJECT, aid, actor, "reject", frozenset({_PENDING}), clean)
+
+    def cancel(self, action_id: int, actor: str) -> ActionView:
+        actor = self._decider(actor)
+        aid = validation.action_id(action_id)
+        allowed = frozenset({_PENDING, _APPROVED})
+        return self._transition(_CANCEL, aid, actor, "cancel", allowed)
+
+    def may_decide(self, actor: str) -> bool:
+        return self.policy.may_decide(actor)
+
+    def _decider(self, actor: str) -> str:
+        clean = validation.actor(actor)
+        self.policy.check_may_decide(clean)
+        return clean
+
+    def _transition(
+        self,
+        stmt: object,
+        aid: int,
+        actor: str,
+        verb: str,
+        allowed: frozenset[str],
+        reason: str | None = None,
+    ) -> ActionView:
+        """One conditional UPDATE ... RETURNING plus its event row, in one transaction.
+        When the UPDATE matches nothing, work out why (under the same lock) and say so."""
+        now = self.clock()
+        params = {"aid": aid, "actor": actor, "at": now, "reason": reason}
+        with self.db.writing() as conn:
+            row = conn.execute(stmt, params).one_or_none()  # type: ignore[call-overload]
+            if row is None:
+                raise self._refusal(conn, aid, actor, verb, allowed)
+            view = to_view(row)
+            # RETURNING gives new values only; an action that had been approved keeps
+            # its approved_at, which is how a cancel knows where it came from.
+            came_from = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
+            conn.execute(
+                _EVENT,
+                {**params, "from_status": came_from, "to_status": view.status},
+            )
+        return view
+
+    def _refusal(
+        self, conn: Connection, aid: int, actor: str, verb: str, allowed: frozenset[str]
+    ) -> Exception:
+        current = conn.execute(_CURRENT, {"aid": aid}).one_or_none()
+        if current is None:
+            return ActionNotFound(f"action {aid} not found")
+        action = to_view(current)
+        if action.status in allowed:  # only the self-approval guard can leave it unmatched
+            return PermissionDenied(
+                f"{actor!r} created action {aid} and may not approve it "
+                "(allow_self_approval is false)"
+            )
+        by, when = self._decider_of(conn, action)
+        allowed_text = " or ".join(sorted(allowed))
+        return InvalidTransition(
+            f"cannot {verb} action {aid}: already {action.status} by {by} at "
+            f"{format_when(when)} (only {allowed_text} actions can be {verb}ed)"
+            if verb != "approve"
+            else f"cannot approve action {aid}: already {action.status} by {by} at "
+            f"{format_when(when)}"
+        )
+
+    @staticmethod
+    def _decider_of(conn: Connection, action: ActionView) -> tuple[str, datetime | None]:
+        if action.status == ActionStatus.REJECTED and action.rejected_by:
+            return action.rejected_by, action.rejected_at
+        if action.status == ActionStatus.APPROVED and action.approved_by:
+            return action.approved_by, action.approved_at
+        last = conn.execute(_LAST_EVENT, {"aid": action.id}).one_or_none()
+        if last is not None:
+            return last.actor, last.at
+        if action.approved_by:
+            return action.approved_by, action.approved_at
+        return "someone else", action.completed_at or action.executed_at
+
+    # -- creation --------------------------------------------------------------------------
+
+    def create_action(
+        self,
+        server_id: str,
+        action_type: ActionType | str,
+        service_name: str | None = None,
+        *,
+        actor: str,
+    ) -> ActionView:
+        actor = validation.actor(actor)
+        try:
+            kind = ActionType(action_type)
+        except ValueError:
+            choices = ", ".join(t.value for t in ActionType)
+            raise ValidationError(
+                f"unknown action type {action_type!r}; choose one of {choices}"
+            ) from None
+        if kind is ActionType.RESTART_SERVICE:
+            unit: str | None = validation.unit_name(service_name)
+        elif service_name is not None:
+            raise ValidationError(f"{kind.value} takes no service name")
+        else:
+            unit = None
+        command = command_for(kind, unit)
+        now = self.clock()
+        with self.db.writing() as conn:
+            paused = conn.execute(select(S.is_paused).where(S.id == server_id)).scalar()
+            if paused is None:
+                raise ActionNotFound(f"server {server_id!r} not found")
+            duplicate = conn.execute(
+                select(A.id).where(
+                    A.server_id == server_id,
+                    A.action_type == kind.value,
+                    A.service_name.is_not_distinct_from(unit),
+                    A.status == _PENDING,
+                )
+            ).scalar()
+            if duplicate is not None:
+                raise InvalidTransition(
+                    f"action {duplicate} is already pending for {kind.value}"
+                    f"{' ' + unit if unit else ''} on {server_id}"
+                )
+            status = _PENDING if paused else _APPROVED
+            row = conn.execute(
+                insert(A)
+                .values(
+                    server_id=server_id,
+                    action_type=kind.value,
+                    status=status,
+                    service_name=unit,
+                    command=command,
+                    created_at=now,
+                    created_by=actor,
+                    approved_at=None if paused else now,
+                    approved_by=None if paused else AUTO_APPROVER,
+                )
+                .returning(*ACTION_COLUMNS)
+            ).one()
+            view = to_view(row)
+            events: list[tuple[str | None, str, str, str | None]] = [(None, _PENDING, actor, None)]
+            if not paused:
+                events.append((_PENDING, _APPROVED, AUTO_APPROVER, "server not in maintenance"))
+            for from_status, to_status, who, why in events:
+                conn.execute(
+                    _EVENT,
+                    {
+                        "aid": view.id,
+                        "from_status": from_status,
+                        "to_status": to_status,
+                        "actor": who,
+                        "at": now,
+                        "reason": why,
+                    },
+                )
+        return self.get_action(view.id)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_action(self, action_id: int) -> ActionView:
+        aid = validation.action_id(action_id)
+        with self.db.reading() as conn:
+            row = conn.execute(ROW_QUERY.where(A.id == aid)).one_or_none()
+        if row is None:
+            raise ActionNotFound(f"action {aid} not found")
+        return to_view(row)
+
+    def list_actions(self, query: ActionQuery | None = None) -> ActionPage:
+        query = query or ActionQuery()
+        with self.db.reading() as conn:
+            rows = conn.execute(rows_statement(query)).all()
+            counts = {row[0]: row[1] for row in conn.execute(counts_statement(query))}
+        wanted = {s.value for s in query.statuses} or set(counts)
+        total = sum(n for status, n in counts.items() if status in wanted)
+        return ActionPage(tuple(to_view(r) for r in rows), total, counts)
+
+    def list_events(
+        self,
+        action_id: int | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[EventView]:
+        stmt = select(*E.__table__.c).order_by(E.id)
+        where = []
+        if action_id is not None:
+            where.append(E.action_id == validation.action_id(action_id))
+        if since is not None:
+            if since.tzinfo is None:
+                raise ValidationError("--since needs a UTC offset or Z, e.g. 2026-11-27T10:00Z")
+            where.append(E.at >= since)
+        stmt = stmt.where(and_(True, *where)).limit(limit)
+        with self.db.reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [EventView(**row._mapping) for row in rows]
+
+    def change_token(self) -> object:
+        """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""
+        return self.db.change_token()

@@ -1,0 +1,16 @@
+"""Who is acting: --operator if given, otherwise the OS account name."""
+
+import getpass
+import os
+
+from homelab_approvals.domain import validation
+
+
+def resolve_actor(operator: str | None) -> str:
+    if operator is not None:
+        return validation.actor(operator)
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        name = str(os.getuid())
+    return validation.actor(name)

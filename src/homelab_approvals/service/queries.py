@@ -1,0 +1,100 @@
+"""Listing actions: filtering, sorting and paging happen in SQL, never in Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+
+from homelab_approvals.domain import validation
+from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.models import RemediationAction as A
+from homelab_approvals.domain.models import Server as S
+from homelab_approvals.domain.views import ActionView
+
+#: The console never holds more than this many rows; the header shows true totals.
+DEFAULT_WINDOW = 1000
+
+ACTION_COLUMNS = tuple(A.__table__.c)
+_LABEL = func.coalesce(S.display_name, S.hostname, A.server_id)
+ROW_QUERY = select(
+    *ACTION_COLUMNS,
+    _LABEL.label("server_label"),
+    S.is_paused.label("server_paused"),
+).outerjoin(S, S.id == A.server_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionQuery:
+    statuses: tuple[ActionStatus, ...] = ()
+    server_id: str | None = None
+    action_type: ActionType | None = None
+    search: str | None = None
+    sort: SortOrder = SortOrder.OLDEST
+    limit: int = DEFAULT_WINDOW
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.offset < 0:
+            from homelab_approvals.domain.errors import ValidationError
+
+            raise ValidationError("limit and offset must not be negative")
+        object.__setattr__(self, "search", validation.search_text(self.search))
+
+    def with_(self, **changes: object) -> ActionQuery:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def filters(query: ActionQuery, *, with_status: bool) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if with_status and query.statuses:
+        where.append(A.status.in_([s.value for s in query.statuses]))
+    if query.server_id is not None:
+        where.append(A.server_id == query.server_id)
+    if query.action_type is not None:
+        where.append(A.action_type == query.action_type.value)
+    if query.search:
+        text = query.search
+        matches: list[ColumnElement[bool]] = [
+            column.icontains(text, autoescape=True)
+            for column in (A.server_id, S.hostname, S.display_name, A.service_name, A.command)
+        ]
+        digits = text.removeprefix("#")
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+            matches.append(A.id == int(digits))
+        where.append(or_(*matches))
+    return where
+
+
+def ordered(stmt: Select[Any], sort: SortOrder) -> Select[Any]:
+    if sort is SortOrder.NEWEST:
+        return stmt.order_by(A.created_at.desc(), A.id.desc())
+    if sort is SortOrder.SERVER:
+        return stmt.order_by(_LABEL, A.created_at, A.id)
+    if sort is SortOrder.ACTION:
+        return stmt.order_by(A.action_type, A.service_name, A.created_at, A.id)
+    return stmt.order_by(A.created_at, A.id)
+
+
+def rows_statement(query: ActionQuery) -> Select[Any]:
+    stmt = ROW_QUERY.where(and_(True, *filters(query, with_status=True)))
+    return ordered(stmt, query.sort).limit(query.limit).offset(query.offset)
+
+
+def counts_statement(query: ActionQuery) -> Select[str, int]:
+    stmt = select(A.status, func.count()).select_from(A)
+    where = filters(query, with_status=False)
+    if query.search:
+        stmt = stmt.outerjoin(S, S.id == A.server_id)
+    return stmt.where(and_(True, *where)).group_by(A.status)
+
+
+def to_view(row: object) -> ActionView:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    paused = mapping.get("server_paused")
+    return ActionView(
+        **{column.name: mapping[column.name] for column in ACTION_COLUMNS},
+        server_label=mapping.get("server_label"),
+        server_paused=None if paused is None else bool(paused),
+    )

@@ -1,0 +1,84 @@
+"""Servers: list, add, pause and unpause (maintenance mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from homelab_approvals.domain import validation
+from homelab_approvals.domain.errors import ActionNotFound, InvalidTransition, StorageError
+from homelab_approvals.domain.models import Server as S
+from homelab_approvals.domain.views import ServerView
+from homelab_approvals.storage import Database
+
+_SERVER_COLUMNS = (S.id, S.hostname, S.display_name, S.is_paused, S.paused_at)
+
+
+def _view(row: Any) -> ServerView:
+    return ServerView(row.id, row.hostname, row.display_name, bool(row.is_paused), row.paused_at)
+
+
+class ServerOps:
+    db: Database
+    clock: Callable[[], datetime]
+
+    def list_servers(self) -> list[ServerView]:
+        with self.db.reading() as conn:
+            rows = conn.execute(select(*_SERVER_COLUMNS).order_by(S.id)).all()
+        return [_view(r) for r in rows]
+
+    def get_server(self, server_id: str) -> ServerView:
+        with self.db.reading() as conn:
+            r = conn.execute(select(*_SERVER_COLUMNS).where(S.id == server_id)).one_or_none()
+        if r is None:
+            raise ActionNotFound(f"server {server_id!r} not found")
+        return _view(r)
+
+    def add_server(
+        self,
+        server_id: str,
+        hostname: str,
+        display_name: str | None = None,
+        *,
+        paused: bool = False,
+    ) -> ServerView:
+        sid = validation.server_id(server_id)
+        host = validation.hostname(hostname)
+        label = validation.display_name(display_name)
+        now = self.clock()
+        try:
+            with self.db.writing() as conn:
+                if conn.execute(select(S.id).where(S.id == sid)).scalar() is not None:
+                    raise InvalidTransition(f"server {sid!r} already exists")
+                conn.execute(
+                    insert(S).values(
+                        id=sid,
+                        hostname=host,
+                        display_name=label,
+                        is_paused=paused,
+                        paused_at=now if paused else None,
+                    )
+                )
+        except StorageError as error:
+            if "NOT NULL" in str(error) or "refused the change" in str(error):
+                raise StorageError(
+                    "cannot add servers to this database: its servers table needs columns "
+                    f"homelab-approvals does not manage ({error}); add the server in HomelabCmd"
+                ) from error
+            raise
+        return self.get_server(sid)
+
+    def set_paused(self, server_id: str, paused: bool) -> ServerView:
+        """Maintenance mode on or off. Idempotent; paused_at records when it went on."""
+        with self.db.writing() as conn:
+            result = conn.execute(
+                update(S)
+                .where(S.id == server_id)
+                .values(is_paused=paused, paused_at=self.clock() if paused else None)
+            )
+            if result.rowcount == 0:
+                raise ActionNotFound(f"server {server_id!r} not found")
+        return self.get_server(server_id)

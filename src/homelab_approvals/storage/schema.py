@@ -1,0 +1,79 @@
+"""Bring our tables up to date: create what is missing, never alter what exists."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, insert, inspect, select, text, update
+
+from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.models import Base, SchemaVersion
+
+if TYPE_CHECKING:
+    from homelab_approvals.storage.database import Database
+
+#: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
+SCHEMA_VERSION = 1
+
+# The audit trail is append-only in the database itself: even a hand-typed sqlite3
+# session cannot rewrite or erase history.
+_SQLITE_TRIGGERS = {
+    "action_events_no_update": (
+        "CREATE TRIGGER IF NOT EXISTS action_events_no_update BEFORE UPDATE ON action_events "
+        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
+    ),
+    "action_events_no_delete": (
+        "CREATE TRIGGER IF NOT EXISTS action_events_no_delete BEFORE DELETE ON action_events "
+        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
+    ),
+}
+
+
+def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
+    """(missing tables, missing triggers, stored version)."""
+    tables = set(inspect(conn).get_table_names())
+    missing_tables = [name for name in Base.metadata.tables if name not in tables]
+    missing_triggers: list[str] = []
+    if conn.dialect.name == "sqlite":
+        present = set(
+            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
+        )
+        missing_triggers = [name for name in _SQLITE_TRIGGERS if name not in present]
+    version = None
+    if SchemaVersion.__tablename__ in tables:
+        version = conn.execute(select(SchemaVersion.version).where(SchemaVersion.id == 1)).scalar()
+    return missing_tables, missing_triggers, version
+
+
+def _refuse_newer(version: int | None, label: str) -> None:
+    if version is not None and version > SCHEMA_VERSION:
+        raise StorageError(
+            f"database schema version {version} is newer than this homelab-approvals "
+            f"understands ({SCHEMA_VERSION}); upgrade homelab-approvals: {label}"
+        )
+
+
+def ensure_schema(db: Database) -> None:
+    with db.reading() as conn:
+        tables, triggers, version = _missing(conn)
+    _refuse_newer(version, db.label)
+    if not tables and not triggers and version == SCHEMA_VERSION:
+        return
+    if db.read_only:
+        return  # reads of what exists still work; writes are refused anyway
+    with db.writing() as conn:
+        # Re-check under the write lock: another process may have just done it.
+        tables, triggers, version = _missing(conn)
+        _refuse_newer(version, db.label)
+        if tables:
+            Base.metadata.create_all(
+                conn, tables=[Base.metadata.tables[name] for name in tables], checkfirst=True
+            )
+        for name in triggers:
+            conn.execute(text(_SQLITE_TRIGGERS[name]))
+        if version is None:
+            conn.execute(insert(SchemaVersion).values(id=1, version=SCHEMA_VERSION))
+        elif version < SCHEMA_VERSION:
+            conn.execute(
+                update(SchemaVersion).where(SchemaVersion.id == 1).values(version=SCHEMA_VERSION)
+            )
