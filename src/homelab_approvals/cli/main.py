@@ -1,0 +1,78 @@
+"""Entry point for `homelab-approvals` and `python -m homelab_approvals`.
+
+This is the one place that turns failures into exit statuses: every error, expected or not,
+ends as a single `error: CODE: message` line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+
+from homelab_approvals.cli.errors import (
+    EXIT_ERROR,
+    InternalError,
+    Interrupted,
+    report,
+)
+from homelab_approvals.cli.parser import build_parser
+from homelab_approvals.domain.errors import ApprovalsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status (see `homelab-approvals --help`)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    _tolerate_unencodable_output()
+    # Until the command line is parsed, guess --json from the words, so that even a usage
+    # error reaches a JSON-reading script as JSON.
+    as_json = "--json" in args_list[: _end_of_options(args_list)]
+    try:
+        try:
+            args = build_parser().parse_args(args_list)
+        except SystemExit as done:  # --help and --version print, then exit 0
+            return done.code if isinstance(done.code, int) else 0
+        as_json = bool(getattr(args, "json", False))
+        # Imported only now: --help, --version and usage errors never load SQLAlchemy.
+        from homelab_approvals.cli.commands import dispatch
+
+        status = dispatch(args)
+        sys.stdout.flush()
+        return status
+    except ApprovalsError as error:
+        return report(error, as_json=as_json)
+    except KeyboardInterrupt:
+        return report(Interrupted("interrupted"), as_json=as_json)
+    except BrokenPipeError:
+        # The reader left (`homelab-approvals list | head`); there is nobody to tell.
+        _discard_stdout()
+        return EXIT_ERROR
+    except Exception as error:
+        kind = type(error).__name__
+        message = f"unexpected {kind}: {error} (this is a bug; please report it)"
+        return report(InternalError(message), as_json=as_json)
+
+
+def _end_of_options(words: list[str]) -> int:
+    return words.index("--") if "--" in words else len(words)
+
+
+def _tolerate_unencodable_output() -> None:
+    """On a terminal whose encoding lacks a character (say, a Latin-1 locale and "␛"),
+    print an escape instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _discard_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

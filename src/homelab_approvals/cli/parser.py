@@ -1,0 +1,234 @@
+"""The command line grammar (argparse). Light on purpose: no SQLAlchemy, no Textual, so
+`--help`, `--version` and usage errors answer instantly, even on a Raspberry Pi."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from homelab_approvals import __version__
+from homelab_approvals.cli.errors import UsageError
+from homelab_approvals.domain import validation
+from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.errors import ValidationError
+
+PROG = "homelab-approvals"
+GLOBAL_FLAGS = (
+    "--db",
+    "--database-url",
+    "--operator",
+    "--config",
+    "--read-only",
+    "--group-shared",
+)
+STATUSES = tuple(s.value for s in ActionStatus)
+TYPES = tuple(t.value for t in ActionType)
+SORTS = tuple(s.value for s in SortOrder)
+_MAX_INT = 2**63 - 1  # SQLite integers are signed 64-bit
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "٤٢", "4_2" and "+4"
+
+DESCRIPTION = """\
+Approve or reject homelab remediation actions. With no command, opens the console."""
+
+EPILOG = """\
+global options go before the command:  homelab-approvals --db ./x.db list --json
+
+exit status:
+  0  ok
+  1  unexpected or database error (DATABASE_ERROR, DATABASE_BUSY, INTERNAL)
+  2  invalid input (USAGE, VALIDATION_ERROR, CONFIG_ERROR)
+  3  not found (NOT_FOUND)
+  4  conflict: already decided, or a duplicate (CONFLICT)
+  5  forbidden by the approvers policy (FORBIDDEN)
+  130 interrupted (Ctrl-C)
+Errors are one line on stderr: "error: CODE: message". With --json the same
+error is also written to stdout as {"error": {"code": ..., "message": ...}}.
+
+environment:
+  HOMELAB_APPROVALS_DB      database file, when --db is not given
+  HOMELAB_APPROVALS_CONFIG  config file, when --config is not given"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error becomes one `error: USAGE: ...` line (via UsageError)
+    instead of a usage dump, so scripts see the same shape for every failure."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see '{self.prog} --help'"
+        if message.startswith("unrecognized arguments") and any(
+            word in GLOBAL_FLAGS or word.split("=")[0] in GLOBAL_FLAGS for word in message.split()
+        ):
+            hint = f"global options such as --db go before the command; {hint}"
+        raise UsageError(f"{message} ({hint})")
+
+
+# -- argument types: malformed values are usage errors (exit 2), never tracebacks --------
+
+
+def action_id(text: str) -> int:
+    """A positive 64-bit integer; `#42` (as the console shows ids) is accepted too."""
+    digits = text.removeprefix("#")
+    if not _DIGITS.fullmatch(digits):
+        raise argparse.ArgumentTypeError(f"an action id must be a positive integer, got {text!r}")
+    try:
+        return validation.action_id(int(digits))
+    except ValidationError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def count(text: str) -> int:
+    """A non-negative integer for --limit / --offset."""
+    if not _DIGITS.fullmatch(text) or int(text) > _MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {text!r}")
+    return int(text)
+
+
+def since(text: str) -> datetime:
+    """ISO 8601 with a UTC offset or Z: an audit query must not depend on the local zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-11-27T10:00Z, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; add Z or +HH:MM, e.g. 2026-11-27T10:00Z"
+        )
+    return moment.astimezone(UTC)
+
+
+# -- the grammar ---------------------------------------------------------------------------
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # an abbreviation in a script breaks when an option is added
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db",
+        metavar="PATH",
+        help="database file (default: $HOMELAB_APPROVALS_DB, else the user data dir)",
+    )
+    where.add_argument("--database-url", metavar="URL", help="any SQLAlchemy database URL")
+    parser.add_argument(
+        "--operator", metavar="NAME", help="who is acting (default: the OS account name)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $HOMELAB_APPROVALS_CONFIG, else the user config dir)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="open the database read-only; decide nothing"
+    )
+    parser.add_argument(
+        "--group-shared",
+        action="store_true",
+        help="create a new database group-readable/writable (0660, folder 0770)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    _add(commands, "tui", "open the console (the default)")
+    _add(commands, "demo", "open the console on a demo database with simulated activity")
+
+    servers = _add(commands, "servers", "list servers")
+    _json(servers)
+
+    server = _add(commands, "server", "add a server, or turn maintenance mode on/off")
+    actions = server.add_subparsers(
+        dest="server_command", metavar="{add,pause,unpause}", required=True
+    )
+    add = _add(actions, "add", "add a server")
+    add.add_argument("server_id", metavar="ID", help="slug: lowercase letters, digits and '-'")
+    add.add_argument("--hostname", required=True, metavar="H")
+    add.add_argument("--display-name", metavar="N")
+    add.add_argument(
+        "--paused", action="store_true", help="start in maintenance mode (actions wait)"
+    )
+    _json(add)
+    for name, what in (
+        ("pause", "maintenance mode on: new actions wait for approval"),
+        ("unpause", "maintenance mode off: new actions are approved automatically"),
+    ):
+        toggle = _add(actions, name, what)
+        toggle.add_argument("server_id", metavar="ID")
+        _json(toggle)
+
+    create = _add(commands, "create", "propose a new action")
+    create.add_argument("--server", required=True, metavar="ID", dest="server_id")
+    create.add_argument(
+        "--type",
+        required=True,
+        choices=TYPES,
+        metavar="TYPE",
+        dest="action_type",
+        help="one of: " + ", ".join(TYPES),
+    )
+    create.add_argument("--service", metavar="NAME", help="systemd unit, for restart_service")
+    _json(create)
+
+    listing = _add(commands, "list", "list actions")
+    listing.add_argument(
+        "--status",
+        action="append",
+        choices=STATUSES,
+        metavar="S",
+        dest="statuses",
+        help="repeatable; one of: " + ", ".join(STATUSES),
+    )
+    listing.add_argument("--server", metavar="ID", dest="server_id")
+    listing.add_argument(
+        "--type", choices=TYPES, metavar="T", dest="action_type", help="one of: " + ", ".join(TYPES)
+    )
+    listing.add_argument("--search", metavar="TEXT", help="server, service, command or #id")
+    listing.add_argument(
+        "--sort", choices=SORTS, default=SortOrder.OLDEST.value, help="default: oldest"
+    )
+    listing.add_argument("--limit", type=count, metavar="N", help="at most N rows (default 1000)")
+    listing.add_argument("--offset", type=count, default=0, metavar="N", help="skip N rows")
+    _json(listing)
+
+    show = _add(commands, "show", "one action, with its events")
+    _id(show)
+    _json(show)
+
+    approve = _add(commands, "approve", "approve a pending action")
+    _id(approve)
+    _json(approve)
+    reject = _add(commands, "reject", "reject a pending action, with a reason")
+    _id(reject)
+    reject.add_argument("--reason", required=True, metavar="TEXT", help="1-1000 characters")
+    _json(reject)
+    cancel = _add(commands, "cancel", "cancel a pending or approved action (it becomes failed)")
+    _id(cancel)
+    _json(cancel)
+
+    events = _add(commands, "events", "the audit trail, oldest first")
+    events.add_argument("--action", type=action_id, metavar="ID", dest="action_id")
+    events.add_argument("--since", type=since, metavar="ISO", help="e.g. 2026-11-27T10:00Z")
+    fmt = events.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON array")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    return parser
+
+
+def _add(commands: Any, name: str, what: str) -> Parser:
+    parser: Parser = commands.add_parser(name, help=what, description=what, allow_abbrev=False)
+    return parser
+
+
+def _id(parser: Parser) -> None:
+    parser.add_argument("action_id", type=action_id, metavar="ID", help="the action's id")
+
+
+def _json(parser: Parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -1,0 +1,77 @@
+"""What a command needs (config, actor, database), built lazily and in a safe order.
+
+A command checks its own input first, then touches `session.service`: the config is read,
+then the database is opened, once. So bad input never creates or opens a database, and
+`--help` or a usage error never pays for importing SQLAlchemy."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from homelab_approvals.domain.errors import ConfigError
+from homelab_approvals.service import ApprovalService, Policy
+from homelab_approvals.service.config import load_policy
+from homelab_approvals.service.identity import resolve_actor
+from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage.paths import CONFIG_ENV, resolve_config_path, resolve_db_path
+
+
+class Session:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.db: Database | None = None
+        self._service: ApprovalService | None = None
+        self._actor: str | None = None
+        self.config_path = resolve_config_path(args.config)
+
+    @property
+    def actor(self) -> str:
+        """--operator, else the OS account name. SSH_ORIGINAL_COMMAND is never consulted:
+        under a forced command the operator name comes from the key, not the client."""
+        if self._actor is None:
+            self._actor = resolve_actor(self.args.operator)
+        return self._actor
+
+    @property
+    def service(self) -> ApprovalService:
+        if self._service is None:
+            policy = self.load_policy()
+            self.db = open_from_args(self.args)
+            self._service = ApprovalService(self.db, policy)
+        return self._service
+
+    def load_policy(self) -> Policy:
+        # A config file someone named explicitly must exist: a typo in --config (say, in
+        # an SSH forced command) must not silently drop the approvers list.
+        explicit = self.args.config or os.environ.get(CONFIG_ENV)
+        if explicit and not self.config_path.exists():
+            raise ConfigError(f"config file not found: {self.config_path}")
+        return load_policy(self.config_path)
+
+    def console_read_only_reason(self) -> str | None:
+        """Why the console must not offer decisions, or None when it may."""
+        service = self.service
+        db = service.db
+        if db.read_only:
+            return db.read_only_reason or "the database is open read-only"
+        if not service.may_decide(self.actor):
+            return f"{self.actor} is not in the approvers list ({self.config_path})"
+        return None
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def open_from_args(args: argparse.Namespace, path: Path | None = None) -> Database:
+    """Open the database the global options name (or `path`, when given)."""
+    if args.database_url:
+        return open_database(url=args.database_url, read_only=args.read_only)
+    return open_database(
+        path or resolve_db_path(args.db),
+        read_only=args.read_only,
+        group_shared=args.group_shared,
+    )
