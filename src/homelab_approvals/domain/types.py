@@ -1,11 +1,14 @@
 """Column types that keep HomelabCmd's storage format while giving aware UTC datetimes."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from homelab_approvals.domain.errors import StorageError
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -23,6 +26,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         # SQLite keeps no offset: store the naive UTC wall time, as HomelabCmd does.
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        # A hand-edited row may hold text that is no date-time at all. Say so as one
+        # clear database error instead of letting a bare ValueError escape a fetch.
+        inner = super().result_processor(dialect, coltype)
+        if inner is None:
+            return None
+        parse = inner
+
+        def process(value: Any) -> datetime | None:
+            try:
+                return parse(value)
+            except (ValueError, TypeError) as error:
+                shown = repr(value)[:60]
+                raise StorageError(
+                    f"the database holds a date-time that cannot be read: {shown}"
+                ) from error
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -20,9 +20,16 @@ _SERVER_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
+# Lone surrogates: what Python makes of bytes that are not UTF-8 in argv or the
+# environment (surrogateescape). No database can store them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _printable(value: str, what: str, *, max_len: int, allow_empty: bool = False) -> str:
     if has_control_chars(value):
         raise ValidationError(f"{what} must not contain control characters")
+    if _SURROGATE.search(value):
+        raise ValidationError(f"{what} must be valid UTF-8 text")
     trimmed = value.strip()
     if not trimmed and not allow_empty:
         raise ValidationError(f"{what} is required")
@@ -61,6 +68,14 @@ def server_id(value: str) -> str:
             "the server id must be a slug: lowercase letters, digits and '-', "
             f"at most {SERVER_ID_MAX} characters"
         )
+    return value
+
+
+def server_ref(value: str) -> str:
+    """A server id used to look a server up. HomelabCmd's ids need not be our slugs, so
+    only what no database could hold is refused."""
+    if _SURROGATE.search(value):
+        raise ValidationError("the server id must be valid UTF-8 text")
     return value
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.sql.expression import Executable
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.commands import command_for
@@ -31,7 +32,7 @@ from homelab_approvals.service.queries import (
     to_view,
 )
 from homelab_approvals.service.servers import ServerOps
-from homelab_approvals.storage import Database
+from homelab_approvals.storage import Database, WriteTransaction
 
 AUTO_APPROVER = "auto"
 CANCELLED_STDERR = "Action cancelled by user"
@@ -60,7 +61,9 @@ _REJECT = (
 )
 _CANCEL = (
     update(A)
-    .where(A.id == bindparam("aid"), A.status.in_([_PENDING, _APPROVED]))
+    # or_, not in_: hot-path statements are precompiled once (storage/prepared.py), and an
+    # IN list would be re-rendered per call.
+    .where(A.id == bindparam("aid"), or_(A.status == _PENDING, A.status == _APPROVED))
     .values(
         status=ActionStatus.FAILED.value,
         completed_at=bindparam("at"),
@@ -77,9 +80,13 @@ _EVENT = insert(E).values(
     at=bindparam("at"),
     reason=bindparam("reason"),
 )
+_PAST = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
 _CURRENT = select(*ACTION_COLUMNS).where(A.id == bindparam("aid"))
 _LAST_EVENT = (
-    select(E.actor, E.at).where(E.action_id == bindparam("aid")).order_by(E.id.desc()).limit(1)
+    select(E.actor, E.at, E.to_status)
+    .where(E.action_id == bindparam("aid"))
+    .order_by(E.id.desc())
+    .limit(1)
 )
 
 
@@ -130,7 +137,7 @@ class ApprovalService(ServerOps):
 
     def _transition(
         self,
-        stmt: object,
+        stmt: Executable,
         aid: int,
         actor: str,
         verb: str,
@@ -141,54 +148,59 @@ class ApprovalService(ServerOps):
         When the UPDATE matches nothing, work out why (under the same lock) and say so."""
         now = self.clock()
         params = {"aid": aid, "actor": actor, "at": now, "reason": reason}
-        with self.db.writing() as conn:
-            row = conn.execute(stmt, params).one_or_none()  # type: ignore[call-overload]
+        # The hot path: on SQLite these statements run precompiled on a held connection.
+        with self.db.write_transaction() as tx:
+            row = tx.first(stmt, params)
             if row is None:
-                raise self._refusal(conn, aid, actor, verb, allowed)
-            view = to_view(row)
+                raise self._refusal(tx, aid, actor, verb, allowed)
+            view = ActionView(**row)
             # RETURNING gives new values only; an action that had been approved keeps
             # its approved_at, which is how a cancel knows where it came from.
             came_from = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
-            conn.execute(
-                _EVENT,
-                {**params, "from_status": came_from, "to_status": view.status},
-            )
+            tx.run(_EVENT, {**params, "from_status": came_from, "to_status": view.status})
         return view
 
     def _refusal(
-        self, conn: Connection, aid: int, actor: str, verb: str, allowed: frozenset[str]
+        self, tx: WriteTransaction, aid: int, actor: str, verb: str, allowed: frozenset[str]
     ) -> Exception:
-        current = conn.execute(_CURRENT, {"aid": aid}).one_or_none()
+        current = tx.first(_CURRENT, {"aid": aid})
         if current is None:
             return ActionNotFound(f"action {aid} not found")
-        action = to_view(current)
+        action = ActionView(**current)
         if action.status in allowed:  # only the self-approval guard can leave it unmatched
             return PermissionDenied(
                 f"{actor!r} created action {aid} and may not approve it "
                 "(allow_self_approval is false)"
             )
-        by, when = self._decider_of(conn, action)
         allowed_text = " or ".join(sorted(allowed))
-        return InvalidTransition(
-            f"cannot {verb} action {aid}: already {action.status} by {by} at "
-            f"{format_when(when)} (only {allowed_text} actions can be {verb}ed)"
-            if verb != "approve"
-            else f"cannot approve action {aid}: already {action.status} by {by} at "
-            f"{format_when(when)}"
-        )
+        already = f"cannot {verb} action {aid}: already {self._how_it_got_there(tx, action)}"
+        if verb == "approve":
+            return InvalidTransition(already)
+        return InvalidTransition(f"{already}; only {allowed_text} actions can be {_PAST[verb]}")
 
     @staticmethod
-    def _decider_of(conn: Connection, action: ActionView) -> tuple[str, datetime | None]:
-        if action.status == ActionStatus.REJECTED and action.rejected_by:
-            return action.rejected_by, action.rejected_at
-        if action.status == ActionStatus.APPROVED and action.approved_by:
-            return action.approved_by, action.approved_at
-        last = conn.execute(_LAST_EVENT, {"aid": action.id}).one_or_none()
-        if last is not None:
-            return last.actor, last.at
+    def _how_it_got_there(tx: WriteTransaction, action: ActionView) -> str:
+        """ "approved by alice at 2026-11-27 10:02 UTC", "executing (approved by ...)"."""
+        status = action.status
+        if status == ActionStatus.REJECTED and action.rejected_by:
+            return f"{status} by {action.rejected_by} at {format_when(action.rejected_at)}"
+        if status == ActionStatus.APPROVED and action.approved_by:
+            return f"{status} by {action.approved_by} at {format_when(action.approved_at)}"
+        last = tx.first(_LAST_EVENT, {"aid": action.id})
+        if last is not None and last["to_status"] == status:
+            how = "cancelled" if action.stderr == CANCELLED_STDERR else status
+            return f"{status} ({how} by {last['actor']} at {format_when(last['at'])})"
+        # Executing, completed or failed by HomelabCmd's executor: the decision behind it
+        # is the approval, so name that.
         if action.approved_by:
-            return action.approved_by, action.approved_at
-        return "someone else", action.completed_at or action.executed_at
+            return (
+                f"{status} (approved by {action.approved_by} at {format_when(action.approved_at)})"
+            )
+        if action.rejected_by:
+            return (
+                f"{status} (rejected by {action.rejected_by} at {format_when(action.rejected_at)})"
+            )
+        return status
 
     # -- creation --------------------------------------------------------------------------
 
@@ -201,6 +213,7 @@ class ApprovalService(ServerOps):
         actor: str,
     ) -> ActionView:
         actor = validation.actor(actor)
+        server_id = validation.server_ref(server_id)
         try:
             kind = ActionType(action_type)
         except ValueError:

@@ -22,6 +22,8 @@ def load_policy(path: Path) -> Policy:
         return Policy()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except ValueError as error:  # a NUL byte in the path
+        raise ConfigError(f"not a valid config file path: {str(path)!r}") from error
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -41,6 +41,8 @@ class ActionQuery:
 
             raise ValidationError("limit and offset must not be negative")
         object.__setattr__(self, "search", validation.search_text(self.search))
+        if self.server_id is not None:
+            validation.server_ref(self.server_id)
 
     def with_(self, **changes: object) -> ActionQuery:
         return replace(self, **changes)  # type: ignore[arg-type]

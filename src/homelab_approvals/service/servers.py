@@ -31,6 +31,7 @@ class ServerOps:
         return [_view(r) for r in rows]
 
     def get_server(self, server_id: str) -> ServerView:
+        server_id = validation.server_ref(server_id)
         with self.db.reading() as conn:
             r = conn.execute(select(*_SERVER_COLUMNS).where(S.id == server_id)).one_or_none()
         if r is None:
@@ -73,6 +74,7 @@ class ServerOps:
 
     def set_paused(self, server_id: str, paused: bool) -> ServerView:
         """Maintenance mode on or off. Idempotent; paused_at records when it went on."""
+        server_id = validation.server_ref(server_id)
         with self.db.writing() as conn:
             result = conn.execute(
                 update(S)

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.storage.errors import translated
-from homelab_approvals.storage.schema import ensure_schema
+from homelab_approvals.storage.prepared import HeldConnections, WriteTransaction, portable
+from homelab_approvals.storage.schema import ensure_schema, missing_foreign_key_parents
 
 BUSY_TIMEOUT_MS = 5000
 _IMMEDIATE = "approvals_immediate"
+_HELD_LOCK = threading.Lock()
 
 
 @dataclass
@@ -33,7 +38,13 @@ class Database:
     read_only: bool = False
     read_only_reason: str | None = None
     created: bool = False
+    #: True when reading a fixed snapshot (see `_open_read_only_engine`): changes made
+    #: after opening show only after reopening.
+    snapshot: bool = False
+    #: Set when SQLite foreign keys are off for this database, and why.
+    foreign_keys_off_reason: str | None = None
     _watcher: ChangeWatcher | None = field(default=None, repr=False)
+    _held: HeldConnections | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -58,6 +69,24 @@ class Database:
         ):
             yield conn
 
+    def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """`writing()` for the decision hot path: the same one transaction under the write
+        lock, running Core statements. On SQLite they run precompiled on a held connection
+        (storage/prepared.py has the profile that justifies it); elsewhere through an
+        ordinary connection."""
+        if not self.is_sqlite:
+            return portable(self.writing())
+        if self.read_only:
+            why = self.read_only_reason
+            raise StorageError(f"database is open read-only ({why}): {self.label}")
+        held = self._held
+        if held is None:
+            with _HELD_LOCK:
+                if self._held is None:
+                    self._held = HeldConnections(self.engine)
+                held = self._held
+        return held.transaction(self.label)
+
     def change_token(self) -> object:
         """A value that changes whenever another connection commits. Cheap to call often."""
         if self._watcher is None:
@@ -66,6 +95,9 @@ class Database:
             return self._watcher.token()
 
     def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
@@ -100,7 +132,19 @@ class ChangeWatcher:
             self._raw = None
 
 
-def _install_sqlite_hooks(engine: Engine, *, new_file: bool) -> None:
+@dataclass
+class _Pragmas:
+    """What each new SQLite connection is set up with; `foreign_keys` may be turned off
+    after the schema has been looked at (see `_check_foreign_key_parents`)."""
+
+    new_file: bool = False
+    query_only: bool = False
+    foreign_keys: bool = True
+
+
+def _install_sqlite_hooks(engine: Engine, *, new_file: bool, query_only: bool = False) -> _Pragmas:
+    pragmas = _Pragmas(new_file=new_file, query_only=query_only)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
@@ -108,10 +152,12 @@ def _install_sqlite_hooks(engine: Engine, *, new_file: bool) -> None:
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if pragmas.foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA synchronous = NORMAL")
-            if new_file:
+            if pragmas.new_file:
                 cursor.execute("PRAGMA journal_mode = WAL")
+            if pragmas.query_only:
+                cursor.execute("PRAGMA query_only = ON")
         finally:
             cursor.close()
 
@@ -119,6 +165,24 @@ def _install_sqlite_hooks(engine: Engine, *, new_file: bool) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return pragmas
+
+
+def _check_foreign_key_parents(db: Database, pragmas: _Pragmas) -> None:
+    """A HomelabCmd database copied without its `alerts` table still declares
+    remediation_actions.alert_id REFERENCES alerts. With foreign_keys=ON, SQLite then
+    refuses every INSERT into remediation_actions ("no such table: main.alerts"), even
+    with alert_id NULL. In that one case this database's connections run with
+    foreign_keys=OFF: the only key we rely on, server_id -> servers, is checked by the
+    service under the same write lock, and we never delete rows. Updates are unaffected
+    either way (SQLite checks a key only when its columns change)."""
+    with db.reading() as conn:
+        missing = missing_foreign_key_parents(conn)
+    if missing:
+        pragmas.foreign_keys = False
+        db.engine.dispose()  # pooled connections still have foreign_keys=ON
+        db.foreign_keys_off_reason = "foreign keys point at missing tables: " + ", ".join(missing)
 
 
 def _unwritable_reason(path: Path) -> str | None:
@@ -132,11 +196,76 @@ def _unwritable_reason(path: Path) -> str | None:
 def _create_file(path: Path, *, group_shared: bool) -> None:
     """Create the folder and an empty database file with owner-only (or group) access.
     SQLite gives the -wal and -shm files the same mode as the database file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o770 if group_shared else 0o700)
+    folder_mode = 0o770 if group_shared else 0o700
+    folder_is_new = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=folder_mode)
+    if folder_is_new:
+        # mkdir's mode is narrowed by the umask; a shared folder must really let the
+        # group create the -wal and -shm files. A folder that already existed is the
+        # user's business, not ours.
+        os.chmod(path.parent, folder_mode)
     mode = 0o660 if group_shared else 0o600
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     os.close(fd)
     os.chmod(path, mode)  # the umask must not widen or narrow what we asked for
+
+
+def _sqlite_url(path: Path, **uri_params: str) -> URL:
+    """A URL SQLAlchemy will not re-parse: a path may hold '?', '#', '%' or spaces."""
+    if not uri_params:
+        return URL.create("sqlite", database=str(path))
+    # SQLite URI filenames: percent-encode the path, then the parameters follow '?'.
+    return URL.create(
+        "sqlite", database=f"file:{quote(str(path))}", query={**uri_params, "uri": "true"}
+    )
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """From the file header (bytes 18-19 are 2 for WAL), without opening the database."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False  # let SQLite report it
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
+
+
+def _open_read_only_engine(path: Path, label: str) -> tuple[Engine, bool]:
+    """An engine for a database this user may not write, and whether what it reads is a
+    fixed snapshot.
+
+    Such a reader must never create files beside the database. In WAL mode a plain
+    `mode=ro` reader creates the -wal and -shm files when they are missing, owned by
+    this user and never removed; the owner's next write then fails with "attempt to
+    write a readonly database". And in a folder this user may not write, that reader
+    cannot open at all (https://sqlite.org/wal.html, "Read-Only Databases"). So:
+
+    - rollback-journal databases (HomelabCmd's default): `mode=ro`, which creates nothing;
+    - WAL with both -wal and -shm present (a writer has it open): `mode=ro` shares them;
+    - WAL with no -shm and an empty or missing -wal (closed cleanly: everything is in the
+      main file): `immutable=1`, which reads the main file with no locks and no -shm. It
+      does not see later changes, so the Database is marked `snapshot`;
+    - WAL with committed changes still in the -wal but no -shm (its last writer
+      crashed): refused, since only a writer can recover them, and reading the main
+      file alone would show stale data.
+    """
+    if not _in_wal_mode(path):
+        return create_engine(_sqlite_url(path, mode="ro")), False
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+    try:
+        wal_size = wal.stat().st_size if wal.exists() else None
+        has_shm = shm.exists()
+    except OSError as error:
+        raise StorageError(f"cannot read the database ({error.strerror}): {label}") from error
+    if wal_size is not None and has_shm:
+        return create_engine(_sqlite_url(path, mode="ro")), False
+    if not wal_size:
+        return create_engine(_sqlite_url(path, mode="ro", immutable="1")), True
+    raise StorageError(
+        f"cannot read the database: its write-ahead log {wal.name} holds changes that "
+        f"only a user who can write the database can recover: {label}"
+    )
 
 
 def open_database(
@@ -152,13 +281,23 @@ def open_database(
     if (path is None) == (url is None):
         raise ValueError("give exactly one of path or url")
     if url is not None:
-        return _open_url(url, read_only=read_only)
+        return _open_url(url, read_only=read_only, group_shared=group_shared)
     assert path is not None
-    path = path.expanduser().absolute()
+    try:
+        path = path.expanduser().absolute()
+    except RuntimeError as error:  # "~nosuchuser/approvals.db"
+        raise StorageError(f"cannot find the home folder in the database path: {path}") from error
     label = str(path)
-    new_file = False
     reason = "--read-only was given" if read_only else None
-    if not path.exists():
+    try:
+        info: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as error:  # e.g. a folder on the way that this user may not enter
+        raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
+    except ValueError as error:  # a NUL byte, e.g. from a %00 in --database-url
+        raise StorageError(f"not a valid database path: {label!r}") from error
+    if info is None:
         if read_only or not create:
             raise StorageError(f"database does not exist: {label}")
         try:
@@ -167,44 +306,75 @@ def open_database(
             pass  # another process won the race; open theirs
         except OSError as error:
             raise StorageError(f"cannot create the database ({error.strerror}): {label}") from error
-        else:
-            new_file = True
-    elif not stat.S_ISREG(path.stat().st_mode):
+    elif not stat.S_ISREG(info.st_mode):
         raise StorageError(f"not a SQLite database: {label}")
-    if reason is None:
-        reason = _unwritable_reason(path)
-    if reason is not None:
-        engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    # An empty file is a database nobody has written yet (ours, just created, or one
+    # whose creator was killed before the schema landed): it gets WAL like a new one.
+    try:
+        new_file = path.stat().st_size == 0
+    except OSError as error:
+        raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
+    unwritable = _unwritable_reason(path)
+    snapshot = False
+    if unwritable is not None:
+        engine, snapshot = _open_read_only_engine(path, label)
+        reason = reason or unwritable
+        new_file = False
     else:
-        engine = create_engine(f"sqlite:///{path}")
-    _install_sqlite_hooks(engine, new_file=new_file)
+        # Read-only by choice on a file we could write: open it normally, with SQLite's
+        # query_only guard. A mode=ro reader could not remove the -wal and -shm files
+        # on close, so even looking would leave files behind.
+        engine = create_engine(_sqlite_url(path))
+    pragmas = _install_sqlite_hooks(
+        engine, new_file=new_file and reason is None, query_only=read_only
+    )
     db = Database(
         engine,
         label,
         read_only=reason is not None,
         read_only_reason=reason,
         created=new_file,
+        snapshot=snapshot,
     )
     try:
         ensure_schema(db)
+        _check_foreign_key_parents(db, pragmas)
     except BaseException:
         engine.dispose()
         raise
     return db
 
 
-def _open_url(url: str, *, read_only: bool) -> Database:
+def _open_url(url: str, *, read_only: bool, group_shared: bool) -> Database:
     try:
         parsed = make_url(url)
     except Exception as error:
-        raise StorageError(f"not a valid database URL: {url}") from error
+        # The URL may hold a password: never echo it.
+        shown = re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+        raise StorageError(f"not a valid database URL: {shown}") from error
+    label = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return open_database(Path(parsed.database), read_only=read_only)
-    with translated(parsed.render_as_string(hide_password=True)):
-        engine = create_engine(parsed)
+        # A file: the same checks, permissions and pragmas as --db. SQLite's own
+        # read-only URI flag is honoured.
+        wants_ro = read_only or parsed.query.get("mode") == "ro"
+        return open_database(Path(parsed.database), read_only=wants_ro, group_shared=group_shared)
+    try:
+        with translated(label):
+            engine = create_engine(parsed)
+    except ImportError as error:  # the dialect's driver is not installed
+        raise StorageError(
+            f"no database driver for {parsed.get_backend_name()} is installed ({error}): {label}"
+        ) from error
+    pragmas = None
     if engine.dialect.name == "sqlite":
-        _install_sqlite_hooks(engine, new_file=False)
+        pragmas = _install_sqlite_hooks(engine, new_file=False, query_only=read_only)
     reason = "--read-only was given" if read_only else None
-    db = Database(engine, parsed.render_as_string(hide_password=True), read_only, reason)
-    ensure_schema(db)
+    db = Database(engine, label, read_only, reason)
+    try:
+        ensure_schema(db)
+        if pragmas is not None:
+            _check_foreign_key_parents(db, pragmas)
+    except BaseException:
+        engine.dispose()
+        raise
     return db

@@ -18,12 +18,19 @@ def default_config_path() -> Path:
     return user_config_path(APP_NAME, appauthor=False) / "config.toml"
 
 
+def _expanded(value: str) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~nosuchuser/...": left as typed, so the error names it
+        return Path(value)
+
+
 def resolve_db_path(cli_value: str | None) -> Path:
     """--db wins, then $HOMELAB_APPROVALS_DB, then the per-user data dir."""
     chosen = cli_value or os.environ.get(DB_ENV) or None
-    return Path(chosen).expanduser() if chosen else default_db_path()
+    return _expanded(chosen) if chosen else default_db_path()
 
 
 def resolve_config_path(cli_value: str | None) -> Path:
     chosen = cli_value or os.environ.get(CONFIG_ENV) or None
-    return Path(chosen).expanduser() if chosen else default_config_path()
+    return _expanded(chosen) if chosen else default_config_path()

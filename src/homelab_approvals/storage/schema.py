@@ -16,8 +16,15 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 # The audit trail is append-only in the database itself: even a hand-typed sqlite3
-# session cannot rewrite or erase history.
+# session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's
+# conflict path) deletes the old row without firing DELETE triggers unless
+# recursive_triggers is on, so an INSERT that reuses an existing id is refused as well.
 _SQLITE_TRIGGERS = {
+    "action_events_no_replace": (
+        "CREATE TRIGGER IF NOT EXISTS action_events_no_replace BEFORE INSERT ON action_events "
+        "WHEN EXISTS (SELECT 1 FROM action_events WHERE id = NEW.id) "
+        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
+    ),
     "action_events_no_update": (
         "CREATE TRIGGER IF NOT EXISTS action_events_no_update BEFORE UPDATE ON action_events "
         "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
@@ -43,6 +50,22 @@ def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
     if SchemaVersion.__tablename__ in tables:
         version = conn.execute(select(SchemaVersion.version).where(SchemaVersion.id == 1)).scalar()
     return missing_tables, missing_triggers, version
+
+
+def missing_foreign_key_parents(conn: Connection) -> list[str]:
+    """SQLite: tables that the tables we write to reference but that do not exist."""
+    if conn.dialect.name != "sqlite":
+        return []
+    ours = ", ".join(f"'{name}'" for name in Base.metadata.tables)
+    # SQLite table names are case-insensitive, hence lower().
+    rows = conn.exec_driver_sql(
+        'SELECT DISTINCT fk."table" '
+        "FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS fk "
+        f"WHERE m.type = 'table' AND m.name IN ({ours}) "
+        'AND lower(fk."table") NOT IN '
+        "(SELECT lower(name) FROM sqlite_master WHERE type = 'table')"
+    ).scalars()
+    return sorted(rows)
 
 
 def _refuse_newer(version: int | None, label: str) -> None:

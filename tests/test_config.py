@@ -1,0 +1,126 @@
+"""The TOML config file: defaults when missing, and one clear error naming the key and
+the file for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homelab_approvals.domain.errors import ConfigError
+from homelab_approvals.service import Policy
+from homelab_approvals.service.config import load_policy
+from homelab_approvals.storage.paths import CONFIG_ENV, resolve_config_path
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "config.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_missing_file_means_defaults(tmp_path: Path) -> None:
+    assert load_policy(tmp_path / "nope" / "config.toml") == Policy()
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    assert load_policy(write(tmp_path, "")) == Policy()
+
+
+def test_full_config(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '# who may decide\napprovers = ["alice", "bob"]\nallow_self_approval = false\n',
+    )
+    assert load_policy(path) == Policy(
+        approvers=frozenset({"alice", "bob"}), allow_self_approval=False
+    )
+
+
+def test_approver_names_are_trimmed_like_operator_names(tmp_path: Path) -> None:
+    path = write(tmp_path, 'approvers = [" alice ", "bob"]\n')
+    assert load_policy(path).approvers == frozenset({"alice", "bob"})
+
+
+def test_unicode_names_are_fine(tmp_path: Path) -> None:
+    path = write(tmp_path, 'approvers = ["zoë", "李"]\n')
+    assert load_policy(path).approvers == frozenset({"zoë", "李"})
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        ('approvers = ["alice"]\nallow_self_approvals = false\n', "allow_self_approvals", "known"),
+        ("Approvers = []\n", "Approvers", "known"),
+        ("[approvers]\nalice = true\n", "approvers", "list"),
+        ('approvers = "alice"\n', "approvers", "list"),
+        ("approvers = [1, 2]\n", "approvers", "list"),
+        ('approvers = ["alice", ["bob"]]\n', "approvers", "list"),
+        ('allow_self_approval = "no"\n', "allow_self_approval", "true or false"),
+        ("allow_self_approval = 0\n", "allow_self_approval", "true or false"),
+        ('approvers = [""]\n', "approvers", "required"),
+        ('approvers = ["   "]\n', "approvers", "required"),
+        ('approvers = ["al\\u0000ice"]\n', "approvers", "control"),
+        ('approvers = ["al\\u001bice"]\n', "approvers", "control"),
+        (f'approvers = ["{"x" * 51}"]\n', "approvers", "at most 50"),
+    ],
+)
+def test_mistakes_name_the_key_and_the_file(tmp_path: Path, text: str, key: str, hint: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_policy(path)
+    error = caught.value
+    assert error.code == "CONFIG_ERROR"
+    assert str(path) in error.message
+    assert repr(key) in error.message or f"'{key}'" in error.message
+    assert hint in error.message
+    assert "\n" not in error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "approvers = [\n",
+        "approvers = ['alice'\nallow_self_approval = true\n",
+        "allow_self_approval = false\nallow_self_approval = true\n",  # duplicate key
+        "just some words\n",
+        b'approvers = ["\xff\xfe"]\n',  # not UTF-8
+    ],
+)
+def test_bad_toml_names_the_file(tmp_path: Path, text: str | bytes) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_policy(path)
+    assert str(path) in caught.value.message
+    assert "TOML" in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_a_folder_where_the_file_should_be(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_policy(path)
+    assert str(path) in caught.value.message
+
+
+def test_an_unreadable_file_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
+    # Root reads anything, so make the read fail another way: a path through a file.
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / "a-file" / "config.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_policy(path)
+    assert str(path) in caught.value.message
+
+
+def test_config_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    default = resolve_config_path(None)
+    assert default.name == "config.toml"
+    assert default.parent.name == "homelab-approvals"
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "env.toml"))
+    assert resolve_config_path(None) == tmp_path / "env.toml"
+    assert resolve_config_path(str(tmp_path / "cli.toml")) == tmp_path / "cli.toml"

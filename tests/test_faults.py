@@ -1,0 +1,591 @@
+"""Faults from issue 5, with real processes: a writer holding the lock past the busy
+timeout, processes killed mid-stream, users who may read but not write, and files that
+are not databases. Each must leave the database exactly as it was, with one clear line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homelab_approvals.domain.errors import DatabaseBusy
+from homelab_approvals.service import ApprovalService
+from homelab_approvals.storage import open_database
+from homelab_approvals.storage.schema import SCHEMA_VERSION
+
+PYTHON = sys.executable
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def cli(
+    argv: Sequence[str], env: dict[str, str], *, user: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    command = [PYTHON, "-m", "homelab_approvals", *argv]
+    return subprocess.run(
+        as_user(user, command), env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+# Runs several CLI commands in one process (as another user, if asked): each is the real
+# `main(argv)` with its own stdout/stderr, so a test pays Python's start-up once.
+CLI_BATCH = """
+import contextlib, io, json, sys
+from homelab_approvals.cli.main import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def cli_batch(
+    argvs: Sequence[Sequence[str]], env: dict[str, str], *, user: str | None = None
+) -> list[subprocess.CompletedProcess[str]]:
+    command = [PYTHON, "-c", CLI_BATCH, json.dumps([list(a) for a in argvs])]
+    done = subprocess.run(
+        as_user(user, command), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    return [
+        subprocess.CompletedProcess(list(argv), code, out, err)
+        for argv, (code, out, err) in zip(argvs, json.loads(done.stdout), strict=True)
+    ]
+
+
+def as_user(user: str | None, command: list[str]) -> list[str]:
+    if user is None:
+        return command
+    group = "nogroup" if user == "nobody" else user
+    return ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups", *command]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], code: str) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {code}: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder other users can reach (pytest's own tmp tree is private to us)."""
+    folder = Path(tempfile.mkdtemp(prefix="homelab-approvals-faults-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def env(shared_dir: Path) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HOMELAB_APPROVALS_DB", "HOMELAB_APPROVALS_CONFIG")
+    }
+    # Config and data dirs every user may look into (and find nothing).
+    clean["HOME"] = str(shared_dir)
+    clean["XDG_CONFIG_HOME"] = str(shared_dir / "config")
+    clean["XDG_DATA_HOME"] = str(shared_dir / "data")
+    return clean
+
+
+def seed(path: Path, *, pending: int = 2) -> None:
+    db = open_database(path)
+    try:
+        service = ApprovalService(db)
+        service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
+        for n in range(pending):
+            service.create_action("pi-4", "restart_service", f"unit{n}", actor="bob")
+    finally:
+        db.close()
+
+
+def rows(path: Path) -> tuple[list[Any], list[Any], list[Any]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return (
+            conn.execute("SELECT * FROM servers ORDER BY id").fetchall(),
+            conn.execute("SELECT * FROM remediation_actions ORDER BY id").fetchall(),
+            conn.execute("SELECT * FROM action_events ORDER BY id").fetchall(),
+        )
+    finally:
+        conn.close()
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file in the folder: owner, mode and content."""
+    out = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file():
+            info = entry.stat()
+            out[entry.name] = (info.st_uid, info.st_mode, entry.read_bytes())
+    return out
+
+
+def assert_consistent(path: Path) -> None:
+    """The database is sound and no action is half-decided."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall()[0][0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        events: dict[int, list[sqlite3.Row]] = {}
+        for event in conn.execute("SELECT * FROM action_events ORDER BY id"):
+            events.setdefault(event["action_id"], []).append(event)
+        actions = conn.execute("SELECT * FROM remediation_actions").fetchall()
+        assert set(events) <= {a["id"] for a in actions}, "events for an action that is not there"
+        for action in actions:
+            trail = events.get(action["id"], [])
+            where = f"action {action['id']} ({action['status']}): {[tuple(e) for e in trail]}"
+            assert trail, where
+            assert (trail[0]["from_status"], trail[0]["to_status"]) == (None, "pending"), where
+            for before, after in itertools.pairwise(trail):
+                assert after["from_status"] == before["to_status"], where
+            assert trail[-1]["to_status"] == action["status"], where
+            status = action["status"]
+            decided = (action["approved_at"], action["approved_by"])
+            rejected = (action["rejected_at"], action["rejected_by"], action["rejection_reason"])
+            if status == "pending":
+                assert decided == (None, None), where
+                assert rejected == (None, None, None), where
+                assert action["completed_at"] is None, where
+            elif status == "approved":
+                assert None not in decided, where
+                assert rejected == (None, None, None), where
+            elif status == "rejected":
+                assert None not in rejected, where
+                assert trail[-1]["reason"] == action["rejection_reason"], where
+                assert decided == (None, None), where
+            elif status == "failed":
+                assert action["exit_code"] == -1, where
+                assert action["stderr"] == "Action cancelled by user", where
+                assert action["completed_at"] is not None, where
+            else:
+                raise AssertionError(where)
+    finally:
+        conn.close()
+
+
+# -- a writer holds the lock past the busy timeout ---------------------------------------------
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+# Half of someone else's change, never committed.
+conn.execute("UPDATE remediation_actions SET status = 'approved', approved_by = 'holder'")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+@pytest.mark.slow
+def test_a_writer_holding_the_lock_gives_busy_and_nothing_half_written(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "approvals.db"
+    seed(path)
+    before = rows(path)
+    db = open_database(path)
+    service = ApprovalService(db)
+    holder = subprocess.Popen(
+        [PYTHON, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        # The CLI waits for the lock in its own process while this one does too.
+        approving = subprocess.Popen(
+            [PYTHON, "-m", "homelab_approvals", "--db", str(path), "approve", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # Readers are not blocked by a writer (WAL).
+        listed = cli(["--db", str(path), "list", "--json"], env)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.count('"status": "pending"') == 2
+
+        with pytest.raises(DatabaseBusy) as caught:
+            service.reject(2, "alice", "not now")
+
+        out, err = approving.communicate(timeout=60)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        db.close()
+
+    assert caught.value.code == "DATABASE_BUSY"
+    assert "busy" in caught.value.message
+    assert "\n" not in caught.value.message
+    assert approving.returncode == 1
+    line = one_error_line(
+        subprocess.CompletedProcess(approving.args, approving.returncode, out, err),
+        "DATABASE_BUSY",
+    )
+    assert "busy" in line
+    assert out == ""
+    assert rows(path) == before
+    assert_consistent(path)
+    # Once the lock is gone, the operator simply retries.
+    retried = cli(["--db", str(path), "approve", "1"], env)
+    assert retried.returncode == 0, retried.stderr
+
+
+# -- processes killed at any point -------------------------------------------------------------
+
+DECISION_STREAM = """
+import sys
+from pathlib import Path
+print("started", flush=True)
+from homelab_approvals.service import ApprovalService
+from homelab_approvals.storage import open_database
+path, tag = sys.argv[1], sys.argv[2]
+db = open_database(Path(path))
+service = ApprovalService(db)
+print("open", flush=True)
+n = 0
+while True:
+    action = service.create_action("pi-4", "restart_service", f"{tag}-{n}", actor="bot")
+    step = n % 4
+    if step == 0:
+        service.approve(action.id, "alice")
+    elif step == 1:
+        service.reject(action.id, "alice", f"reason {tag} {n}")
+    elif step == 2:
+        service.cancel(action.id, "carol")
+    else:
+        service.approve(action.id, "alice")
+        service.cancel(action.id, "carol")
+    print(n, flush=True)
+    n += 1
+"""
+
+KILL_ROUNDS = 6
+
+
+@pytest.mark.slow
+def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path) -> None:
+    rng = random.Random(20261127)
+    path = tmp_path / "stream" / "approvals.db"
+    signals = [signal.SIGKILL, signal.SIGKILL, signal.SIGHUP, signal.SIGTERM]
+    for round_number in range(KILL_ROUNDS):
+        if round_number == 1:
+            # The first round may have been killed before the database existed.
+            db = open_database(path)
+            try:
+                if not ApprovalService(db).list_servers():
+                    ApprovalService(db).add_server("pi-4", "pi4.lan", paused=True)
+            finally:
+                db.close()
+        writers = [
+            subprocess.Popen(
+                [PYTHON, "-c", DECISION_STREAM, str(path), f"r{round_number}w{w}"],
+                stdout=subprocess.PIPE if w == 0 else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for w in range(2)
+        ]
+        watched = writers[0]
+        assert watched.stdout is not None
+        # Round 0 kills around the very first open of a database that does not exist yet;
+        # later rounds after a random number of completed steps.
+        target = "open" if round_number == 0 else str(rng.randrange(0, 40))
+        for line in watched.stdout:
+            if line.strip() == target or (round_number == 0 and line.strip() == "started"):
+                break
+        sig = signals[round_number % len(signals)]
+        for writer in writers:
+            writer.send_signal(sig)
+        for writer in writers:
+            writer.wait(timeout=30)
+            stderr = writer.stderr.read() if writer.stderr else ""
+            # Died of the signal, not of an error of its own.
+            assert writer.returncode == -sig, (round_number, writer.returncode, stderr)
+        if path.exists() and path.stat().st_size:
+            assert_consistent(path)
+
+    assert_consistent(path)
+    # The survivors' database is fully usable.
+    db = open_database(path)
+    try:
+        service = ApprovalService(db)
+        action = service.create_action("pi-4", "restart_service", "after-the-storm", actor="bob")
+        assert service.approve(action.id, "alice").status == "approved"
+        assert len(service.list_actions().rows) > KILL_ROUNDS
+    finally:
+        db.close()
+    assert_consistent(path)
+
+
+# -- not a database, and a newer schema, through the CLI ---------------------------------------
+
+
+def test_cli_random_bytes_is_one_line_exit_1_and_untouched(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "approvals.db"
+    path.write_bytes(os.urandom(16384))
+    before = listing(tmp_path)
+    real = cli(["--db", str(path), "list"], env)
+    batched = cli_batch(
+        [["--db", str(path), *argv] for argv in (["approve", "1"], ["--read-only", "servers"])],
+        env,
+    )
+    for result in (real, *batched):
+        assert result.returncode == 1
+        line = one_error_line(result, "DATABASE_ERROR")
+        assert line == f"error: DATABASE_ERROR: not a SQLite database: {path}"
+        assert result.stdout == ""
+    assert listing(tmp_path) == before
+
+
+def test_cli_newer_schema_is_refused_and_nothing_changes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "approvals.db"
+    seed(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE approvals_schema SET version = ?", (SCHEMA_VERSION + 7,))
+    conn.close()
+    before = listing(tmp_path)
+    argvs = [
+        ["--db", str(path), *a] for a in (["list"], ["approve", "1"], ["--read-only", "events"])
+    ]
+    for result in cli_batch(argvs, env):
+        assert result.returncode == 1
+        line = one_error_line(result, "DATABASE_ERROR")
+        assert f"version {SCHEMA_VERSION + 7} is newer" in line
+    assert listing(tmp_path) == before
+
+
+def test_cli_creates_a_missing_folder_private(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "not" / "yet" / "approvals.db"
+    result = cli(["--db", str(path), "servers"], env)
+    assert result.returncode == 0, result.stderr
+    assert path.exists()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_cli_read_only_by_choice_leaves_no_files_behind(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "approvals.db"
+    seed(path)
+    before = listing(tmp_path)
+    listed, refused = cli_batch(
+        [
+            ["--db", str(path), "--read-only", "list"],
+            ["--db", str(path), "--read-only", "approve", "1"],
+        ],
+        env,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert refused.returncode == 1
+    assert "read-only" in one_error_line(refused, "DATABASE_ERROR")
+    assert listing(tmp_path) == before
+
+
+# -- a user who may read but not write ---------------------------------------------------------
+
+
+def _can_run_as(user: str) -> str | None:
+    """Why we cannot run this interpreter as `user`, or None when we can."""
+    if os.geteuid() != 0:
+        return "needs root to run a step as another user"
+    if shutil.which("setpriv") is None:
+        return "needs setpriv (util-linux)"
+    probe = subprocess.run(
+        as_user(user, [PYTHON, "-c", "import homelab_approvals.cli.main"]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        return f"{user} cannot run {PYTHON} with this project: {probe.stderr.strip()[-200:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def nobody() -> str:
+    why = _can_run_as("nobody")
+    if why is not None:
+        pytest.skip(why)
+    return "nobody"
+
+
+DECISIONS = [
+    ["approve", "1"],
+    ["reject", "1", "--reason", "no"],
+    ["cancel", "1"],
+    ["create", "--server", "pi-4", "--type", "clear_logs"],
+    ["server", "pause", "pi-4"],
+    ["server", "add", "pi-5", "--hostname", "pi5.lan"],
+]
+
+
+def _reads_work_decisions_fail(path: Path, env: dict[str, str], user: str, *, expect: str) -> None:
+    db = ["--db", str(path), "--operator", "alice"]
+    reads = [[*db, "list", "--json"], [*db, "show", "1"], [*db, "events", "--json"]]
+    results = cli_batch([*reads, *([*db, *argv] for argv in DECISIONS)], env, user=user)
+    listed, shown, events, *decisions = results
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count('"status": "pending"') == 2
+    assert shown.returncode == 0, shown.stderr
+    assert events.returncode == 0, events.stderr
+    assert events.stdout.count('"to_status"') == 2
+    for result in decisions:
+        assert result.returncode in (1, 5), (result.args, result.stderr)
+        line = one_error_line(result, "DATABASE_ERROR")
+        assert expect in line, line
+        assert result.stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("journal", ["wal-closed", "wal-open-elsewhere", "rollback-journal"])
+def test_a_reader_who_cannot_write_the_file_or_folder(
+    nobody: str, shared_dir: Path, env: dict[str, str], journal: str
+) -> None:
+    """Root owns the database (0644) and its folder (0755)."""
+    folder = shared_dir / "db"
+    path = folder / "approvals.db"
+    seed(path)
+    if journal == "rollback-journal":  # as HomelabCmd's own database may be
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        conn.close()
+    path.chmod(0o644)
+    folder.chmod(0o755)
+    keeper = None
+    if journal == "wal-open-elsewhere":
+        # A writer has it open, so -wal and -shm exist (0644, like the file).
+        keeper = sqlite3.connect(path)
+        keeper.execute("SELECT count(*) FROM servers").fetchone()
+        assert path.with_name("approvals.db-shm").exists()
+    before_rows = rows(path)
+    before_files = listing(folder)
+    try:
+        _reads_work_decisions_fail(path, env, nobody, expect="read-only")
+        if keeper is not None:
+            # The reader shares the writer's -shm: it sees what was committed a moment ago.
+            keeper.execute("UPDATE servers SET display_name = 'fresh'")
+            keeper.commit()
+            fresh = cli(["--db", str(path), "servers", "--json"], env, user=nobody)
+            assert '"fresh"' in fresh.stdout, fresh.stderr
+            keeper.execute("UPDATE servers SET display_name = 'PI-4'")
+            keeper.commit()
+    finally:
+        if keeper is not None:
+            keeper.close()
+    assert rows(path) == before_rows
+    if keeper is None:
+        assert listing(folder) == before_files
+    # Whatever the journal, the reader created no file of its own.
+    reader_uid = pwd.getpwnam(nobody).pw_uid
+    assert [p.name for p in folder.iterdir() if p.stat().st_uid == reader_uid] == []
+
+
+@pytest.mark.slow
+def test_a_writable_file_in_a_folder_the_user_cannot_write(
+    nobody: str, shared_dir: Path, env: dict[str, str]
+) -> None:
+    folder = shared_dir / "db"
+    path = folder / "approvals.db"
+    seed(path)
+    path.chmod(0o666)
+    folder.chmod(0o755)
+    before = listing(folder)
+    _reads_work_decisions_fail(path, env, nobody, expect="folder is not writable")
+    assert listing(folder) == before
+
+
+@pytest.mark.slow
+def test_a_reader_never_leaves_files_that_lock_out_the_owner(
+    nobody: str, shared_dir: Path, env: dict[str, str]
+) -> None:
+    """In a shared folder (1777) a reader could create -wal/-shm files it owns; the
+    owner's next write would then fail. The reader must create nothing."""
+    owner = "daemon"
+    if _can_run_as(owner) is not None:
+        pytest.skip(f"cannot run as {owner}")
+    folder = shared_dir / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    path = folder / "approvals.db"
+    db = ["--db", str(path)]
+    create = [*db, "create", "--server", "pi-4", "--type", "restart_service", "--service"]
+    made = cli_batch(
+        [[*db, "server", "add", "pi-4", "--hostname", "pi.lan", "--paused"],
+         [*create, "a"], [*create, "b"]],
+        env, user=owner,
+    )  # fmt: skip
+    assert [r.returncode for r in made] == [0, 0, 0], [r.stderr for r in made]
+    path.chmod(0o644)
+    before = listing(folder)
+
+    _reads_work_decisions_fail(path, env, nobody, expect="read-only")
+
+    assert listing(folder) == before
+    approved = cli(["--db", str(path), "approve", "1"], env, user=owner)
+    assert approved.returncode == 0, approved.stderr
+    assert_consistent(path)
+
+
+@pytest.mark.slow
+def test_unreadable_or_uncreatable_databases_are_one_line(
+    nobody: str, shared_dir: Path, env: dict[str, str]
+) -> None:
+    private = shared_dir / "private.db"
+    seed(private)
+    private.chmod(0o600)
+    locked_away = shared_dir / "locked"
+    locked_away.mkdir(mode=0o700)
+    unreadable, uncreatable, unreachable = cli_batch(
+        [
+            ["--db", str(private), "list"],
+            ["--db", str(shared_dir / "new.db"), "servers"],
+            ["--db", str(locked_away / "x.db"), "list"],
+        ],
+        env,
+        user=nobody,
+    )
+    assert unreadable.returncode == 1
+    assert "cannot open the database" in one_error_line(unreadable, "DATABASE_ERROR")
+    assert uncreatable.returncode == 1
+    assert "cannot create the database (Permission denied)" in one_error_line(
+        uncreatable, "DATABASE_ERROR"
+    )
+    assert not (shared_dir / "new.db").exists()
+    assert unreachable.returncode == 1
+    assert "Permission denied" in one_error_line(unreachable, "DATABASE_ERROR")
