@@ -1,0 +1,147 @@
+"""The detail pane: everything known about the highlighted action, and its history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from homelab_approvals.domain.views import ActionView, EventView
+from homelab_approvals.tui.formatting import (
+    action_title,
+    age,
+    safe,
+    server_label,
+    status_label,
+    status_text,
+    when,
+)
+
+_LABEL_STYLE = "bold"
+_LABEL_WIDTH = 9
+
+
+class ActionDetail(VerticalScroll):
+    """Scrollable, focusable (enter from the table); escape goes back to the table."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the list of actions")
+    ]
+    ALLOW_MAXIMIZE = True  # enter at 80 columns shows it full screen
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view: ActionView | None = None
+        self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
+        self.border_title = "Details"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-body", markup=False)
+
+    def action_back(self) -> None:
+        self.screen.minimize()
+        self.screen.query_one("#actions").focus()
+
+    def show(
+        self,
+        view: ActionView | None,
+        events: Sequence[EventView] | None,
+        now: datetime,
+        *,
+        empty: str = "",
+    ) -> None:
+        moved = view is None or self.view is None or view.id != self.view.id
+        self.view = view
+        self.events = None if events is None else tuple(events)
+        body = self.query_one("#detail-body", Static)
+        if view is None:
+            self.border_title = "Details"
+            body.update(Text(empty, style="italic", end=""))
+            return
+        self.border_title = Text(action_title(view))  # a str would be read as markup
+        body.update(render_detail(view, self.events, now))
+        if moved:
+            self.scroll_home(animate=False)
+
+
+def render_detail(
+    view: ActionView, events: tuple[EventView, ...] | None, now: datetime
+) -> RenderableType:
+    fields = Table.grid(padding=(0, 1), expand=True)
+    fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
+    fields.add_column(ratio=1, overflow="fold")
+
+    def add(label: str, *values: Text | str) -> None:
+        line = Text(end="")
+        for value in values:
+            line.append_text(value if isinstance(value, Text) else Text(value))
+        fields.add_row(label, line)
+
+    add("Status", status_text(view))
+    add("Command", safe(view.command, "bold"))
+    where = safe(server_label(view))
+    if view.server_label and view.server_label != view.server_id:
+        where.append(" (")
+        where.append_text(safe(view.server_id))
+        where.append(")")
+    if view.server_paused is None:
+        where.append(" · server not found", style="italic")
+    elif view.server_paused:
+        where.append(" · in maintenance (paused)")
+    else:
+        where.append(" · active, not in maintenance")
+    add("Server", where)
+    add(
+        "Created",
+        safe(view.created_by, "bold"),
+        f" · {when(view.created_at)} · {age(view.created_at, now)}",
+    )
+    if view.approved_by or view.approved_at:
+        add("Approved", safe(view.approved_by, "bold"), f" · {when(view.approved_at)}")
+    if view.rejected_by or view.rejected_at:
+        add("Rejected", safe(view.rejected_by, "bold"), f" · {when(view.rejected_at)}")
+    if view.rejection_reason:
+        add("Reason", safe(view.rejection_reason))
+    if view.executed_at:
+        add("Started", when(view.executed_at))
+    if view.completed_at:
+        label = "Cancelled" if status_label(view) == "cancelled" else "Finished"
+        add(label, when(view.completed_at))
+    if view.exit_code is not None:
+        add("Exit code", str(view.exit_code))
+    if view.stdout:
+        add("stdout", safe(view.stdout))
+    if view.stderr:
+        add("stderr", safe(view.stderr))
+    return Group(fields, Text(""), _history(events))
+
+
+def _history(events: tuple[EventView, ...] | None) -> RenderableType:
+    heading = Text("History", style=_LABEL_STYLE)
+    if events is None:
+        return Group(heading, Text("loading…", style="dim", end=""))
+    if not events:
+        return Group(heading, Text("no events recorded", style="italic", end=""))
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(no_wrap=True, style="dim")
+    table.add_column(ratio=1, overflow="fold")
+    for event in events:
+        step = Text(end="")
+        step.append_text(safe(event.from_status or "created"))
+        step.append(" → ")
+        step.append_text(safe(event.to_status))
+        step.append(" by ")
+        step.append_text(safe(event.actor, "bold"))
+        if event.reason:
+            step.append(": ")
+            step.append_text(safe(event.reason, "italic"))
+        table.add_row(Text(event.at.strftime("%m-%d %H:%M")), step)
+    return Group(heading, table)

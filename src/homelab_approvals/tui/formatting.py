@@ -1,0 +1,113 @@
+"""How actions look on screen: cells, statuses, ages. Pure functions over views.
+
+Every string that came from the database goes through `safe()`: control characters
+become visible stand-ins and the result is a `rich.text.Text`, which is never parsed
+as markup, so `[@click=app.quit]` is just text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+
+from homelab_approvals.domain.enums import ActionStatus
+from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.approvals import CANCELLED_EXIT_CODE, CANCELLED_STDERR
+
+#: What a cancel leaves behind in HomelabCmd's columns: status "failed", exit code -1.
+#: Shown as "cancelled" so nobody reads it as a failed run.
+CANCELLED = "cancelled"
+
+# Colour is a hint, never the only signal: the status is always spelled out.
+STATUS_STYLES: dict[str, Style] = {
+    ActionStatus.PENDING: Style(color="yellow", bold=True),
+    ActionStatus.APPROVED: Style(color="green"),
+    ActionStatus.REJECTED: Style(color="magenta"),
+    ActionStatus.EXECUTING: Style(color="cyan", bold=True),
+    ActionStatus.COMPLETED: Style(color="green", dim=True),
+    ActionStatus.FAILED: Style(color="red", bold=True),
+    CANCELLED: Style(dim=True),
+}
+#: A row that just arrived through live refresh, for a few seconds.
+FRESH_STYLE = Style(bold=True, underline=True)  # readable with and without colour
+
+
+def safe(value: object, style: Style | str = "") -> Text:
+    """Untrusted text, inert: control characters shown as stand-ins, never markup."""
+    return Text(visible(None if value is None else str(value)), style=style, end="")
+
+
+def cell(value: object, style: Style | str = "") -> Text:
+    """`safe()` for a one-line table cell: cut with an ellipsis, never wrapped."""
+    text = safe(value, style)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def status_label(view: ActionView) -> str:
+    if (
+        view.status == ActionStatus.FAILED
+        and view.exit_code == CANCELLED_EXIT_CODE
+        and view.stderr == CANCELLED_STDERR
+    ):
+        return CANCELLED
+    return view.status
+
+
+def status_text(view: ActionView) -> Text:
+    label = status_label(view)
+    return cell(label, STATUS_STYLES.get(label, Style()))
+
+
+def server_label(view: ActionView) -> str:
+    return view.server_label or view.server_id
+
+
+def action_title(view: ActionView) -> str:
+    """ "#12 · restart nginx on pi-4": plain text, for modal titles and toasts."""
+    return visible(f"#{view.id} · {view.summary} on {server_label(view)}")
+
+
+def age(moment: datetime | None, now: datetime) -> str:
+    """ "just now", "3m ago", "5h ago", "2d ago", "4mo ago", "2y ago"."""
+    if moment is None:
+        return ""
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:
+        return "just now"  # also covers a clock a little behind the writer's
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours}h ago"
+    days = hours // 24
+    if days < 60:
+        return f"{days}d ago"
+    if days < 730:
+        return f"{days // 30}mo ago"
+    return f"{days // 365}y ago"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[Text, ...]:
+    """The table cells for one action, in column order (see table.COLUMNS)."""
+    cells = (
+        Text(str(view.id), justify="right", end=""),
+        cell(server_label(view)),
+        cell(view.summary),
+        status_text(view),
+        cell(age(view.created_at, now)),
+        cell(view.decided_by or ""),
+    )
+    if fresh:
+        for text in cells:
+            text.stylize(FRESH_STYLE)
+    return cells
