@@ -1,0 +1,138 @@
+"""The write hot path (storage/prepared.py): precompiled Core statements on a held SQLite
+connection must behave exactly like SQLAlchemy's own execution, and leave nothing behind."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+
+from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.models import RemediationAction as A
+from homelab_approvals.domain.models import Server as S
+from homelab_approvals.service import ApprovalService
+from homelab_approvals.storage import Database, open_database
+
+AT = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
+_ROW = select(*A.__table__.c).where(A.id == bindparam("aid"))
+_SERVER = select(S.id, S.is_paused, S.paused_at).where(S.id == bindparam("sid"))
+_APPROVE = (
+    update(A)
+    .where(A.id == bindparam("aid"), A.status == "pending")
+    .values(status="approved", approved_at=bindparam("at"), approved_by=bindparam("who"))
+    .returning(A.id, A.status, A.approved_at, A.approved_by, A.created_at)
+)
+
+
+@pytest.fixture
+def action(seeded: ApprovalService) -> int:
+    return seeded.create_action("pi-4", "restart_service", "nginx", actor="homelabcmd").id
+
+
+def core_row(db: Database, statement: object, **params: object) -> dict[str, object] | None:
+    with db.reading() as conn:
+        row = conn.execute(statement, params).first()  # type: ignore[call-overload]
+    return None if row is None else dict(row._mapping)
+
+
+def test_a_select_reads_what_sqlalchemy_reads(db: Database, action: int) -> None:
+    with db.write_transaction() as tx:
+        fast = tx.first(_ROW, {"aid": action})
+        server = tx.first(_SERVER, {"sid": "pi-4"})
+        missing = tx.first(_ROW, {"aid": action + 1000})
+    assert fast == core_row(db, _ROW, aid=action)
+    assert server == core_row(db, _SERVER, sid="pi-4")
+    assert server is not None
+    assert server["is_paused"] is True  # the Boolean processor ran
+    assert fast is not None
+    created = fast["created_at"]
+    assert isinstance(created, datetime)
+    assert created.tzinfo is UTC  # the UTCDateTime processor ran
+    assert missing is None
+
+
+def test_an_update_returning_binds_and_stores_like_sqlalchemy(
+    db: Database, db_path: Path, action: int
+) -> None:
+    with db.write_transaction() as tx:
+        row = tx.first(_APPROVE, {"aid": action, "at": AT, "who": "alice"})
+    assert row is not None
+    assert row["status"] == "approved"
+    assert row["approved_at"] == AT
+    assert row["approved_by"] == "alice"
+    # Stored in SQLAlchemy's SQLite text form, as HomelabCmd writes it.
+    raw = sqlite3.connect(db_path)
+    try:
+        stored = raw.execute(
+            "SELECT approved_at FROM remediation_actions WHERE id = ?", (action,)
+        ).fetchone()
+    finally:
+        raw.close()
+    assert stored == ("2026-11-27 10:00:00.123456",)
+    # The conditional UPDATE matches nothing the second time.
+    with db.write_transaction() as tx:
+        assert tx.first(_APPROVE, {"aid": action, "at": AT, "who": "bob"}) is None
+
+
+def test_an_exception_rolls_back_and_the_connection_is_reused(db: Database, action: int) -> None:
+    def approve_then_fail() -> None:
+        with db.write_transaction() as tx:
+            tx.first(_APPROVE, {"aid": action, "at": AT, "who": "alice"})
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        approve_then_fail()
+    assert core_row(db, _ROW, aid=action)["status"] == "pending"  # type: ignore[index]
+    # The next transaction starts cleanly on the same held connection.
+    with db.write_transaction() as tx:
+        assert tx.first(_APPROVE, {"aid": action, "at": AT, "who": "alice"}) is not None
+    assert core_row(db, _ROW, aid=action)["status"] == "approved"  # type: ignore[index]
+
+
+def test_a_driver_error_becomes_a_storage_error_and_changes_nothing(
+    db: Database, action: int
+) -> None:
+    duplicate = insert(S).values(id=bindparam("sid"), hostname="again")
+
+    def approve_then_break() -> None:
+        with db.write_transaction() as tx:
+            tx.first(_APPROVE, {"aid": action, "at": AT, "who": "alice"})
+            tx.run(duplicate, {"sid": "pi-4"})  # primary key taken: IntegrityError
+
+    with pytest.raises(StorageError) as caught:
+        approve_then_break()
+    assert "\n" not in caught.value.message
+    assert core_row(db, _ROW, aid=action)["status"] == "pending"  # type: ignore[index]
+    with db.write_transaction() as tx:  # and the connection still works
+        assert tx.first(_SERVER, {"sid": "pi-4"}) is not None
+
+
+def test_in_lists_are_refused_rather_than_rendered_per_call(db: Database, action: int) -> None:
+    statement = select(A.id).where(A.status.in_(["pending", "approved"]))
+    # A programming error, not a database one: it says so, and nothing is left open.
+    with pytest.raises(ValueError, match="cannot be precompiled"), db.write_transaction() as tx:
+        tx.first(statement, {})
+    with db.write_transaction() as tx:
+        assert tx.first(_ROW, {"aid": action}) is not None
+
+
+def test_read_only_databases_refuse_before_any_transaction(db_path: Path, action: int) -> None:
+    read_only = open_database(db_path, read_only=True)
+    try:
+        with pytest.raises(StorageError, match="read-only"), read_only.write_transaction():
+            pass
+    finally:
+        read_only.close()
+
+
+def test_close_returns_the_held_connections(db_path: Path, action: int) -> None:
+    db = open_database(db_path)
+    with db.write_transaction() as tx:
+        tx.first(_ROW, {"aid": action})
+    pool = db.engine.pool
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]  # held for the next decision
+    db.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
