@@ -22,6 +22,7 @@ from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.models import Server as S
 from homelab_approvals.domain.types import utcnow
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView
+from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
@@ -94,7 +95,7 @@ def format_when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
 
 
-class ApprovalService(ServerOps):
+class ApprovalService(ServerOps, BulkOps):
     """Every rule, written once. Thread-safe; each call is its own transaction."""
 
     def __init__(

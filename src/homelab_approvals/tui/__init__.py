@@ -2,7 +2,9 @@
 
 Layout: `app` (the App and run_console), `console` (the main screen: bindings, decisions,
 view changes), `live` (the polling thread and its messages), `table` (the diffing
-DataTable), `detail`, `topbar`, `reject` (the reason modal), `help`, `commands` (the
-command palette) and `formatting` (how a view becomes inert Rich text). Styles live in
-the top-level styles/ folder.
+DataTable, with its marks), `detail`, `topbar`, `reject` (the reason modal), `bulk` (A and
+R on marked rows: the confirmation and the result), `help`, `commands` (the command
+palette), `keys` (every binding), `signals` (SIGTERM and SIGHUP end it cleanly) and
+`formatting` (how a view becomes inert Rich text). Styles live in the top-level styles/
+folder.
 """

@@ -14,6 +14,7 @@ from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.queries import DEFAULT_WINDOW
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.live import POLL_INTERVAL
+from homelab_approvals.tui.signals import exit_on_signals
 
 STYLESHEETS = ("console.tcss", "modals.tcss")
 
@@ -76,6 +77,10 @@ class ApprovalsApp(App[int]):
             poll_interval=self.poll_interval,
             window=self.window,
         )
+
+    def on_mount(self) -> None:
+        if not self.is_headless:  # a real terminal: not under run_test()
+            exit_on_signals(self)
 
     @property
     def console_screen(self) -> ConsoleScreen:

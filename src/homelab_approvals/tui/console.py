@@ -29,7 +29,9 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
 from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service import ActionQuery, ApprovalService
+from homelab_approvals.service.bulk import BulkResult, Decision
 from homelab_approvals.service.queries import DEFAULT_WINDOW
+from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.formatting import action_title
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
@@ -63,8 +65,22 @@ _SORT_NAMES = {
     SortOrder.ACTION: "by action",
 }
 _DECISIONS = ("approve", "reject", "cancel_action")
+_MARKING = ("toggle_mark", "mark_all")
+_BULK = ("approve_marked", "reject_marked")
 #: The actions whose availability changes with the row or the view.
-_DYNAMIC = (*_DECISIONS, "show_all", "show_pending", "next_window", "previous_window")
+_DYNAMIC = (
+    *_DECISIONS,
+    *_MARKING,
+    *_BULK,
+    "show_all",
+    "show_pending",
+    "next_window",
+    "previous_window",
+)
+#: A bulk result with problems stays up longer than the usual toast: it is a list.
+BULK_PROBLEM_SECONDS = 15.0
+#: Approving at least this many at once says so when it starts.
+BULK_NOTICE_FROM = 50
 #: The table's own keys that make sense with a row cursor (enter is "Details" here).
 _MOVES = frozenset(
     {"cursor_up", "cursor_down", "page_up", "page_down", "scroll_top", "scroll_bottom"}
@@ -110,6 +126,8 @@ class ConsoleScreen(Screen[None]):
         self._detail_events_for: int | None = None
         self._key_state: tuple[bool | None, ...] = ()
         self._deciding: set[int] = set()  # action ids with a decision on its way
+        self._bulk_running = False  # A or R on marked rows is on its way
+        self._marks_text = ""
         self._detail_timer: Timer | None = None
         #: For benchmarks and tests: refreshes applied, and how long the last one took.
         self.refreshes = 0
@@ -136,6 +154,7 @@ class ConsoleScreen(Screen[None]):
                         max_length=SEARCH_MAX,
                         id="filter",
                     )
+                yield Static("", id="marks-bar", markup=False)
             yield ActionDetail(id="detail")
         yield Footer(compact=True)
 
@@ -171,6 +190,7 @@ class ConsoleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter-bar").display = False
+        self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
         self.table.border_title = "Loading…"
         self._watch_database()
@@ -215,6 +235,7 @@ class ConsoleScreen(Screen[None]):
         self._shown_generation = request.generation
         self._shown_partial = message.partial
         self._show_counts()
+        self._marks_changed()
         self._sync_detail()
         self._update_keys()
         self.last_apply_seconds = perf_counter() - started
@@ -345,6 +366,12 @@ class ConsoleScreen(Screen[None]):
             view = table.highlighted_view
             allowed = CANCELLABLE if action == "cancel_action" else DECIDABLE
             return True if view is not None and view.status in allowed else None
+        if action in _MARKING:
+            return None if self.read_only_reason else True
+        if action in _BULK:
+            if self.read_only_reason or self._bulk_running or not table.marked_ids:
+                return None
+            return True
         if action == "show_all":
             return bool(self.view_query.statuses)  # False hides it: p then means "Pending"
         if action == "show_pending":
@@ -428,6 +455,138 @@ class ConsoleScreen(Screen[None]):
         else:
             title, severity = "Not done", "error"
         self.notify(visible(error.message), title=title, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    # -- marks and bulk decisions ----------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """space: mark or unmark the highlighted row, then move down (as in mc or ranger),
+        so space, space, space marks three rows. Only pending actions can be marked."""
+        table = self.table
+        view = table.highlighted_view
+        if view is None:
+            return
+        marked = table.is_marked(view.id)
+        if not marked and view.status not in DECIDABLE:
+            self.app.bell()
+            return
+        table.set_marked([view.id], not marked)
+        table.action_cursor_down()
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """ctrl+a: mark every pending row the table holds for the current view (its
+        filter, status toggle and window). Never rows beyond the window: an operator
+        confirms only what the console can list."""
+        table = self.table
+        pending = [
+            aid
+            for aid in table.action_ids
+            if (view := table.view_of(aid)) is not None and view.status in DECIDABLE
+        ]
+        table.set_marked(pending)
+        self._marks_changed()
+        page = self.page
+        beyond = 0 if page is None else page.total - self.view_query.offset - len(page.rows)
+        if beyond > 0:
+            self.notify(
+                f"Marked {plural(len(pending), 'pending action')} in this window; "
+                f"{beyond:,} more match beyond it. Narrow the filter, or page with ].",
+                title="Marked",
+                markup=False,
+            )
+
+    def action_clear_marks_or_filter(self) -> None:
+        """escape: while editing the filter, it is the filter's; else marks go first."""
+        if not self.filter_input.has_focus and self.table.clear_marks():
+            self._marks_changed()
+            return
+        self.action_clear_filter()
+
+    def _marks_changed(self) -> None:
+        """Show or hide the marks bar; runs after every refresh, so it touches the bar
+        only when its text changes."""
+        marked = len(self.table.marked_ids)
+        text = f"{marked:,} marked · A approves them · R rejects them · escape unmarks"
+        bar = self.query_one("#marks-bar", Static)
+        if marked and text != self._marks_text:
+            bar.update(text)
+        self._marks_text = text if marked else ""
+        bar.display = bool(marked)
+        self._update_keys()
+
+    def _marked_views(self) -> list[ActionView]:
+        table = self.table
+        return [view for aid in table.marked_ids if (view := table.view_of(aid)) is not None]
+
+    def action_approve_marked(self) -> None:
+        # The list is fixed now: what the modal shows is exactly what gets decided.
+        views = self._marked_views()
+        if not views or self._bulk_running:
+            return
+        ids = [view.id for view in views]
+
+        def confirmed(go: bool | None) -> None:
+            if go and not self._bulk_running:
+                self._bulk_running = True
+                self._update_keys()
+                if len(ids) >= BULK_NOTICE_FROM:  # a Pi takes a while over many
+                    self.notify(f"{plural(len(ids))}…", title="Approving", markup=False)
+                self._decide_many(Decision.APPROVE, ids)
+
+        title = f"Approve {plural(len(views), 'marked action')}?"
+        self.app.push_screen(ConfirmApproval(title, views), confirmed)
+
+    def action_reject_marked(self) -> None:
+        views = self._marked_views()
+        if not views or self._bulk_running:
+            return
+        from homelab_approvals.tui.reject import RejectScreen  # first use only
+
+        ids = [view.id for view in views]
+        outcome: list[BulkResult] = []
+
+        def reject(reason: str) -> object:
+            # Runs in the modal's worker: a reason the service refuses stays in the modal.
+            result = self.service.decide_many(ids, self.actor, Decision.REJECT, reason)
+            outcome.append(result)
+            return result
+
+        def done(reason: str | None) -> None:
+            if outcome:
+                self._bulk_finished(BulkFinished(Decision.REJECT, ids, outcome[0]))
+            else:
+                self.feed.poke()
+
+        title = plural(len(views), "marked action")
+        modal = RejectScreen(title, reject, self._refused, lines=listing(views).splitlines())
+        self.app.push_screen(modal, done)
+
+    @work(thread=True, group="decide", exit_on_error=False)
+    def _decide_many(self, decision: Decision, ids: list[int]) -> None:
+        try:
+            result = self.service.decide_many(ids, self.actor, decision)
+        except ApprovalsError as refused:  # the whole call: e.g. not an approver
+            self.post_message(BulkFinished(decision, ids, None, refused))
+        else:
+            self.post_message(BulkFinished(decision, ids, result))
+
+    @on(BulkFinished)
+    def _bulk_finished(self, message: BulkFinished) -> None:
+        self._bulk_running = False
+        self.feed.poke()
+        result = message.result
+        if result is None:
+            self._update_keys()
+            if message.error is not None:
+                self._refused(message.error)
+            return
+        # Decided (by us or by someone else): unmark. Not attempted: stay marked, so
+        # pressing the key again retries exactly those.
+        self.table.set_marked(result.settled_ids, marked=False)
+        self._marks_changed()
+        title, text, severity = summary(result)
+        timeout = None if result.complete else BULK_PROBLEM_SECONDS
+        self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     # -- the view: filter, toggle, sort, windows -------------------------------------------
 

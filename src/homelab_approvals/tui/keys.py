@@ -17,6 +17,41 @@ CONSOLE_BINDINGS: list[BindingType] = [
         id="cancel",
         tooltip="Cancel the highlighted pending or approved action",
     ),
+    # Bulk decisions (k9s-style marks). While rows are marked, a bar above the footer
+    # names these keys (the footer has no room for them at 80 columns); each marked
+    # action is decided in its own transaction.
+    Binding(
+        "space",
+        "toggle_mark",
+        "Mark",
+        id="mark",
+        show=False,
+        tooltip="Mark or unmark the highlighted pending action, then move down",
+    ),
+    Binding(
+        "ctrl+a",
+        "mark_all",
+        "Mark all",
+        id="mark-all",
+        show=False,
+        tooltip="Mark every pending action in view (its filter, its window of rows)",
+    ),
+    Binding(
+        "A",
+        "approve_marked",
+        "Approve marked",
+        id="approve-marked",
+        show=False,
+        tooltip="Approve every marked action, after a confirmation listing them",
+    ),
+    Binding(
+        "R",
+        "reject_marked",
+        "Reject marked",
+        id="reject-marked",
+        show=False,
+        tooltip="Reject every marked action, with one reason",
+    ),
     Binding(
         "slash",
         "filter",
@@ -52,11 +87,11 @@ CONSOLE_BINDINGS: list[BindingType] = [
     ),
     Binding(
         "escape",
-        "clear_filter",
-        "Clear filter",
+        "clear_marks_or_filter",
+        "Clear",
         id="clear-filter",
         show=False,
-        tooltip="Drop the filter and show every row of the view",
+        tooltip="Unmark every row; with no marks, drop the filter",
     ),
     Binding(
         "right_square_bracket",

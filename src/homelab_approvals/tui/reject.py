@@ -3,7 +3,7 @@ error (a reason the service refuses, a busy database) is shown right where it wa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual import on, work
@@ -17,7 +17,6 @@ from textual.widgets import Footer, Input, Static
 from homelab_approvals.domain.errors import ApprovalsError, StorageError, ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import REASON_MAX
-from homelab_approvals.domain.views import ActionView
 
 REASON_REQUIRED = "A reason is required"
 PLACEHOLDER = f"Why? A reason is required (up to {REASON_MAX} characters)"
@@ -37,14 +36,17 @@ class RejectScreen(ModalScreen[str | None]):
     def __init__(
         self,
         title: str,
-        reject: Callable[[str], ActionView],
+        reject: Callable[[str], object],
         on_refused: Callable[[ApprovalsError], None],
         *,
         command: str = "",
+        lines: Sequence[str] = (),
     ) -> None:
+        """`command` is the action's command; `lines` instead list several actions (one
+        per line), when many are rejected at once."""
         super().__init__()
         self.title_text = visible(title)
-        self.command = visible(command)
+        self.command = "\n".join(visible(line) for line in lines) or visible(command)
         self._reject = reject
         self._on_refused = on_refused
         self.busy = False

@@ -1,10 +1,11 @@
 """The actions table: a DataTable that takes a fresh window of rows and applies it as a
 diff by action id, so live refresh never rebuilds, never loses the cursor and never
-jumps the scroll position."""
+jumps the scroll position. Rows can be marked (for bulk decisions); a mark belongs to an
+action id, survives refreshes, and goes when its row leaves the table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from time import monotonic
 from typing import ClassVar, NamedTuple
@@ -30,6 +31,7 @@ class ColumnSpec(NamedTuple):
 
 
 COLUMNS = (
+    ColumnSpec("mark", "", 1),  # MARK on marked rows
     ColumnSpec("id", "#", 3),  # widened to the longest id in the window
     ColumnSpec("server", "server", 12, grow=1, most=24),
     ColumnSpec("action", "action", 21, grow=3),
@@ -38,6 +40,9 @@ COLUMNS = (
     ColumnSpec("by", "decided by", 11, grow=1, most=20),
 )
 AGE_COLUMN = [c.key for c in COLUMNS].index("age")
+_ID_SPEC = COLUMNS[[c.key for c in COLUMNS].index("id")]
+#: What a marked row shows in the mark column: ASCII, so the Linux console has it too.
+MARK = "*"
 #: How long a row that arrived through live refresh stays highlighted.
 FRESH_SECONDS = 3.0
 #: Up to this many rows leaving at once go through DataTable.remove_row (O(n) each).
@@ -46,6 +51,10 @@ _FEW = 4
 
 def _key(action_id: int) -> RowKey:
     return RowKey(str(action_id))
+
+
+def _mark_cell(marked: bool) -> Text:
+    return Text(MARK if marked else "", style="bold", end="")
 
 
 class ActionTable(DataTable[Text]):
@@ -66,7 +75,8 @@ class ActionTable(DataTable[Text]):
         self._fresh: dict[int, float] = {}  # action id -> when its highlight ends
         self._fresh_timer: Timer | None = None
         self._now: datetime | None = None
-        self._id_width = COLUMNS[0].width
+        self._id_width = _ID_SPEC.width
+        self._marked: set[int] = set()
 
     def on_mount(self) -> None:
         for spec in COLUMNS:
@@ -97,6 +107,34 @@ class ActionTable(DataTable[Text]):
     def is_fresh(self, action_id: int) -> bool:
         return action_id in self._fresh
 
+    # -- marks -----------------------------------------------------------------------------
+
+    @property
+    def marked_ids(self) -> list[int]:
+        """The marked actions, top to bottom."""
+        return [aid for aid in self._order if aid in self._marked]
+
+    def is_marked(self, action_id: int) -> bool:
+        return action_id in self._marked
+
+    def set_marked(self, action_ids: Iterable[int], marked: bool = True) -> int:
+        """Mark (or unmark) these actions, where they are in the table; how many changed."""
+        changed = 0
+        with self.app.batch_update():
+            for aid in action_ids:
+                if aid in self._views and (aid in self._marked) != marked:
+                    if marked:
+                        self._marked.add(aid)
+                    else:
+                        self._marked.discard(aid)
+                    self._cells[aid] = (_mark_cell(marked), *self._cells[aid][1:])
+                    self.update_cell(_key(aid), "mark", self._cells[aid][0])
+                    changed += 1
+        return changed
+
+    def clear_marks(self) -> int:
+        return self.set_marked(list(self._marked), marked=False)
+
     # -- applying a window -----------------------------------------------------------------
 
     def show(
@@ -119,6 +157,7 @@ class ActionTable(DataTable[Text]):
         wanted = [view.id for view in rows]
         wanted_set = set(wanted)
         gone = [aid for aid in old_order if aid not in wanted_set]
+        self._marked &= wanted_set  # a row that leaves the table is no longer marked
         deadline = monotonic() + FRESH_SECONDS
         added: list[int] = []
         with self.app.batch_update():
@@ -131,7 +170,7 @@ class ActionTable(DataTable[Text]):
                     if fresh:
                         self._fresh[view.id] = deadline
                     self._views[view.id] = view
-                    self._cells[view.id] = row_cells(view, now, fresh=fresh)
+                    self._cells[view.id] = self._row(view, now, fresh=fresh)
                     self.add_row(*self._cells[view.id], key=str(view.id))
                     added.append(view.id)
             laid_out = [aid for aid in old_order if aid in wanted_set] + added
@@ -139,7 +178,7 @@ class ActionTable(DataTable[Text]):
             if laid_out != wanted:
                 position = {aid: index for index, aid in enumerate(wanted)}
                 self.sort("id", key=lambda cell: position[int(cell.plain)])
-            id_width = max(COLUMNS[0].width, len(str(max(wanted, default=0))))
+            id_width = max(_ID_SPEC.width, len(str(max(wanted, default=0))))
             if id_width != self._id_width:
                 self._id_width = id_width
                 self.fit_columns(self.size.width)
@@ -171,7 +210,7 @@ class ActionTable(DataTable[Text]):
         if not force and self._views[view.id] == view:
             return  # unchanged (ages move on their own timer)
         old_cells = self._cells[view.id]
-        cells = row_cells(view, now, fresh=view.id in self._fresh)
+        cells = self._row(view, now, fresh=view.id in self._fresh)
         self._views[view.id] = view
         if cells == old_cells:
             return
@@ -180,6 +219,9 @@ class ActionTable(DataTable[Text]):
         for spec, old, new in zip(COLUMNS, old_cells, cells, strict=True):
             if old != new:
                 self.update_cell(key, spec.key, new)
+
+    def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
+        return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
 
     def _drop(self, gone: list[int]) -> None:
         for aid in gone:

@@ -1,0 +1,168 @@
+"""decide_many: each action its own transition; conflicts are per action and never stop
+the rest; refusals of the whole call change nothing. Real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from homelab_approvals.domain.errors import PermissionDenied, ValidationError
+from homelab_approvals.service import ApprovalService, Policy
+from homelab_approvals.service.bulk import Decision
+from homelab_approvals.storage import open_database
+
+
+def pending(service: ApprovalService, count: int) -> list[int]:
+    return [
+        service.create_action("pi-4", "restart_service", f"unit{n}", actor="automation").id
+        for n in range(count)
+    ]
+
+
+def statuses(db_path: Path) -> dict[int, tuple[str, str | None, str | None, str | None]]:
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT id, status, approved_by, rejected_by, rejection_reason"
+            " FROM remediation_actions ORDER BY id"
+        ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def events(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return int(conn.execute("SELECT count(*) FROM action_events").fetchone()[0])
+
+
+def test_approves_each_in_order(seeded: ApprovalService, db_path: Path) -> None:
+    ids = pending(seeded, 3)
+    result = seeded.decide_many(ids, "alice", Decision.APPROVE)
+    assert result.succeeded_ids == tuple(ids)
+    assert result.complete
+    assert result.conflicts == {}
+    assert result.refused == {}
+    assert result.error is None
+    assert all(view.approved_by == "alice" for view in result.succeeded)
+    assert {aid: statuses(db_path)[aid][:2] for aid in ids} == dict.fromkeys(
+        ids, ("approved", "alice")
+    )
+
+
+def test_rejects_each_with_the_one_reason(seeded: ApprovalService, db_path: Path) -> None:
+    ids = pending(seeded, 2)
+    result = seeded.decide_many(ids, "bob", "reject", "  not during the backup  ")
+    assert result.succeeded_ids == tuple(ids)
+    for aid in ids:
+        assert statuses(db_path)[aid] == ("rejected", None, "bob", "not during the backup")
+
+
+def test_a_conflict_names_the_winner_and_never_stops_the_rest(
+    seeded: ApprovalService, db_path: Path
+) -> None:
+    first, taken, last = pending(seeded, 3)
+    seeded.reject(taken, "bob", "flapping")
+    result = seeded.decide_many([first, taken, last], "alice", Decision.APPROVE)
+    assert result.succeeded_ids == (first, last)
+    assert list(result.conflicts) == [taken]
+    assert "rejected by bob" in result.conflicts[taken]
+    assert not result.complete
+    assert result.settled_ids == {first, taken, last}
+    assert statuses(db_path)[taken] == ("rejected", None, "bob", "flapping")
+
+
+def test_a_missing_action_is_a_conflict_too(seeded: ApprovalService) -> None:
+    (aid,) = pending(seeded, 1)
+    result = seeded.decide_many([aid, 999], "alice", Decision.APPROVE)
+    assert result.succeeded_ids == (aid,)
+    assert "not found" in result.conflicts[999]
+
+
+def test_duplicates_are_decided_once(seeded: ApprovalService, db_path: Path) -> None:
+    (aid,) = pending(seeded, 1)
+    before = events(db_path)
+    result = seeded.decide_many([aid, aid], "alice", Decision.APPROVE)
+    assert result.succeeded_ids == (aid,)
+    assert result.complete
+    assert events(db_path) == before + 1
+
+
+def test_self_approval_is_refused_per_action(db_path: Path) -> None:
+    db = open_database(db_path)
+    try:
+        service = ApprovalService(db, Policy(allow_self_approval=False))
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        own = service.create_action("pi-4", "clear_logs", actor="alice").id
+        other = service.create_action("pi-4", "apt_update", actor="automation").id
+        result = service.decide_many([own, other], "alice", Decision.APPROVE)
+        assert result.succeeded_ids == (other,)
+        assert list(result.refused) == [own]
+        assert statuses(db_path)[own][0] == "pending"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("actor", "decision", "reason", "error"),
+    [
+        ("mallory", Decision.APPROVE, None, PermissionDenied),
+        ("alice", Decision.REJECT, "   ", ValidationError),
+        ("alice", Decision.REJECT, None, ValidationError),
+        ("alice", Decision.REJECT, "bad\x1b[2J", ValidationError),
+        ("", Decision.APPROVE, None, ValidationError),
+    ],
+)
+def test_whole_call_refusals_change_nothing(
+    db_path: Path,
+    actor: str,
+    decision: Decision,
+    reason: str | None,
+    error: type[Exception],
+) -> None:
+    db = open_database(db_path)
+    try:
+        service = ApprovalService(db, Policy(approvers=frozenset({"alice"})))
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        ids = pending(service, 2)
+        before = (statuses(db_path), events(db_path))
+        with pytest.raises(error):
+            service.decide_many(ids, actor, decision, reason)
+        assert (statuses(db_path), events(db_path)) == before
+    finally:
+        db.close()
+
+
+def test_an_invalid_id_refuses_the_whole_call(seeded: ApprovalService, db_path: Path) -> None:
+    (aid,) = pending(seeded, 1)
+    with pytest.raises(ValidationError):
+        seeded.decide_many([aid, -1], "alice", Decision.APPROVE)
+    assert statuses(db_path)[aid][0] == "pending"
+
+
+def test_unknown_decision_is_refused(seeded: ApprovalService) -> None:
+    with pytest.raises(ValueError, match="cancel"):
+        seeded.decide_many([1], "alice", "cancel")
+
+
+def test_a_storage_failure_stops_the_batch_and_lists_what_was_not_tried(
+    seeded: ApprovalService, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = pending(seeded, 3)
+    # Keep the test fast: new connections wait 50 ms for the lock, not the default 5 s.
+    monkeypatch.setattr("homelab_approvals.storage.database.BUSY_TIMEOUT_MS", 50)
+    busy = ApprovalService(open_database(db_path))
+    # Another process holds the write lock for longer than the busy timeout.
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = busy.decide_many(ids, "alice", Decision.APPROVE)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        busy.db.close()
+    assert result.succeeded_ids == ()
+    assert result.error is not None
+    assert "busy" in result.error
+    assert result.not_attempted == tuple(ids)
+    assert not result.complete
+    assert all(status[0] == "pending" for status in statuses(db_path).values())
