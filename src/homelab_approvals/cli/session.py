@@ -55,7 +55,10 @@ class Session:
         service = self.service
         db = service.db
         if db.read_only:
-            return db.read_only_reason or "the database is open read-only"
+            reason = db.read_only_reason or "the database is open read-only"
+            if db.snapshot:  # immutable open: say so, or the operator trusts a frozen queue
+                reason += "; showing a snapshot, later changes will not appear"
+            return reason
         if not service.may_decide(self.actor):
             return f"{self.actor} is not in the approvers list ({self.config_path})"
         return None
