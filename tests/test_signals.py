@@ -1,4 +1,4 @@
-"""SIGTERM and SIGHUP end the console cleanly: the terminal is given back (no alternate
+"""SIGTERM, SIGHUP and SIGINT end the console cleanly: the terminal is given back (no alternate
 screen left on), the exit status says which signal (128 + N), and the database is intact
 with nothing half-decided, even when a decision is waiting on the database's lock.
 
@@ -75,7 +75,9 @@ def state(path: Path) -> tuple[str, str, int]:
     return integrity, status, events
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"]
+)
 def test_a_signal_ends_the_console_cleanly(
     console: Terminal, queue: Path, signum: signal.Signals
 ) -> None:
