@@ -2,9 +2,16 @@
 
     python benchmarks/_tui_probe.py DB [--idle SECONDS] [--exit-when-full]
 
-It runs the real app (`ApprovalsApp` via `App.run_test()`, 80x24) on DB as operator
-"bench", and reports on stdout, one JSON object a line, each time the table has applied a
-window of rows *and the screen has been refreshed after it*:
+It runs the real app on DB as operator "bench", started exactly as the CLI's `tui`
+command starts it (`console_app`, which draws a first window read without SQLAlchemy when
+it can), under `App.run_test()` at 80x24. It reports on stdout, one JSON object a line,
+first when the app is built:
+
+    {"event": "started", "t": <process start>, "imported": ..., "opened": <app built: its
+     first window read, or the database opened>}
+
+then each time the table has applied a window of rows *and the screen has been refreshed
+after it*:
 
     {"event": "shown", "t": <time.monotonic()>, "rows": N, "gone": [ids that left],
      "busy_ms": <UI-thread CPU from applying to painted>, "wall_ms": ...,
@@ -32,6 +39,25 @@ import time
 STARTED = time.monotonic()  # before the heavy imports: they are part of the first screen
 
 import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from homelab_approvals.storage.first_window import read_in_background  # noqa: E402
+from homelab_approvals.tui.collector import pause_collector  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", type=Path)
+    parser.add_argument("--idle", type=float, default=0.0)
+    parser.add_argument("--exit-when-full", action="store_true")
+    return parser.parse_args(argv)
+
+
+# What the CLI's console command does before it imports Textual (cli/commands.py).
+ARGS = parse_args()
+pause_collector()
+FIRST_WINDOW = read_in_background(ARGS.db)
+
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
@@ -39,12 +65,9 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from homelab_approvals.service import ApprovalService  # noqa: E402
-from homelab_approvals.storage import open_database  # noqa: E402
-from homelab_approvals.tui.app import ApprovalsApp  # noqa: E402
+from homelab_approvals.tui.app import ApprovalsApp, console_app  # noqa: E402
 from homelab_approvals.tui.table import ActionTable  # noqa: E402
 
 IMPORTED = time.monotonic()
@@ -107,16 +130,10 @@ class Probe:
             self.full.set()
 
 
-async def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("db", type=Path)
-    parser.add_argument("--idle", type=float, default=0.0)
-    parser.add_argument("--exit-when-full", action="store_true")
-    args = parser.parse_args(argv)
-
-    db = open_database(args.db)
+async def main(args: argparse.Namespace = ARGS) -> None:
+    # As `homelab-approvals --db DB tui` does.
+    app = console_app(args.db, "bench", first_window=FIRST_WINDOW)
     opened = time.monotonic()
-    app = ApprovalsApp(ApprovalService(db), "bench")
     probe = Probe(app.window)
     probe.install()
     emit(event="started", t=STARTED, imported=IMPORTED, opened=opened)
@@ -145,7 +162,7 @@ async def main(argv: list[str] | None = None) -> None:
             return
         maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         emit(event="rss", maxrss_kb=maxrss_kb)
-    db.close()
+    app.close_database()
 
 
 class AppStopped(Exception):

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,38 @@ def test_appending_stays_possible(with_history: Path) -> None:
         )
     conn.close()
     assert len(audit(with_history)) == 3
+
+
+def event_indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'action_events'"
+        ).fetchall()
+    conn.close()
+    return {name for (name,) in rows}
+
+
+def test_events_are_indexed_by_action_only_and_an_older_time_index_is_left_alone(
+    with_history: Path,
+) -> None:
+    # Every index is one more page written by each decision's commit.
+    assert event_indexes(with_history) == {"ix_action_events_action_id"}
+    # Databases made by earlier versions have an index on `at`: never touched, and
+    # decisions and `events --since` work the same with it.
+    with sqlite3.connect(with_history) as conn:
+        conn.execute("CREATE INDEX ix_action_events_at ON action_events (at)")
+    conn.close()
+    later = datetime(2030, 1, 1, tzinfo=UTC)  # after with_history's events
+    with opened(with_history) as db:
+        service = ApprovalService(db, clock=lambda: later)
+        action = service.create_action("pi-4", "clear_logs", actor="bob")
+        service.approve(action.id, "alice")
+        recent = service.list_events(since=later)
+    assert [(e.action_id, e.to_status) for e in recent] == [
+        (action.id, "pending"),
+        (action.id, "approved"),
+    ]
+    assert event_indexes(with_history) == {"ix_action_events_action_id", "ix_action_events_at"}
 
 
 def test_missing_triggers_are_put_back_on_open(with_history: Path) -> None:

@@ -4,15 +4,17 @@ connection must behave exactly like SQLAlchemy's own execution, and leave nothin
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import DateTime, bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite
 
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.models import Server as S
+from homelab_approvals.domain.types import UTCDateTime
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
 
@@ -52,6 +54,72 @@ def test_a_select_reads_what_sqlalchemy_reads(db: Database, action: int) -> None
     assert isinstance(created, datetime)
     assert created.tzinfo is UTC  # the UTCDateTime processor ran
     assert missing is None
+
+
+def test_first_values_are_the_row_in_column_order(db: Database, action: int) -> None:
+    with db.write_transaction() as tx:
+        as_dict = tx.first(_ROW, {"aid": action})
+        as_list = tx.first_values(_ROW, {"aid": action})
+        assert tx.first_values(_ROW, {"aid": action + 1000}) is None
+    assert as_dict is not None
+    assert as_list == list(as_dict.values())
+    assert list(as_dict) == [c.name for c in A.__table__.c]
+
+
+_SQLITE = sqlite.dialect()
+_MOMENTS = [
+    AT,
+    datetime(2026, 11, 27, 10, 0, tzinfo=UTC),  # microsecond 0: still six digits
+    datetime(2026, 11, 27, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+    datetime(2026, 3, 29, 0, 30, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a year below 1000: zero-padded
+]
+
+
+@pytest.mark.parametrize("moment", _MOMENTS, ids=str)
+def test_date_times_bind_as_sqlalchemys_text_and_read_back_as_utc(moment: datetime) -> None:
+    bind = UTCDateTime().bind_processor(_SQLITE)
+    read = UTCDateTime().result_processor(_SQLITE, None)
+    assert bind is not None
+    assert read is not None
+    sqlalchemy_bind = DateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE)
+    assert sqlalchemy_bind is not None
+    naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
+    text = bind(moment)
+    assert text == sqlalchemy_bind(naive_utc)
+    assert bind(moment) == text  # the same moment again (a decision binds it twice)
+    back = read(text)
+    assert back == moment
+    assert back.tzinfo is UTC
+
+
+def test_binding_remembers_only_the_very_same_moment() -> None:
+    bind = UTCDateTime().bind_processor(_SQLITE)
+    assert bind is not None
+    first = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert bind(first) == "2026-11-27 10:00:00.000000"
+    # Equal instant, other object and zone; then a different instant: never a stale text.
+    assert bind(first.astimezone(timezone(timedelta(hours=1)))) == "2026-11-27 10:00:00.000000"
+    assert bind(first + timedelta(microseconds=1)) == "2026-11-27 10:00:00.000001"
+    with pytest.raises(ValueError, match="naive"):
+        bind(datetime(2026, 11, 27, 10, 0))  # naive: refused
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-11-27 10:00:00.123456", datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-27 10:00:00", datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),
+        ("2026-11-27T12:00:00+02:00", datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),
+        ("2026-11-27", datetime(2026, 11, 27, tzinfo=UTC)),  # 3.11 reads date+offset naive
+    ],
+)
+def test_stored_date_times_read_as_aware_utc(stored: str, expected: datetime) -> None:
+    read = UTCDateTime().result_processor(_SQLITE, None)
+    assert read is not None
+    value = read(stored)
+    assert value == expected
+    assert value.tzinfo is UTC
 
 
 def test_an_update_returning_binds_and_stores_like_sqlalchemy(

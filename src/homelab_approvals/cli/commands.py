@@ -18,7 +18,8 @@ from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView, EventView, ServerView
-from homelab_approvals.service import ActionQuery, ApprovalService
+from homelab_approvals.service import ActionQuery
+from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
 
@@ -68,12 +69,38 @@ def _require_terminal() -> None:
 
 def console(s: Session) -> int:
     actor = s.actor
-    reason = s.console_read_only_reason()  # opens the database: its errors come first
-    _require_terminal()
-    # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
-    from homelab_approvals.tui.app import run_console
+    args = s.args
+    if args.database_url:
+        reason = s.console_read_only_reason()  # opens the database: its errors come first
+        _require_terminal()
+        # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
+        from homelab_approvals.tui.app import run_console
 
-    return run_console(s.service, actor, read_only_reason=reason, simulate=False)
+        return run_console(s.service, actor, read_only_reason=reason, simulate=False)
+    from homelab_approvals.storage.first_window import read_in_background
+    from homelab_approvals.tui.collector import pause_collector
+
+    policy = s.load_policy()  # the config's errors come before the database's
+    path = resolve_db_path(args.db)
+    pause_collector()  # until the database is open: see tui/collector.py
+    first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    from homelab_approvals.tui.app import console_app, run_app
+
+    app = console_app(  # the database's errors, if any, come from here
+        path,
+        actor,
+        policy=policy,
+        read_only=args.read_only,
+        group_shared=args.group_shared,
+        config_path=s.config_path,
+        first_window=first_window,
+    )
+    try:
+        _require_terminal()
+    except BaseException:
+        app.close_database()
+        raise
+    return run_app(app)
 
 
 def demo(s: Session) -> int:
@@ -84,6 +111,7 @@ def demo(s: Session) -> int:
     if args.read_only:
         raise UsageError("demo writes its demo data; --read-only does not apply to it")
     _require_terminal()
+    from homelab_approvals.service import ApprovalService
     from homelab_approvals.service.demo import build_demo
     from homelab_approvals.tui.app import run_console
 

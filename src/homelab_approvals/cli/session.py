@@ -2,20 +2,26 @@
 
 A command checks its own input first, then touches `session.service`: the config is read,
 then the database is opened, once. So bad input never creates or opens a database, and
-`--help` or a usage error never pays for importing SQLAlchemy."""
+`--help` or a usage error never pays for importing SQLAlchemy (nor does the console's
+first screen: see `tui.app.console_app`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_approvals.domain.errors import ConfigError
-from homelab_approvals.service import ApprovalService, Policy
+from homelab_approvals.service.availability import database_read_only_reason, decisions_off_reason
 from homelab_approvals.service.config import load_policy
 from homelab_approvals.service.identity import resolve_actor
-from homelab_approvals.storage import Database, open_database
+from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.paths import CONFIG_ENV, resolve_config_path, resolve_db_path
+
+if TYPE_CHECKING:
+    from homelab_approvals.service import ApprovalService
+    from homelab_approvals.storage import Database
 
 
 class Session:
@@ -37,6 +43,8 @@ class Session:
     @property
     def service(self) -> ApprovalService:
         if self._service is None:
+            from homelab_approvals.service import ApprovalService
+
             policy = self.load_policy()
             self.db = open_from_args(self.args)
             self._service = ApprovalService(self.db, policy)
@@ -53,15 +61,13 @@ class Session:
     def console_read_only_reason(self) -> str | None:
         """Why the console must not offer decisions, or None when it may."""
         service = self.service
-        db = service.db
-        if db.read_only:
-            reason = db.read_only_reason or "the database is open read-only"
-            if db.snapshot:  # immutable open: say so, or the operator trusts a frozen queue
-                reason += "; showing a snapshot, later changes will not appear"
-            return reason
-        if not service.may_decide(self.actor):
-            return f"{self.actor} is not in the approvers list ({self.config_path})"
-        return None
+        return decisions_off_reason(
+            self.actor,
+            service.policy,
+            read_only_reason=database_read_only_reason(service.db),
+            snapshot=service.db.snapshot,
+            config_path=self.config_path,
+        )
 
     def close(self) -> None:
         if self.db is not None:
@@ -71,6 +77,8 @@ class Session:
 
 def open_from_args(args: argparse.Namespace, path: Path | None = None) -> Database:
     """Open the database the global options name (or `path`, when given)."""
+    from homelab_approvals.storage import open_database
+
     if args.database_url:
         return open_database(url=args.database_url, read_only=args.read_only)
     return open_database(

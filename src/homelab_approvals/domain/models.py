@@ -64,7 +64,12 @@ class RemediationAction(Base):
 
 
 class ActionEvent(Base):
-    """One row per transition, written in the transition's own transaction. Append-only."""
+    """One row per transition, written in the transition's own transaction. Append-only.
+
+    Indexed by action only: every event insert also writes each index, and a decision's
+    commit is dominated by the pages it writes. Databases made before this kept an index
+    on `at` (ix_action_events_at); it is harmless, and SQLite's planner never chose it
+    for the one query filtering on `at` (`events --since`, ordered by id)."""
 
     __tablename__ = "action_events"
     __table_args__ = (Index("ix_action_events_action_id", "action_id", "id"),)
@@ -75,7 +80,7 @@ class ActionEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20), nullable=False)
     actor: Mapped[str] = mapped_column(String(50), nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
 
 

@@ -9,6 +9,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.timestamps import utc_from_stored, utcnow
+
+__all__ = ["UTCDateTime", "utcnow"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -27,9 +30,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite keeps no offset: store the naive UTC wall time, as HomelabCmd does.
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            # One function instead of process_bind_param plus SQLAlchemy's formatter: a
+            # decision binds a datetime twice, and that chain was a tenth of its Python
+            # time (benchmarks/run.py). Same text, tests/test_storage_prepared.py checks.
+            return _sqlite_text
+        return super().bind_processor(dialect)
+
     def result_processor(
         self, dialect: Dialect, coltype: Any
     ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name == "sqlite":
+            # The one reader of SQLite's text form, shared with the console's first-window
+            # read (which runs before SQLAlchemy is imported): both give identical values.
+            return utc_from_stored
         # A hand-edited row may hold text that is no date-time at all. Say so as one
         # clear database error instead of letting a bare ValueError escape a fetch.
         inner = super().result_processor(dialect, coltype)
@@ -56,5 +71,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def _sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime in SQLAlchemy's SQLite text form, naive UTC, as HomelabCmd
+    writes it: "2026-11-27 10:02:00.000000"."""
+    global _last_text
+    if value is None:
+        return None
+    last = _last_text
+    if value is last[0]:
+        return last[1]  # a decision binds its moment twice: the action's and the event's
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    # isoformat of a UTC datetime ends in "+00:00"; SQLite keeps no offset. (Cheaper
+    # than replace(tzinfo=None), which parses keyword arguments.)
+    text = utc.isoformat(" ", "microseconds").removesuffix("+00:00")
+    _last_text = (value, text)  # datetimes are immutable: same object, same text
+    return text
+
+
+_last_text: tuple[datetime | None, str | None] = (None, None)

@@ -9,8 +9,9 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.expression import Executable
 
 from homelab_approvals.domain import validation
+from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 from homelab_approvals.domain.commands import command_for
-from homelab_approvals.domain.enums import ActionStatus, ActionType
+from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE, ActionStatus, ActionType
 from homelab_approvals.domain.errors import (
     ActionNotFound,
     InvalidTransition,
@@ -36,8 +37,6 @@ from homelab_approvals.service.servers import ServerOps
 from homelab_approvals.storage import Database, WriteTransaction
 
 AUTO_APPROVER = "auto"
-CANCELLED_STDERR = "Action cancelled by user"
-CANCELLED_EXIT_CODE = -1
 _PENDING = ActionStatus.PENDING.value
 _APPROVED = ActionStatus.APPROVED.value
 
@@ -114,19 +113,18 @@ class ApprovalService(ServerOps, BulkOps):
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
         stmt = _APPROVE if self.policy.allow_self_approval else _APPROVE_NOT_OWN
-        return self._transition(stmt, aid, actor, "approve", frozenset({_PENDING}))
+        return self._transition(stmt, aid, actor, "approve", DECIDABLE)
 
     def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
         clean = validation.rejection_reason(reason)
-        return self._transition(_REJECT, aid, actor, "reject", frozenset({_PENDING}), clean)
+        return self._transition(_REJECT, aid, actor, "reject", DECIDABLE, clean)
 
     def cancel(self, action_id: int, actor: str) -> ActionView:
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
-        allowed = frozenset({_PENDING, _APPROVED})
-        return self._transition(_CANCEL, aid, actor, "cancel", allowed)
+        return self._transition(_CANCEL, aid, actor, "cancel", CANCELLABLE)
 
     def may_decide(self, actor: str) -> bool:
         return self.policy.may_decide(actor)
@@ -147,18 +145,18 @@ class ApprovalService(ServerOps, BulkOps):
     ) -> ActionView:
         """One conditional UPDATE ... RETURNING plus its event row, in one transaction.
         When the UPDATE matches nothing, work out why (under the same lock) and say so."""
-        now = self.clock()
-        params = {"aid": aid, "actor": actor, "at": now, "reason": reason}
+        params = {"aid": aid, "actor": actor, "at": self.clock(), "reason": reason}
         # The hot path: on SQLite these statements run precompiled on a held connection.
         with self.db.write_transaction() as tx:
-            row = tx.first(stmt, params)
+            row = tx.first_values(stmt, params)
             if row is None:
                 raise self._refusal(tx, aid, actor, verb, allowed)
-            view = ActionView(**row)
+            view = to_view(row)
             # RETURNING gives new values only; an action that had been approved keeps
             # its approved_at, which is how a cancel knows where it came from.
-            came_from = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
-            tx.run(_EVENT, {**params, "from_status": came_from, "to_status": view.status})
+            params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
+            params["to_status"] = view.status
+            tx.run(_EVENT, params)
         return view
 
     def _refusal(

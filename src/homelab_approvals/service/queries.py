@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
-from homelab_approvals.domain import validation
-from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.enums import SortOrder
 from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.models import Server as S
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 
-#: The console never holds more than this many rows; the header shows true totals.
-DEFAULT_WINDOW = 1000
+# ActionQuery lives in listing.py (no SQLAlchemy there); it is named here too, as before.
+__all__ = [
+    "ACTION_COLUMNS",
+    "DEFAULT_WINDOW",
+    "ROW_QUERY",
+    "ActionQuery",
+    "counts_statement",
+    "filters",
+    "ordered",
+    "rows_statement",
+    "to_view",
+]
 
 ACTION_COLUMNS = tuple(A.__table__.c)
 _LABEL = func.coalesce(S.display_name, S.hostname, A.server_id)
@@ -24,29 +34,6 @@ ROW_QUERY = select(
     _LABEL.label("server_label"),
     S.is_paused.label("server_paused"),
 ).outerjoin(S, S.id == A.server_id)
-
-
-@dataclass(frozen=True, slots=True)
-class ActionQuery:
-    statuses: tuple[ActionStatus, ...] = ()
-    server_id: str | None = None
-    action_type: ActionType | None = None
-    search: str | None = None
-    sort: SortOrder = SortOrder.OLDEST
-    limit: int = DEFAULT_WINDOW
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        if self.limit < 0 or self.offset < 0:
-            from homelab_approvals.domain.errors import ValidationError
-
-            raise ValidationError("limit and offset must not be negative")
-        object.__setattr__(self, "search", validation.search_text(self.search))
-        if self.server_id is not None:
-            validation.server_ref(self.server_id)
-
-    def with_(self, **changes: object) -> ActionQuery:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def filters(query: ActionQuery, *, with_status: bool) -> list[ColumnElement[bool]]:

@@ -21,6 +21,7 @@ from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.storage.errors import translated
 from homelab_approvals.storage.prepared import HeldConnections, WriteTransaction, portable
+from homelab_approvals.storage.readonly import read_only_uri_params, unwritable_reason
 from homelab_approvals.storage.schema import ensure_schema, missing_foreign_key_parents
 
 BUSY_TIMEOUT_MS = 5000
@@ -185,14 +186,6 @@ def _check_foreign_key_parents(db: Database, pragmas: _Pragmas) -> None:
         db.foreign_keys_off_reason = "foreign keys point at missing tables: " + ", ".join(missing)
 
 
-def _unwritable_reason(path: Path) -> str | None:
-    if not os.access(path, os.W_OK):
-        return "the file is not writable by this user"
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        return "its folder is not writable by this user"
-    return None
-
-
 def _create_file(path: Path, *, group_shared: bool) -> None:
     """Create the folder and an empty database file with owner-only (or group) access.
     SQLite gives the -wal and -shm files the same mode as the database file."""
@@ -220,52 +213,11 @@ def _sqlite_url(path: Path, **uri_params: str) -> URL:
     )
 
 
-def _in_wal_mode(path: Path) -> bool:
-    """From the file header (bytes 18-19 are 2 for WAL), without opening the database."""
-    try:
-        with path.open("rb") as file:
-            header = file.read(20)
-    except OSError:
-        return False  # let SQLite report it
-    return len(header) == 20 and header[18] == 2 and header[19] == 2
-
-
 def _open_read_only_engine(path: Path, label: str) -> tuple[Engine, bool]:
     """An engine for a database this user may not write, and whether what it reads is a
-    fixed snapshot.
-
-    Such a reader must never create files beside the database. In WAL mode a plain
-    `mode=ro` reader creates the -wal and -shm files when they are missing, owned by
-    this user and never removed; the owner's next write then fails with "attempt to
-    write a readonly database". And in a folder this user may not write, that reader
-    cannot open at all (https://sqlite.org/wal.html, "Read-Only Databases"). So:
-
-    - rollback-journal databases (HomelabCmd's default): `mode=ro`, which creates nothing;
-    - WAL with both -wal and -shm present (a writer has it open): `mode=ro` shares them;
-    - WAL with no -shm and an empty or missing -wal (closed cleanly: everything is in the
-      main file): `immutable=1`, which reads the main file with no locks and no -shm. It
-      does not see later changes, so the Database is marked `snapshot`;
-    - WAL with committed changes still in the -wal but no -shm (its last writer
-      crashed): refused, since only a writer can recover them, and reading the main
-      file alone would show stale data.
-    """
-    if not _in_wal_mode(path):
-        return create_engine(_sqlite_url(path, mode="ro")), False
-    wal = path.with_name(path.name + "-wal")
-    shm = path.with_name(path.name + "-shm")
-    try:
-        wal_size = wal.stat().st_size if wal.exists() else None
-        has_shm = shm.exists()
-    except OSError as error:
-        raise StorageError(f"cannot read the database ({error.strerror}): {label}") from error
-    if wal_size is not None and has_shm:
-        return create_engine(_sqlite_url(path, mode="ro")), False
-    if not wal_size:
-        return create_engine(_sqlite_url(path, mode="ro", immutable="1")), True
-    raise StorageError(
-        f"cannot read the database: its write-ahead log {wal.name} holds changes that "
-        f"only a user who can write the database can recover: {label}"
-    )
+    fixed snapshot (see `read_only_uri_params`: such a reader must never leave files)."""
+    params, snapshot = read_only_uri_params(path, label)
+    return create_engine(_sqlite_url(path, **params)), snapshot
 
 
 def open_database(
@@ -314,7 +266,7 @@ def open_database(
         new_file = path.stat().st_size == 0
     except OSError as error:
         raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
-    unwritable = _unwritable_reason(path)
+    unwritable = unwritable_reason(path)
     snapshot = False
     if unwritable is not None:
         engine, snapshot = _open_read_only_engine(path, label)

@@ -8,9 +8,18 @@ reset-on-return and the BEGIN listener, while SQLite needs about 180 µs for the
 transaction. So on SQLite the statements are compiled once with SQLAlchemy (same SQL, same
 type processing) and run straight on a DBAPI cursor of a held, already-configured
 connection. That took `approve` from 0.13 to about 0.3 of raw sqlite3's single-UPDATE
-rate, and to about 0.75 of plain sqlite3 running the very same transaction. That is the
-ceiling: the event row (a table and two indexes) makes each commit write about twice the
-WAL frames of the single UPDATE.
+rate.
+
+What is left was counted with valgrind (instructions per approve, benchmark database): plain
+sqlite3 doing the same transaction needs about 200k, of which RETURNING alone is about
+75k (34k fixed, ~2-3k per column); the service about 280k. Of its 80k on top, a frozen
+`ActionView` costs 30k (a frozen dataclass sets each of its 21 fields through
+`object.__setattr__`), this module's transaction and statement plumbing about 20k, and
+date-times (one bind, two reads), validation and the service's own code the rest. Hence:
+each held connection keeps its cursor, a transaction is one small object, rows come back
+as lists in column order (no dict), and no processor runs for NULL. The event row's pages
+are the other half of the gap to the single UPDATE: each commit writes about 5 WAL frames
+against its 3.
 
 The statements stay SQLAlchemy Core expressions written by the service; only their
 execution is short-circuited here. Other databases use an ordinary connection.
@@ -19,7 +28,7 @@ execution is short-circuited here. Other databases use an ordinary connection.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, NoReturn, Protocol
@@ -43,6 +52,11 @@ class WriteTransaction(Protocol):
         row as a plain dict keyed by column name, or None."""
         ...
 
+    def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
+        """Like `first`, but the row's values in the statement's column order: what a
+        hot path builds a view from positionally, without a dict in between."""
+        ...
+
     def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
         """Run a statement for its effect."""
         ...
@@ -53,7 +67,7 @@ class PreparedStatement:
     type processors resolved up front. Constants in the expression are processed once;
     only the named `bindparam()` values are looked up and processed per call."""
 
-    __slots__ = ("keys", "processors", "slots", "sql")
+    __slots__ = ("_binds", "_results", "_template", "keys", "sql")
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         if not isinstance(statement, ClauseElement):
@@ -62,49 +76,53 @@ class PreparedStatement:
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not use positional parameters")
         self.sql = compiled.string
-        # Per position: (name to look up, its processor) or (None, the processed constant).
-        self.slots: tuple[tuple[str | None, Any], ...] = tuple(
-            self._slot(compiled.binds[name], dialect) for name in compiled.positiontup
-        )
+        # The parameter list with every constant already processed in place, and per
+        # named parameter: (its position, its name, its processor or None).
+        template: list[Any] = []
+        binds: list[tuple[int, str, Any]] = []
+        for position, name in enumerate(compiled.positiontup):
+            bind = compiled.binds[name]
+            if bind.expanding:
+                raise ValueError("IN (...) lists cannot be precompiled; use == with or_()")
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if bind.required:
+                binds.append((position, bind.key, process))
+                template.append(None)
+            else:
+                value = bind.effective_value
+                template.append(process(value) if process is not None else value)
+        self._template = tuple(template)
+        self._binds = tuple(binds)
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = tuple(str(column.key) for column in columns)
         processors = (
-            (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in columns
+            (index, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for index, column in enumerate(columns)
         )
-        self.processors = tuple((key, p) for key, p in processors if p is not None)
-
-    @staticmethod
-    def _slot(bind: Any, dialect: Dialect) -> tuple[str | None, Any]:
-        if bind.expanding:
-            raise ValueError("IN (...) lists cannot be precompiled; use == with or_()")
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind.required:
-            return bind.key, process
-        value = bind.effective_value
-        return None, process(value) if process is not None else value
+        self._results = tuple((index, p) for index, p in processors if p is not None)
 
     # NULL stays None without calling a processor, as every type in our schema (and
     # SQLAlchemy's own) maps it; most of an action's date-time columns are NULL, and each
     # processor call is several Python frames.
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, process in self.slots:
-            if name is None:
-                out.append(process)  # a constant, processed when compiled
-            else:
-                value = values[name]
-                out.append(value if process is None or value is None else process(value))
+        out = list(self._template)
+        for position, name, process in self._binds:
+            value = values[name]
+            out[position] = value if process is None or value is None else process(value)
         return out
 
-    def row(self, raw: tuple[Any, ...]) -> Row:
-        row = dict(zip(self.keys, raw, strict=True))
-        for key, process in self.processors:
-            value = row[key]
+    def values(self, raw: Sequence[Any]) -> list[Any]:
+        """A driver row, processed: the values SQLAlchemy would give, in column order."""
+        out = list(raw)
+        for index, process in self._results:
+            value = out[index]
             if value is not None:
-                row[key] = process(value)
-        return row
+                out[index] = process(value)
+        return out
+
+    def row(self, raw: Sequence[Any]) -> Row:
+        return dict(zip(self.keys, self.values(raw), strict=True))
 
 
 class _CoreTransaction:
@@ -117,6 +135,10 @@ class _CoreTransaction:
         row = self._conn.execute(statement, dict(params)).first()
         return None if row is None else dict(row._mapping)
 
+    def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
+        row = self._conn.execute(statement, dict(params)).first()
+        return None if row is None else list(row)
+
     def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
         self._conn.execute(statement, dict(params))
 
@@ -128,29 +150,11 @@ def portable(writing: AbstractContextManager[Connection]) -> Iterator[WriteTrans
         yield _CoreTransaction(conn)
 
 
-class _DriverTransaction:
-    """The SQLite implementation: prepared statements on one DBAPI cursor."""
-
-    __slots__ = ("_cursor", "_prepared")
-
-    def __init__(self, cursor: Any, prepared: Callable[[Executable], PreparedStatement]) -> None:
-        self._cursor = cursor
-        self._prepared = prepared
-
-    def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        prepared = self._prepared(statement)
-        self._cursor.execute(prepared.sql, prepared.parameters(params))
-        rows = self._cursor.fetchall()  # drained, so the statement is done before COMMIT
-        return prepared.row(rows[0]) if rows else None
-
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        prepared = self._prepared(statement)
-        self._cursor.execute(prepared.sql, prepared.parameters(params))
-
-
 class _HeldTransaction:
-    """BEGIN IMMEDIATE ... COMMIT on a held connection. A class rather than a generator
-    context manager: this is entered once per decision."""
+    """BEGIN IMMEDIATE ... COMMIT on a held connection, running prepared statements on
+    that connection's cursor. One small object per decision: it is its own context
+    manager and its own `WriteTransaction`, since every object and frame shows at this
+    rate (see the module docstring)."""
 
     __slots__ = ("_cursor", "_held", "_label", "_owner")
 
@@ -160,21 +164,17 @@ class _HeldTransaction:
 
     def __enter__(self) -> WriteTransaction:
         try:
-            self._held = self._owner.checkout()
+            held, cursor = self._owner.checkout()
         except BaseException as error:
             self._raise_translated(error)
-        cursor = None
         try:
-            cursor = self._held.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute("BEGIN IMMEDIATE")
         except BaseException as error:
-            healthy = cursor is not None and _rollback(cursor)
-            if cursor is not None:
-                cursor.close()
-            self._owner.release(self._held, healthy=healthy)
+            self._owner.release(held, cursor, healthy=_rollback(cursor))
             self._raise_translated(error)
+        self._held = held
         self._cursor = cursor
-        return _DriverTransaction(cursor, self._owner.prepared)
+        return self
 
     def __exit__(
         self,
@@ -197,8 +197,22 @@ class _HeldTransaction:
                 self._raise_translated(error)
             # Anything else (a refusal from the service, KeyboardInterrupt) propagates as is.
         finally:
-            cursor.close()
-            self._owner.release(self._held, healthy=healthy)
+            self._owner.release(self._held, cursor, healthy=healthy)
+
+    def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
+        prepared = self._owner.prepared(statement)
+        rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        # Drained (fetchall), so the statement is done before COMMIT.
+        return prepared.row(rows[0]) if rows else None
+
+    def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
+        prepared = self._owner.prepared(statement)
+        rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        return prepared.values(rows[0]) if rows else None
+
+    def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
+        prepared = self._owner.prepared(statement)
+        self._cursor.execute(prepared.sql, prepared.parameters(params))
 
     def _raise_translated(self, error: BaseException) -> NoReturn:
         """Raise `error` as `Database.writing()` would: driver errors become StorageError
@@ -211,17 +225,18 @@ class _HeldTransaction:
 
 
 class HeldConnections:
-    """SQLite write connections kept checked out of the engine's pool, so a decision pays
-    neither pool checkout nor reset-on-return. They come from `engine.raw_connection()`,
-    so the engine's connect hooks (pragmas, transaction control) have run on them. At most
-    `keep` idle ones are held; extra ones (more concurrent writers) go back to the pool."""
+    """SQLite write connections kept checked out of the engine's pool, each with its
+    cursor, so a decision pays neither pool checkout nor reset-on-return nor a new cursor.
+    They come from `engine.raw_connection()`, so the engine's connect hooks (pragmas,
+    transaction control) have run on them. At most `keep` idle ones are held; extra ones
+    (more concurrent writers) go back to the pool."""
 
     _CACHE_LIMIT = 128  # statements are module-level constants; this only bounds misuse
 
     def __init__(self, engine: Engine, *, keep: int = 2) -> None:
         self._engine = engine
         self._keep = keep
-        self._idle: list[PoolProxiedConnection] = []
+        self._idle: list[tuple[PoolProxiedConnection, Any]] = []
         self._closed = False
         self._lock = threading.Lock()
         self._statements: dict[int, tuple[Executable, PreparedStatement]] = {}
@@ -241,27 +256,35 @@ class HeldConnections:
         self._statements[id(statement)] = (statement, prepared)
         return prepared
 
-    def checkout(self) -> PoolProxiedConnection:
+    def checkout(self) -> tuple[PoolProxiedConnection, Any]:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return self._engine.raw_connection()
+        held = self._engine.raw_connection()
+        try:
+            return held, held.dbapi_connection.cursor()  # type: ignore[union-attr]
+        except BaseException:
+            held.invalidate()
+            raise
 
-    def release(self, held: PoolProxiedConnection, *, healthy: bool) -> None:
+    def release(self, held: PoolProxiedConnection, cursor: Any, *, healthy: bool) -> None:
+        if healthy:
+            with self._lock:
+                if not self._closed and len(self._idle) < self._keep:
+                    self._idle.append((held, cursor))
+                    return
+        cursor.close()
         if not healthy:
             held.invalidate()  # never reuse a connection whose state is unknown
             return
-        with self._lock:
-            if not self._closed and len(self._idle) < self._keep:
-                self._idle.append(held)
-                return
         held.close()  # back to the engine's pool
 
     def close(self) -> None:
         with self._lock:
             self._closed = True  # a transaction still running returns its connection
             idle, self._idle = self._idle, []
-        for held in idle:
+        for held, cursor in idle:
+            cursor.close()
             held.close()
 
 

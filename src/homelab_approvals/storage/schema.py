@@ -8,12 +8,12 @@ from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import Base, SchemaVersion
+from homelab_approvals.storage.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from homelab_approvals.storage.database import Database
 
-#: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "ensure_schema", "missing_foreign_key_parents"]
 
 # The audit trail is append-only in the database itself: even a hand-typed sqlite3
 # session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's

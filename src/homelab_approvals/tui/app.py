@@ -1,20 +1,34 @@
-"""The Textual app and `run_console`, the one entry point the CLI calls."""
+"""The Textual app, and how it is started: `console_app` (the CLI's `tui` command and the
+benchmarks build it the same way), `run_app`, and `run_console` for a service at hand.
+
+The first screen is drawn without SQLAlchemy when it can be: importing it and the ORM
+models costs about as much as everything else on the way to the first rows, and an
+operator on a Raspberry Pi notices."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import on
 from textual.app import App
 from textual.screen import Screen
 
-from homelab_approvals.service import ApprovalService
-from homelab_approvals.service.queries import DEFAULT_WINDOW
+from homelab_approvals.domain.timestamps import utcnow
+from homelab_approvals.service.availability import database_read_only_reason
+from homelab_approvals.service.availability import decisions_off_reason as off_reason
+from homelab_approvals.service.listing import DEFAULT_WINDOW
+from homelab_approvals.service.policy import Policy
+from homelab_approvals.storage.first_window import FirstWindow, read_first_window
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.live import POLL_INTERVAL
 from homelab_approvals.tui.signals import exit_on_signals
+from homelab_approvals.tui.startup import DeferredStart, ServiceReady
+
+if TYPE_CHECKING:
+    from homelab_approvals.service import ApprovalService
 
 STYLESHEETS = ("console.tcss", "modals.tcss")
 
@@ -34,15 +48,15 @@ def decisions_off_reason(service: ApprovalService, actor: str, given: str | None
     approvers policy (the service's rule, asked rather than re-encoded)."""
     if given:
         return given
-    if service.db.read_only:
-        return service.db.read_only_reason or "the database is open read-only"
-    if not service.may_decide(actor):
-        return f"{actor} is not in the approvers list"
-    return None
+    reason = database_read_only_reason(service.db)
+    return off_reason(actor, service.policy, read_only_reason=reason)
 
 
 class ApprovalsApp(App[int]):
-    """The approval console. All database work happens in thread workers."""
+    """The approval console. All database work happens in thread workers.
+
+    Give it a `service`, or a `deferred` start (see `console_app`): then it draws the
+    first window it was given and opens the service in the background."""
 
     TITLE = "homelab-approvals"
     CSS_PATH: ClassVar[list[str | PurePath]] = [styles_dir() / name for name in STYLESHEETS]
@@ -50,23 +64,42 @@ class ApprovalsApp(App[int]):
 
     def __init__(
         self,
-        service: ApprovalService,
+        service: ApprovalService | None,
         actor: str,
         *,
         read_only_reason: str | None = None,
         clock: Callable[[], datetime] | None = None,
         poll_interval: float = POLL_INTERVAL,
         window: int = DEFAULT_WINDOW,
+        deferred: DeferredStart | None = None,
+        owns_database: bool = False,
     ) -> None:
         """`clock` (default: the service's) dates the "3m ago" column; tests freeze it.
-        `window` is how many rows the table holds at most; SQL pages through the rest."""
+        `window` is how many rows the table holds at most; SQL pages through the rest.
+        `owns_database`: `close_database()` closes the service's database (always so for
+        a deferred start, which opens it itself)."""
         super().__init__()
+        if (service is None) == (deferred is None):
+            raise ValueError("give either a service or a deferred start")
         self.service = service
+        self.deferred = deferred
         self.actor = actor
-        self.read_only_reason = decisions_off_reason(service, actor, read_only_reason)
-        self.clock = clock or service.clock
+        if service is not None:
+            self.read_only_reason = decisions_off_reason(service, actor, read_only_reason)
+            self.clock = clock or service.clock
+        else:
+            assert deferred is not None
+            first = deferred.first
+            self.read_only_reason = read_only_reason or off_reason(
+                actor,
+                deferred.policy,
+                read_only_reason=first.read_only_reason,
+                snapshot=first.snapshot,
+            )
+            self.clock = clock or utcnow
         self.poll_interval = poll_interval
         self.window = window
+        self.owns_database = owns_database or deferred is not None
 
     def get_default_screen(self) -> Screen[None]:
         return ConsoleScreen(
@@ -76,17 +109,91 @@ class ApprovalsApp(App[int]):
             clock=self.clock,
             poll_interval=self.poll_interval,
             window=self.window,
+            deferred=self.deferred,
         )
 
     def on_mount(self) -> None:
         if not self.is_headless:  # a real terminal: not under run_test()
             exit_on_signals(self)
 
+    @on(ServiceReady)
+    def _service_ready(self, message: ServiceReady) -> None:
+        # Bubbled up from the console screen, which has started using it.
+        self.service = message.service
+
     @property
     def console_screen(self) -> ConsoleScreen:
         screen = self.screen_stack[0]
         assert isinstance(screen, ConsoleScreen)
         return screen
+
+    def close_database(self) -> None:
+        """Close the database, if this app opened it (or was given it to own)."""
+        if self.owns_database and self.service is not None:
+            self.service.db.close()
+
+
+def console_app(
+    db_path: Path,
+    actor: str,
+    *,
+    policy: Policy | None = None,
+    read_only: bool = False,
+    group_shared: bool = False,
+    config_path: Path | None = None,
+    first_window: Callable[[], FirstWindow | None] | None = None,
+) -> ApprovalsApp:
+    """The console on the SQLite file at `db_path`, ready to run: how the CLI starts it
+    (and the benchmarks, so they measure what users get).
+
+    When the file is one of ours and up to date, its first window is read here without
+    SQLAlchemy, and the app opens the database for real once that is drawn. Otherwise the
+    database is opened here, as every other command opens it: its errors (StorageError
+    and kin) are raised from here, before anything is drawn. `config_path` is named when
+    the actor is not an approver. `first_window`: that read, started earlier by the
+    caller (`read_in_background`), so that it overlaps the caller's imports."""
+    chosen = policy or Policy()
+
+    def open_service() -> ApprovalService:
+        from homelab_approvals.service import ApprovalService
+        from homelab_approvals.storage import open_database
+
+        db = open_database(db_path, read_only=read_only, group_shared=group_shared)
+        return ApprovalService(db, chosen)
+
+    if first_window is not None:
+        first = first_window()
+    else:
+        first = read_first_window(db_path, read_only=read_only)
+    if first is None:
+        service = open_service()
+        db = service.db
+        reason = off_reason(
+            actor,
+            chosen,
+            read_only_reason=database_read_only_reason(db),
+            snapshot=db.snapshot,
+            config_path=config_path,
+        )
+        return ApprovalsApp(service, actor, read_only_reason=reason, owns_database=True)
+    reason = off_reason(
+        actor,
+        chosen,
+        read_only_reason=first.read_only_reason,
+        snapshot=first.snapshot,
+        config_path=config_path,
+    )
+    start = DeferredStart(first, chosen, open_service)
+    return ApprovalsApp(None, actor, read_only_reason=reason, deferred=start)
+
+
+def run_app(app: ApprovalsApp) -> int:
+    """Run the console until the operator quits; returns the process exit status."""
+    try:
+        app.run()
+    finally:
+        app.close_database()
+    return 0 if app.return_code is None else app.return_code
 
 
 def run_console(
@@ -96,7 +203,7 @@ def run_console(
     read_only_reason: str | None = None,
     simulate: bool = False,
 ) -> int:
-    """Run the console until the operator quits; returns the process exit status.
+    """Run the console on `service` until the operator quits; returns the exit status.
 
     `simulate` (the demo) adds a pending action every few seconds from a background
     thread, so live refresh can be seen. The database stays open: the caller owns it."""
@@ -108,8 +215,7 @@ def run_console(
         simulator = DemoSimulator(service)
         simulator.start()
     try:
-        app.run()
+        return run_app(app)
     finally:
         if simulator is not None:
             simulator.stop()
-    return 0 if app.return_code is None else app.return_code

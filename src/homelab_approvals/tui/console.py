@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
@@ -28,10 +30,12 @@ from homelab_approvals.domain.errors import (
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
 from homelab_approvals.domain.views import ActionPage, ActionView
-from homelab_approvals.service import ActionQuery, ApprovalService
+from homelab_approvals.service.availability import database_read_only_reason
 from homelab_approvals.service.bulk import BulkResult, Decision
-from homelab_approvals.service.queries import DEFAULT_WINDOW
+from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
+from homelab_approvals.storage.first_window import FIRST_WINDOW
 from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
+from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.formatting import action_title
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
@@ -43,16 +47,20 @@ from homelab_approvals.tui.live import (
     RefreshFailed,
     RefreshRecovered,
 )
+from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.topbar import TopBar
 
 if TYPE_CHECKING:
     from textual.command import Provider
 
+    from homelab_approvals.service import ApprovalService
     from homelab_approvals.tui.help import KeyHelp
 
 #: The default view: the queue, oldest first (the longest-waiting action on top).
 PENDING_QUERY = ActionQuery(statuses=(ActionStatus.PENDING,), sort=SortOrder.OLDEST)
+#: How long a decision made during a deferred start waits for the database to open.
+OPEN_WAIT = 30.0
 #: "3m ago" is re-rendered this often; only cells whose text changed are touched.
 AGE_TICK_SECONDS = 15.0
 #: The detail pane follows the cursor after it has rested this long, so holding an
@@ -105,16 +113,29 @@ class ConsoleScreen(Screen[None]):
 
     def __init__(
         self,
-        service: ApprovalService,
+        service: ApprovalService | None,
         actor: str,
         *,
         read_only_reason: str | None,
         clock: Callable[[], datetime],
         poll_interval: float,
         window: int = DEFAULT_WINDOW,
+        deferred: DeferredStart | None = None,
     ) -> None:
+        """`service` is None for a `deferred` start: the screen then draws the first
+        window it was given and opens the service after that (see tui/startup.py)."""
         super().__init__()
         self.service = service
+        self.deferred = deferred
+        self._opened = threading.Event()  # set once `service` is (see _opened_service)
+        self._open_error: str | None = None
+        if service is not None:
+            self._opened.set()
+            self.database_label = service.db.label
+        elif deferred is not None:
+            self.database_label = deferred.first.label
+        else:
+            raise ValueError("give either a service or a deferred start")
         self.actor = actor
         self.read_only_reason = read_only_reason
         self.clock = clock
@@ -128,21 +149,33 @@ class ConsoleScreen(Screen[None]):
         self._deciding: set[int] = set()  # action ids with a decision on its way
         self._bulk_running = False  # A or R on marked rows is on its way
         self._marks_text = ""
+        self._table_title = ""
         self._detail_timer: Timer | None = None
         #: For benchmarks and tests: refreshes applied, and how long the last one took.
         self.refreshes = 0
         self.last_apply_seconds = 0.0
+        self._preset_breakpoints()
+
+    def _preset_breakpoints(self) -> None:
+        """Set the breakpoint classes for the terminal's size now, as Textual will on the
+        first resize: then that resize changes no class, and the first screen is not
+        restyled (and every visible cell rendered again) right after it is drawn."""
+        size = self.app.size
+        for dimension, breakpoints in (
+            (size.width, self.HORIZONTAL_BREAKPOINTS),
+            (size.height, self.VERTICAL_BREAKPOINTS),
+        ):
+            for threshold, name in sorted(breakpoints, reverse=True):
+                if dimension >= threshold:
+                    self.add_class(name, update=False)
+                    break
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TopBar(self.actor, self.service.db.label, id="topbar")
+        yield TopBar(self.actor, self.database_label, id="topbar")
         if self.read_only_reason:
-            yield Static(
-                f"READ-ONLY · {self.read_only_reason} · approve, reject and cancel are off",
-                id="banner",
-                markup=False,
-            )
+            yield self._read_only_banner()
         yield Static("", id="refresh-error", markup=False)
         with Horizontal(id="body"):
             with Vertical(id="list"):
@@ -157,6 +190,10 @@ class ConsoleScreen(Screen[None]):
                 yield Static("", id="marks-bar", markup=False)
             yield ActionDetail(id="detail")
         yield Footer(compact=True)
+
+    def _read_only_banner(self) -> Static:
+        text = f"READ-ONLY · {self.read_only_reason} · approve, reject and cancel are off"
+        return Static(text, id="banner", markup=False)
 
     @property
     def table(self) -> ActionTable:
@@ -193,8 +230,25 @@ class ConsoleScreen(Screen[None]):
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
         self.table.border_title = "Loading…"
-        self._watch_database()
+        if self.deferred is None:
+            self._watch_database()
+            self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
+        else:
+            self._show_first_window(self.deferred.first.page)
+            # The database is opened (and SQLAlchemy imported) only after the first
+            # window has been painted, so as not to delay it.
+            self.call_after_refresh(self._open_service)
         self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
+
+    def _show_first_window(self, page: ActionPage) -> None:
+        """A deferred start's first rows, applied as the live feed's first rows of the
+        view would be: when the window holds more, the feed fills it up once it runs."""
+        request = self.feed.current
+        limit = request.query.limit
+        rows = page.rows[:limit]
+        partial = len(rows) == FIRST_WINDOW < limit
+        fetched = ActionsFetched(request, replace(page, rows=rows), self.clock(), partial=partial)
+        self._apply(fetched)
 
     def on_resize(self) -> None:
         # At 80 columns the decision keys need the whole footer; ctrl+p is in the help.
@@ -211,14 +265,75 @@ class ConsoleScreen(Screen[None]):
         self.feed.run(self.post_message, lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "live" and event.state is WorkerState.ERROR:
+        if event.state is not WorkerState.ERROR:
+            return
+        if event.worker.group == "live":
             self._show_refresh_error(f"live refresh stopped: {event.worker.error}")
+        elif event.worker.group == "open":
+            error = event.worker.error
+            self._service_failed(ServiceFailed(f"unexpected {type(error).__name__}: {error}"))
+
+    # -- a deferred start (tui/startup.py) -------------------------------------------------
+
+    def _opened_service(self) -> ApprovalService:
+        """The service, for a worker thread. A decision made while a deferred start is
+        still opening the database (its first few hundred ms) waits for it here, in its
+        own thread, rather than being refused or lost."""
+        if self.service is None:
+            self._opened.wait(OPEN_WAIT)
+        service = self.service
+        if service is None:
+            raise StorageError(self._open_error or "the database is not open yet; try again")
+        return service
+
+    @work(thread=True, group="open", exit_on_error=False, name="open database")
+    def _open_service(self) -> None:
+        deferred = self.deferred
+        assert deferred is not None
+        worker = get_current_worker()
+        try:
+            service = deferred.open_service()
+        except ApprovalsError as error:
+            self.post_message(ServiceFailed(error.message))
+            return
+        if worker.is_cancelled or not self.post_message(ServiceReady(service)):
+            service.db.close()  # the console has gone meanwhile
+
+    @on(ServiceReady)
+    def _service_ready(self, message: ServiceReady) -> None:
+        service = message.service
+        self.service = service
+        self.feed.service = service
+        self._opened.set()  # decisions made meanwhile go ahead
+        # The file may have turned read-only since the first window was read.
+        reason = database_read_only_reason(service.db)
+        if reason and not self.read_only_reason:
+            self.read_only_reason = reason
+            self.mount(self._read_only_banner(), before="#refresh-error")
+        self._watch_database()
+        self._update_keys()
+        self._sync_detail()  # the history, which waited for the service
+        resume_collector()  # SQLAlchemy is in: freeze the startup's objects (collector.py)
+
+    @on(ServiceFailed)
+    def _service_failed(self, message: ServiceFailed) -> None:
+        self._open_error = f"cannot open the database: {message.message}"
+        self._opened.set()  # decisions made meanwhile fail with that
+        self._update_keys()
+        self._show_refresh_error(
+            f"cannot open the database: decisions are off and the list is not refreshed. "
+            f"{message.message}"
+        )
+        self.notify(message.message, title="Database", severity="error", markup=False)
+        resume_collector()
 
     @on(ActionsFetched)
     def _apply(self, message: ActionsFetched) -> None:
         request = message.request
         if request.generation != self.feed.current.generation:
             return  # a newer view was asked for; its rows are on the way
+        if message.sequence is not None and message.sequence < self.feed.latest_sequence:
+            return  # a newer window is on its way (the UI was busy): only the latest counts
         started = perf_counter()
         # Rows are "new" (highlighted) only when a live change brought them, not when a
         # view first appears or its window fills up after the first rows.
@@ -277,7 +392,10 @@ class ConsoleScreen(Screen[None]):
             parts.append(f"none of {page.total:,}" if query.offset else "nothing to show")
         if query.search:
             parts.append(f'filter "{visible(query.search)}"')
-        self.table.border_title = Text(" · ".join(parts))  # Text: never read as markup
+        title = " · ".join(parts)
+        if title != self._table_title:  # setting it repaints the whole table
+            self._table_title = title
+            self.table.border_title = Text(title)  # Text: never read as markup
 
     def _tick_ages(self) -> None:
         self.now = self.clock()
@@ -312,19 +430,23 @@ class ConsoleScreen(Screen[None]):
             return
         if detail.view == view:
             if detail.events is None and self._detail_events_for != view.id:
-                self._detail_events_for = view.id  # the last read failed: try again
-                self._load_events(view.id)
+                self._fetch_events(view.id)  # the last read failed (or waited): try again
             return
         same_action = detail.view is not None and detail.view.id == view.id
         events = detail.events if same_action else None
         detail.show(view, events, self.now)
-        self._detail_events_for = view.id
-        self._load_events(view.id)
+        self._fetch_events(view.id)
+
+    def _fetch_events(self, action_id: int) -> None:
+        if self.service is None:
+            return  # a deferred start: read once the service is ready (_service_ready)
+        self._detail_events_for = action_id
+        self._load_events(action_id)
 
     @work(thread=True, group="events", exclusive=True, exit_on_error=False)
     def _load_events(self, action_id: int) -> None:
         try:
-            events = self.service.list_events(action_id)
+            events = self._opened_service().list_events(action_id)
         except ApprovalsError as error:
             self.post_message(EventsFetched(action_id, None, error.message))
         else:
@@ -357,7 +479,7 @@ class ConsoleScreen(Screen[None]):
         except NoMatches:  # not composed yet
             return True
         if action in _DECISIONS:
-            if self.read_only_reason:
+            if self.read_only_reason or self._open_error:
                 return None
             if self.page is None:
                 # Before the first rows arrive: as they will most likely be (a pending
@@ -369,7 +491,9 @@ class ConsoleScreen(Screen[None]):
         if action in _MARKING:
             return None if self.read_only_reason else True
         if action in _BULK:
-            if self.read_only_reason or self._bulk_running or not table.marked_ids:
+            if self.read_only_reason or self._open_error or self._bulk_running:
+                return None
+            if not table.marked_ids:
                 return None
             return True
         if action == "show_all":
@@ -414,7 +538,7 @@ class ConsoleScreen(Screen[None]):
         action_id, title = view.id, action_title(view)
 
         def reject(reason: str) -> ActionView:
-            return self.service.reject(action_id, self.actor, reason)
+            return self._opened_service().reject(action_id, self.actor, reason)
 
         def done(reason: str | None) -> None:
             self.feed.poke()
@@ -426,9 +550,10 @@ class ConsoleScreen(Screen[None]):
 
     @work(thread=True, group="decide", exit_on_error=False)
     def _decide(self, verb: str, action_id: int, title: str) -> None:
-        decide = {"approve": self.service.approve, "cancel": self.service.cancel}[verb]
         error: ApprovalsError | None = None
         try:
+            service = self._opened_service()
+            decide = {"approve": service.approve, "cancel": service.cancel}[verb]
             decide(action_id, self.actor)
         except ApprovalsError as refused:
             error = refused
@@ -547,7 +672,7 @@ class ConsoleScreen(Screen[None]):
 
         def reject(reason: str) -> object:
             # Runs in the modal's worker: a reason the service refuses stays in the modal.
-            result = self.service.decide_many(ids, self.actor, Decision.REJECT, reason)
+            result = self._opened_service().decide_many(ids, self.actor, Decision.REJECT, reason)
             outcome.append(result)
             return result
 
@@ -564,7 +689,7 @@ class ConsoleScreen(Screen[None]):
     @work(thread=True, group="decide", exit_on_error=False)
     def _decide_many(self, decision: Decision, ids: list[int]) -> None:
         try:
-            result = self.service.decide_many(ids, self.actor, decision)
+            result = self._opened_service().decide_many(ids, self.actor, decision)
         except ApprovalsError as refused:  # the whole call: e.g. not an approver
             self.post_message(BulkFinished(decision, ids, None, refused))
         else:

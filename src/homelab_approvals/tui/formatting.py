@@ -12,10 +12,10 @@ from datetime import datetime
 from rich.style import Style
 from rich.text import Text
 
+from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.service.approvals import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 
 #: What a cancel leaves behind in HomelabCmd's columns: status "failed", exit code -1.
 #: Shown as "cancelled" so nobody reads it as a failed run.

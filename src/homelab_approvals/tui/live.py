@@ -1,31 +1,47 @@
 """Live refresh: one background thread watches the database's change token and fetches
 the current window only when it moved (or the view changed), then posts the rows to
-the UI. The next check is armed only after the last one finished."""
+the UI. The next check is armed only after the last one finished.
+
+A burst of commits (a script deciding a hundred actions) becomes one refresh: a window
+that others committed into while it was being read is read again once they pause. And
+the UI applies only the newest window it has been sent."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from time import monotonic, sleep
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from homelab_approvals.domain.errors import ApprovalsError
-from homelab_approvals.domain.views import ActionPage, EventView
-from homelab_approvals.service import ActionQuery, ApprovalService
+from homelab_approvals.domain.views import ActionPage, ActionView, EventView
+from homelab_approvals.service.listing import ActionQuery
+from homelab_approvals.storage.first_window import FIRST_WINDOW
+
+if TYPE_CHECKING:
+    from homelab_approvals.service import ApprovalService
 
 #: Seconds between change checks. A check is one `PRAGMA data_version` (a few µs), so
 #: checking often costs nothing measurable, and a change shows within ~0.1 s + the read.
 POLL_INTERVAL = 0.1
-#: A new view is first fetched this many rows deep (more than a tall terminal shows),
-#: painted, then filled up to the full window: the first screen comes sooner.
-FIRST_WINDOW = 100
+# FIRST_WINDOW (a new view is first fetched this many rows deep, painted, then filled up
+# to the full window) lives with the reader of the console's very first window.
 #: The longest the fill-up waits for the first rows to be painted.
 PAINT_WAIT = 0.5
 #: After a failure the delay doubles up to this, so a locked or vanished database
 #: is retried without spinning.
 MAX_BACKOFF = 5.0
+#: A window others committed into while it was read is read again once nobody has
+#: committed for this long (commits in a burst are well under a millisecond apart)...
+SETTLE = 0.01
+#: ...at most this many times, waiting at most this long in all for the writes to
+#: pause: under a steady stream of writes the screen still moves on.
+MAX_REREADS = 2
+CATCH_UP = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +55,24 @@ class ViewRequest:
 
 class ActionsFetched(Message):
     """A fresh window of rows for `request`, read at `at` (the app's clock). `partial`:
-    only the first rows of a new view; the full window follows at once."""
+    only the first rows of a new view; the full window follows at once. `sequence`:
+    its place among the windows the feed has posted (None: not from the feed)."""
 
     def __init__(
-        self, request: ViewRequest, page: ActionPage, at: datetime, *, partial: bool = False
+        self,
+        request: ViewRequest,
+        page: ActionPage,
+        at: datetime,
+        *,
+        partial: bool = False,
+        sequence: int | None = None,
     ) -> None:
         super().__init__()
         self.request = request
         self.page = page
         self.at = at
         self.partial = partial
+        self.sequence = sequence
 
 
 class RefreshFailed(Message):
@@ -94,18 +118,36 @@ class LiveFeed:
 
     def __init__(
         self,
-        service: ApprovalService,
+        service: ApprovalService | None,
         query: ActionQuery,
         clock: Callable[[], datetime],
         interval: float = POLL_INTERVAL,
     ) -> None:
-        self.service = service
+        """`service` may come later (a deferred start), but before `run()`."""
+        self._service = service
         self.clock = clock
         self.interval = interval
         self._request = ViewRequest(0, query)
         self._wake = threading.Event()
         self._painted = threading.Event()
         self._stopped = False
+        self._posted: dict[int, ActionView] = {}  # the rows of the last window posted
+        self._sequence = 0
+
+    @property
+    def latest_sequence(self) -> int:
+        """The `sequence` of the newest window posted: older ones are superseded."""
+        return self._sequence
+
+    @property
+    def service(self) -> ApprovalService:
+        if self._service is None:
+            raise RuntimeError("LiveFeed has no service yet")
+        return self._service
+
+    @service.setter
+    def service(self, service: ApprovalService) -> None:
+        self._service = service
 
     @property
     def current(self) -> ViewRequest:
@@ -149,9 +191,11 @@ class LiveFeed:
                     partial = new_view and query.limit > FIRST_WINDOW
                     if partial:
                         query = query.with_(limit=FIRST_WINDOW)
-                    page = self.service.list_actions(query)
+                    page, token = self._read(request, query, token)
+                    if page is None:
+                        continue  # a newer view was asked for meanwhile
                     partial = partial and len(page.rows) == FIRST_WINDOW  # else that was all
-                    post(ActionsFetched(request, page, self.clock(), partial=partial))
+                    self.post_window(post, request, page, partial=partial)
                     seen_token, seen_generation = token, request.generation
                     if partial:
                         # The rest of the window once those rows are on screen, so the
@@ -167,3 +211,66 @@ class LiveFeed:
                 post(RefreshFailed(error.message, failures))
             delay = min(MAX_BACKOFF, self.interval * 2**failures) if failures else self.interval
             self._wake.wait(delay)
+
+    def _read(
+        self, request: ViewRequest, query: ActionQuery, token: object
+    ) -> tuple[ActionPage | None, object]:
+        """The window for `query`, and the change token read before it. If others
+        committed while it was being read, it is already stale: read it again once they
+        pause (bounded), so a burst shows as one refresh rather than one per poll.
+        None if a newer view was asked for (or the feed stopped) meanwhile."""
+        page = self.service.list_actions(query)
+        deadline = monotonic() + CATCH_UP
+        for _ in range(MAX_REREADS):
+            latest = self.service.change_token()
+            if latest == token:
+                break
+            token = self._settled_token(latest, deadline)
+            if self._request is not request or self._stopped:
+                return None, token
+            page = self.service.list_actions(query)
+        return page, token
+
+    def _settled_token(self, token: object, deadline: float) -> object:
+        """The change token once it has held still for SETTLE (or at `deadline`)."""
+        while True:
+            sleep(SETTLE)
+            latest = self.service.change_token()
+            if latest == token or monotonic() >= deadline:
+                return latest
+            token = latest
+
+    def post_window(
+        self,
+        post: Callable[[Message], object],
+        request: ViewRequest,
+        page: ActionPage,
+        *,
+        partial: bool = False,
+    ) -> None:
+        """Send a window to the UI as the newest one (polling thread; tests too)."""
+        rows = self._reuse_unchanged(page.rows)
+        self._sequence += 1
+        post(
+            ActionsFetched(
+                request,
+                replace(page, rows=rows),
+                self.clock(),
+                partial=partial,
+                sequence=self._sequence,
+            )
+        )
+
+    def _reuse_unchanged(self, rows: Sequence[ActionView]) -> tuple[ActionView, ...]:
+        """Rows equal to ones posted last time, as those very objects: the table then
+        tells an unchanged row by identity, and comparing a thousand views field by
+        field happens here, off the UI thread. (The table still compares rows that are
+        not identical, so a window the UI skipped changes nothing.)"""
+        posted = self._posted
+        kept = []
+        for view in rows:
+            old = posted.get(view.id)
+            kept.append(old if old is not None and old == view else view)
+        result = tuple(kept)
+        self._posted = {view.id: view for view in result}
+        return result

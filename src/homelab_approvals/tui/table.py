@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import is_
 from time import monotonic
 from typing import ClassVar, NamedTuple
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import Row, RowKey
 
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.tui.formatting import FRESH_STYLE, age, cell, row_cells
@@ -48,20 +51,32 @@ _ID_SPEC = COLUMNS[[c.key for c in COLUMNS].index("id")]
 MARK = "*"
 #: How long a row that arrived through live refresh stays highlighted.
 FRESH_SECONDS = 3.0
-#: Up to this many rows leaving at once go through DataTable.remove_row. It is O(n) per
-#: call and costs about as much as _remove_many does for any number, so only one.
-_FEW = 1
-#: Rendered cells kept across table changes (see ActionTable._render_cell): a few
-#: screenfuls of 7 columns, even on a tall terminal.
+#: Rendered cells and lines kept across table changes (see ActionTable._render_cell and
+#: _render_line): a few screenfuls, even on a tall terminal.
 _KEPT_CELLS = 4000
+_KEPT_LINES = 600
 
-
-def _key(action_id: int) -> RowKey:
-    return RowKey(str(action_id))
+#: A kept line: the cell values it shows, the row index it was rendered at, the line.
+_KeptLine = tuple[tuple[object, ...], int, Strip]
 
 
 def _mark_cell(marked: bool) -> Text:
     return Text(MARK if marked else "", style="bold", end="")
+
+
+def _moved(line: Strip, row_index: int) -> Strip:
+    """A row's line rendered at another row index, for `row_index`: all that differs is
+    the row in the mouse metadata DataTable puts on each cell's segments."""
+    place = Style.from_meta({"row": row_index})
+    return Strip(
+        [
+            Segment(text, style + place, control)
+            if style is not None and "row" in style.meta
+            else Segment(text, style, control)
+            for text, style, control in line
+        ],
+        line.cell_length,
+    )
 
 
 class ActionTable(DataTable[Text]):
@@ -79,8 +94,10 @@ class ActionTable(DataTable[Text]):
         self._kept_cells: LRUCache[tuple[object, ...], tuple[object, SegmentLines]] = LRUCache(
             _KEPT_CELLS
         )
+        self._kept_lines: LRUCache[tuple[object, ...], _KeptLine] = LRUCache(_KEPT_LINES)
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
         self._views: dict[int, ActionView] = {}
+        self._row_keys: dict[int, RowKey] = {}  # action id -> its DataTable row key
         self._cells: dict[int, tuple[Text, ...]] = {}
         self._order: list[int] = []
         self._fresh: dict[int, float] = {}  # action id -> when its highlight ends
@@ -88,6 +105,7 @@ class ActionTable(DataTable[Text]):
         self._now: datetime | None = None
         self._id_width = _ID_SPEC.width
         self._marked: set[int] = set()
+        self._paint_style: Style | None = None  # see render_lines
 
     def on_mount(self) -> None:
         for spec in COLUMNS:
@@ -139,7 +157,7 @@ class ActionTable(DataTable[Text]):
                     else:
                         self._marked.discard(aid)
                     self._cells[aid] = (_mark_cell(marked), *self._cells[aid][1:])
-                    self.update_cell(_key(aid), "mark", self._cells[aid][0])
+                    self.update_cell(self._row_keys[aid], "mark", self._cells[aid][0])
                     changed += 1
         return changed
 
@@ -170,29 +188,34 @@ class ActionTable(DataTable[Text]):
         gone = [aid for aid in old_order if aid not in wanted_set]
         self._marked &= wanted_set  # a row that leaves the table is no longer marked
         deadline = monotonic() + FRESH_SECONDS
+        fresh = mark_new and bool(old_order)
+        views = self._views
         added: list[int] = []
         with self.app.batch_update():
-            self._drop(gone)
+            for aid in gone:
+                del views[aid]
+                del self._cells[aid]
+                self._fresh.pop(aid, None)
             for view in rows:
-                if view.id in self._views:
-                    self._update(view, now)
-                else:
-                    fresh = mark_new and bool(old_order)
+                old = views.get(view.id)
+                if old is None:
                     if fresh:
                         self._fresh[view.id] = deadline
-                    self._views[view.id] = view
+                    views[view.id] = view
                     self._cells[view.id] = self._row(view, now, fresh=fresh)
-                    self.add_row(*self._cells[view.id], key=str(view.id))
                     added.append(view.id)
-            laid_out = [aid for aid in old_order if aid in wanted_set] + added
+                elif old is not view and old != view:  # `is`: the feed reuses unchanged views
+                    self._update(view, now)
+            if gone or added or old_order != wanted:
+                self._lay_out(gone, added, wanted)
             self._order = wanted
-            if laid_out != wanted:
-                position = {aid: index for index, aid in enumerate(wanted)}
-                self.sort("id", key=lambda cell: position[int(cell.plain)])
             id_width = max(_ID_SPEC.width, len(str(max(wanted, default=0))))
             if id_width != self._id_width:
                 self._id_width = id_width
                 self.fit_columns(self.size.width)
+            # Settled now rather than on idle, so the scroll position below is not
+            # clamped to the old size (and a layout happens only if the size changed).
+            self._settle_virtual_size()
             self._place_cursor(old_order, old_row, cursor_id, screen_offset, cursor_to_top)
         if self._fresh:
             self._arm_fresh_timer()
@@ -209,7 +232,7 @@ class ActionTable(DataTable[Text]):
                     if aid in self._fresh:
                         new.stylize(FRESH_STYLE)
                     self._cells[aid] = (*cells[:AGE_COLUMN], new, *cells[AGE_COLUMN + 1 :])
-                    self.update_cell(_key(aid), "age", new)
+                    self.update_cell(self._row_keys[aid], "age", new)
 
     def select_id(self, action_id: int) -> bool:
         if action_id not in self._views:
@@ -217,16 +240,16 @@ class ActionTable(DataTable[Text]):
         self.move_cursor(row=self._order.index(action_id))
         return True
 
-    def _update(self, view: ActionView, now: datetime, *, force: bool = False) -> None:
-        if not force and self._views[view.id] == view:
-            return  # unchanged (ages move on their own timer)
+    def _update(self, view: ActionView, now: datetime) -> None:
+        """Re-render a row whose view changed (or whose highlight ended); only the cells
+        that look different are replaced."""
         old_cells = self._cells[view.id]
         cells = self._row(view, now, fresh=view.id in self._fresh)
         self._views[view.id] = view
         if cells == old_cells:
             return
         self._cells[view.id] = cells
-        key = _key(view.id)
+        key = self._row_keys[view.id]
         for spec, old, new in zip(COLUMNS, old_cells, cells, strict=True):
             if old != new:
                 self.update_cell(key, spec.key, new)
@@ -234,34 +257,53 @@ class ActionTable(DataTable[Text]):
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
         return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
 
-    def _drop(self, gone: list[int]) -> None:
+    def _lay_out(self, gone: list[int], added: list[int], order: list[int]) -> None:
+        """Remove the rows of `gone`, add those of `added` (their cells are ready in
+        _cells) and put every row in `order`: the bookkeeping of DataTable's remove_row,
+        add_row and sort, done once for all rows. Each of those is O(n) per call (or
+        costs ~60 µs per row), so 100 rows through them cost 10-100 ms; this is one O(n)
+        pass. It mirrors Textual 8 (which pyproject pins); tests/test_tui_table.py
+        checks the table against DataTable's own view of its rows. Unlike remove_row it
+        asks for a repaint, not a layout: show() settles the virtual size, which lays
+        out only if the number of rows changed."""
+        was_empty = not self.rows
+        rows, data, keys = self.rows, self._data, self._row_keys
+        dropped: set[RowKey] = set()
         for aid in gone:
-            del self._views[aid]
-            del self._cells[aid]
-            self._fresh.pop(aid, None)
-        if len(gone) <= _FEW:
-            for aid in gone:
-                self.remove_row(_key(aid))
-            return
-        self._remove_many({_key(aid) for aid in gone})
-
-    def _remove_many(self, keys: set[RowKey]) -> None:
-        """DataTable.remove_row renumbers every row, O(n) per call: 100 removals from
-        1,000 rows cost over 100 ms. This does the same bookkeeping once, O(n) in all.
-        It mirrors remove_row of Textual 8 (which pyproject pins); test_tui covers it."""
-        survivors = [row.key for row in self.ordered_rows if row.key not in keys]
-        for key in keys:
-            del self.rows[key]
-            del self._data[key]
-        self._updated_cells = {cell for cell in self._updated_cells if cell.row_key not in keys}
-        self._new_rows -= keys
-        self._row_locations = TwoWayDict({key: index for index, key in enumerate(survivors)})
-        self._require_update_dimensions = True
+            key = keys.pop(aid)
+            dropped.add(key)
+            del rows[key]
+            del data[key]
+        if dropped:
+            self._new_rows -= dropped
+            if self._updated_cells:
+                self._updated_cells = {c for c in self._updated_cells if c.row_key not in dropped}
+        column_keys = [column.key for column in self.ordered_columns]
+        for aid in added:
+            key = keys[aid] = RowKey(str(aid))
+            # One line high, always: _settle_virtual_size and _get_offsets rely on it.
+            rows[key] = Row(key, 1)
+            data[key] = dict(zip(column_keys, self._cells[aid], strict=True))
+        self._row_locations = TwoWayDict({keys[aid]: index for index, aid in enumerate(order)})
         self._update_count += 1
         self.cursor_coordinate = self.cursor_coordinate  # clamp to the new row count
-        self.hover_coordinate = self.hover_coordinate
-        self.refresh(layout=True)
-        self.check_idle()
+        if was_empty and rows and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()  # as add_row does for a table's first row
+        self.refresh()
+
+    def _settle_virtual_size(self) -> None:
+        """The scrollable size, from what is known without measuring anything: every
+        column has a set width (fit_columns) and every row is one line high."""
+        header = self.header_height if self.show_header else 0
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width + self._row_label_column_width, self.row_count + header)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable measures each new row's cells on idle, to widen auto-width columns
+        and size auto-height rows (about 0.25 ms a row here, 25 ms for a 1% refresh with
+        the change on screen). Neither exists in this table, so only the virtual size
+        is left to settle. Mirrors Textual 8 (pinned); tests/test_tui_table.py covers it."""
+        self._settle_virtual_size()
 
     def _place_cursor(
         self,
@@ -273,10 +315,6 @@ class ActionTable(DataTable[Text]):
     ) -> None:
         if not self._order:
             return
-        # The virtual height is normally settled on idle; settle it now (every row is
-        # one line high) so the scroll position below is not clamped to the old size.
-        header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(self.virtual_size.width, len(self._order) + header)
         if to_top:
             target, scroll = 0, 0
         else:
@@ -315,7 +353,7 @@ class ActionTable(DataTable[Text]):
             del self._fresh[aid]
             view = self._views.get(aid)
             if view is not None and self._now is not None:
-                self._update(view, self._now, force=True)
+                self._update(view, self._now)
         if self._fresh:
             self._arm_fresh_timer()
 
@@ -364,12 +402,101 @@ class ActionTable(DataTable[Text]):
         self._kept_cells[key] = (value, lines)
         return lines
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # DataTable.render_line works out the widget's style from the DOM for every
+        # line (walking all its ancestors); it cannot change during one paint.
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable.render_line, with the style worked out once per paint."""
+        style = self._paint_style
+        if style is None or self.fixed_rows:
+            return super().render_line(y)
+        if y >= (self.header_height if self.show_header else 0):
+            y += self.scroll_offset.y
+        scroll_x = self.scroll_offset.x
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, style)
+
+    def _get_offsets(self, y: int) -> tuple[RowKey, int]:
+        """The row at line `y` and the line within it. DataTable looks it up in a list of
+        every line of every row, rebuilt after each change (1,000 rows: about a ms);
+        here every row is one line, so line y is row y (below the header)."""
+        if self.show_header:
+            if y < self.header_height:
+                return self._header_row_key, y
+            y -= self.header_height
+        row_key = self._row_locations.get_key(y)
+        if row_key is None:
+            raise LookupError(f"Y coord {y!r} is greater than total height")
+        return row_key, 0
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable keys its line cache on the same change counter as its cells, so
+        after any change every visible line is assembled again, even when no row on
+        screen changed. A line looks the same while its row, its cell values, its cursor
+        and hover state and the table's look are the same, so it is kept (cell values
+        are never changed in place here, see _render_cell). A row that moved up or down
+        (rows above it left) keeps its line too, with its new place in the metadata."""
+        try:
+            row_key, _ = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        columns = self.ordered_columns
+        if row_key is self._header_row_key:
+            row_index = -1
+            values: tuple[object, ...] = tuple(column.label for column in columns)
+        else:
+            row_index = y - (self.header_height if self.show_header else 0)
+            values = tuple(self._data[row_key].values())
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        if self.cursor_type == "row":  # only whether the cursor is on this row matters
+            pointers: tuple[object, ...] = (cursor.row == row_index, hover.row == row_index)
+        else:
+            pointers = (cursor, hover)
+        key = (
+            x1,
+            x2,
+            row_key,
+            base_style,
+            *pointers,
+            self.size.width,
+            tuple(column.get_render_width(self) for column in columns),
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority,
+            self.cursor_background_priority,
+            self._pseudo_class_state,
+            self.fixed_columns,
+            self.show_row_labels,
+            self._labelled_row_exists,
+            self.zebra_stripes,
+        )
+        kept = self._kept_lines.get(key)
+        strip: Strip | None = None
+        if kept is not None and len(kept[0]) == len(values) and all(map(is_, kept[0], values)):
+            if kept[1] == row_index:
+                return kept[2]
+            if not (self.zebra_stripes or self.fixed_rows):  # else its look depends on its place
+                strip = _moved(kept[2], row_index)
+        if strip is None:
+            strip = super()._render_line(y, x1, x2, base_style)
+        self._kept_lines[key] = (values, row_index, strip)
+        return strip
+
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._kept_cells.clear()
+        self._kept_lines.clear()
 
     def notify_style_update(self) -> None:
-        self._kept_cells.clear()  # a theme or CSS change restyles every cell
+        # A theme or CSS change restyles every cell.
+        self._kept_cells.clear()
+        self._kept_lines.clear()
         super().notify_style_update()
 
     # -- responsive column widths ----------------------------------------------------------

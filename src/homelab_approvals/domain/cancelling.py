@@ -1,0 +1,5 @@
+"""What a cancel leaves in HomelabCmd's columns: status "failed" with this exit code and
+stderr. Written by the service; read by anything that shows an action as "cancelled"."""
+
+CANCELLED_EXIT_CODE = -1
+CANCELLED_STDERR = "Action cancelled by user"

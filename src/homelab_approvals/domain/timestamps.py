@@ -1,0 +1,35 @@
+"""Datetimes as the database stores them, without SQLAlchemy: read by `UTCDateTime` and by
+the console's first-window reader alike (storage/first_window.py), so both give the same
+aware UTC values."""
+
+from datetime import UTC, datetime
+
+from homelab_approvals.domain.errors import StorageError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_from_stored(value: object) -> datetime | None:
+    """A stored date-time (SQLAlchemy's SQLite text form, naive UTC as HomelabCmd writes
+    it, or ISO 8601 with an offset) as an aware UTC datetime.
+
+    A hand-edited row may hold text that is no date-time at all: that is one clear
+    database error, never a bare ValueError escaping a fetch."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as error:
+        shown = repr(value)[:60]
+        message = f"the database holds a date-time that cannot be read: {shown}"
+        raise StorageError(message) from error
+    if moment.tzinfo is None:
+        # Naive UTC, as stored. Parsing again with the offset costs a quarter of
+        # replace(tzinfo=UTC), which parses keyword arguments; this runs for every
+        # date-time of every row read. (Python 3.11 reads a bare date plus an offset
+        # as naive, hence the check.)
+        aware = datetime.fromisoformat(value + "+00:00")  # type: ignore[operator]
+        return aware if aware.tzinfo is UTC else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,5 @@
+"""The version of our own tables, importable without SQLAlchemy (the console's first
+window checks it before SQLAlchemy is loaded; schema.py brings databases up to it)."""
+
+#: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
+SCHEMA_VERSION = 1
