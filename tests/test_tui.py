@@ -89,6 +89,44 @@ async def test_detail_pane_shows_command_server_and_history(demo: ApprovalServic
 
 
 @run_async
+async def test_detail_says_so_on_screen_when_an_action_has_no_history(
+    demo: ApprovalService, demo_path: Path
+) -> None:
+    """An action HomelabCmd created before homelab-approvals was installed has no events.
+    The pane must *draw* that, not only hold it: a last line without its newline used to
+    be left out of the pane's height, so the history was blank."""
+    server = demo.list_actions(PENDING).rows[0].server_id
+    connection = raw(demo_path)
+    try:
+        connection.execute(
+            "INSERT INTO remediation_actions (server_id, action_type, status, service_name,"
+            " command, created_at, created_by) VALUES (?, 'restart_service', 'pending',"
+            " 'nginx', 'systemctl restart nginx', '2020-01-01 00:00:00.000000', 'homelabcmd')",
+            (server,),
+        )
+    finally:
+        connection.close()
+    async with running(demo) as (app, pilot):
+        assert highlighted(app) is not None
+        oldest = highlighted_id(app)
+        assert oldest is not None
+        assert demo.list_events(oldest) == []  # the row inserted above
+        await wait_until(pilot, lambda: detail_shows(app, oldest), "its (empty) history")
+        drawn = text_of(screen(app).query_one("#detail-body", Static)).splitlines()
+        assert [line.strip() for line in drawn[-2:]] == ["History", "no events recorded"]
+
+
+@run_async
+async def test_an_empty_view_says_why_on_screen(demo: ApprovalService) -> None:
+    async with running(demo) as (app, pilot):
+        await pilot.press("slash", *"no-such-thing", "enter")
+        await wait_until(pilot, lambda: rows(app) == [], "the filter to match nothing")
+        await wait_settled(pilot, app)
+        drawn = text_of(screen(app).query_one("#detail-body", Static))
+        assert "No action matches the filter. Press escape to clear it." in drawn
+
+
+@run_async
 async def test_completed_action_detail_has_exit_code_and_output(demo: ApprovalService) -> None:
     done = demo.list_actions(ActionQuery(statuses=(ActionStatus.COMPLETED,))).rows[0]
     async with running(demo) as (app, pilot):

@@ -64,7 +64,7 @@ class ActionDetail(VerticalScroll):
         body = self.query_one("#detail-body", Static)
         if view is None:
             self.border_title = "Details"
-            body.update(Text(empty, style="italic", end=""))
+            body.update(Text(empty, style="italic"))
             return
         self.border_title = Text(action_title(view))  # a str would be read as markup
         body.update(render_detail(view, self.events, now))
@@ -126,10 +126,12 @@ def render_detail(
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:
     heading = Text("History", style=_LABEL_STYLE)
+    # A last line without its newline (Text(end="")) is drawn but not counted in the
+    # widget's height, so it was cut off: these end their line.
     if events is None:
-        return Group(heading, Text("loading…", style="dim", end=""))
+        return Group(heading, Text("loading…", style="dim"))
     if not events:
-        return Group(heading, Text("no events recorded", style="italic", end=""))
+        return Group(heading, Text("no events recorded", style="italic"))
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(no_wrap=True, style="dim")
     table.add_column(ratio=1, overflow="fold")
