@@ -13,7 +13,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,9 @@ from homelab_approvals.cli.session import Session
 from homelab_approvals.domain.views import ActionView, EventView, ServerView
 from homelab_approvals.service import ApprovalService
 
-ACTION_KEYS = {f.name for f in fields(ActionView)}
-EVENT_KEYS = {f.name for f in fields(EventView)}
-SERVER_KEYS = {f.name for f in fields(ServerView)}
+ACTION_KEYS = set(ActionView._fields)
+EVENT_KEYS = set(EventView._fields)
+SERVER_KEYS = set(ServerView._fields)
 ACTION_TIMES = ("created_at", "approved_at", "rejected_at", "executed_at", "completed_at")
 
 

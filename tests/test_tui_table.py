@@ -6,7 +6,6 @@ DataTable would render afresh, mouse metadata included."""
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from datetime import timedelta
 
 from rich.style import Style
@@ -95,7 +94,7 @@ async def test_datatables_bookkeeping_stays_right_through_random_windows() -> No
         next_id = 1
         for step in range(40):
             kept = [v for v in shown if rng.random() > 0.2]
-            kept = [replace(v, status="approved") if rng.random() < 0.1 else v for v in kept]
+            kept = [v._replace(status="approved") if rng.random() < 0.1 else v for v in kept]
             arrived = [view(i) for i in range(next_id, next_id + rng.randrange(15))]
             next_id += len(arrived)
             rows = kept + arrived
@@ -108,7 +107,7 @@ async def test_datatables_bookkeeping_stays_right_through_random_windows() -> No
             elif rng.random() < 0.2:
                 rng.shuffle(rows)  # another sort order
             # Equal copies, as a fresh read gives; or the very objects, as the feed reuses.
-            rows = [replace(v) if rng.random() < 0.5 else v for v in rows]
+            rows = [v._replace() if rng.random() < 0.5 else v for v in rows]
             if rows and rng.random() < 0.3:
                 table.set_marked([rng.choice(rows).id])
             cursor = table.highlighted_id
@@ -134,7 +133,7 @@ async def test_kept_lines_paint_exactly_what_datatable_would() -> None:
         # Rows above the cursor leave (the lines below move up), one on screen changes,
         # one is marked, and one arrives (highlighted) at the end.
         rows = [v for v in rows if v.id not in (2, 3)]
-        rows[6] = replace(rows[6], status="approved")
+        rows[6] = rows[6]._replace(status="approved")
         rows.append(view(41))
         table.set_marked([rows[4].id])
         table.show(rows, NOW, mark_new=True)

@@ -12,7 +12,7 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -189,7 +189,7 @@ def event_row(e: EventView, *, with_action: bool = True) -> list[str]:
 
 def as_dict(view: ActionView | EventView | ServerView) -> dict[str, Any]:
     """Column names as keys; datetimes as ISO 8601 with their UTC offset."""
-    return {f.name: to_json(getattr(view, f.name)) for f in fields(view)}
+    return {name: to_json(value) for name, value in zip(view._fields, view, strict=True)}
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:
@@ -199,7 +199,7 @@ def write_json(value: Any, stream: TextIO | None = None) -> None:
     out.write(json.dumps(value, ensure_ascii=True, indent=2) + "\n")
 
 
-EVENT_FIELDS = tuple(f.name for f in fields(EventView))
+EVENT_FIELDS = EventView._fields
 
 
 def write_events_csv(events: Iterable[EventView], stream: TextIO | None = None) -> None:

@@ -19,6 +19,9 @@ def utc_from_stored(value: object) -> datetime | None:
     database error, never a bare ValueError escaping a fetch."""
     if value is None:
         return None
+    last_text, last_moment = _last_stored
+    if value == last_text:
+        return last_moment  # a decision reads back the moment it has just written
     try:
         moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
     except (ValueError, TypeError) as error:
@@ -33,3 +36,15 @@ def utc_from_stored(value: object) -> datetime | None:
         aware = datetime.fromisoformat(value + "+00:00")  # type: ignore[operator]
         return aware if aware.tzinfo is UTC else moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def remember_stored(text: str, moment: datetime) -> None:
+    """Note that `moment` was just stored as `text`, so reading that text back gives
+    `moment` without parsing it. Only exact UTC datetimes qualify: for those, parsing
+    the text gives an equal datetime of the same type, fold and tzinfo."""
+    global _last_stored
+    if type(moment) is datetime and moment.tzinfo is UTC and not moment.fold:
+        _last_stored = (text, moment)  # one tuple: threads see a consistent pair
+
+
+_last_stored: tuple[str | None, datetime | None] = (None, None)

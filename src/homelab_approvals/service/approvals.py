@@ -41,11 +41,12 @@ _PENDING = ActionStatus.PENDING.value
 _APPROVED = ActionStatus.APPROVED.value
 
 # Statements are built once: on the hot path SQLAlchemy then only binds and executes.
+# The transitions have no RETURNING: SQLite's costs more than reading the row back by its
+# primary key in the same transaction (_ONE_ACTION), see _transition.
 _APPROVE = (
     update(A)
     .where(A.id == bindparam("aid"), A.status == _PENDING)
     .values(status=_APPROVED, approved_at=bindparam("at"), approved_by=bindparam("actor"))
-    .returning(*ACTION_COLUMNS)
 )
 _APPROVE_NOT_OWN = _APPROVE.where(A.created_by != bindparam("actor"))
 _REJECT = (
@@ -57,7 +58,6 @@ _REJECT = (
         rejected_by=bindparam("actor"),
         rejection_reason=bindparam("reason"),
     )
-    .returning(*ACTION_COLUMNS)
 )
 _CANCEL = (
     update(A)
@@ -70,7 +70,6 @@ _CANCEL = (
         exit_code=CANCELLED_EXIT_CODE,
         stderr=CANCELLED_STDERR,
     )
-    .returning(*ACTION_COLUMNS)
 )
 _EVENT = insert(E).values(
     action_id=bindparam("aid"),
@@ -80,6 +79,8 @@ _EVENT = insert(E).values(
     at=bindparam("at"),
     reason=bindparam("reason"),
 )
+# One action with its server's label and pause state: `get_action`, and a decision's result.
+_ONE_ACTION = ROW_QUERY.where(A.id == bindparam("aid"))
 _PAST = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
 _CURRENT = select(*ACTION_COLUMNS).where(A.id == bindparam("aid"))
 _LAST_EVENT = (
@@ -143,16 +144,20 @@ class ApprovalService(ServerOps, BulkOps):
         allowed: frozenset[str],
         reason: str | None = None,
     ) -> ActionView:
-        """One conditional UPDATE ... RETURNING plus its event row, in one transaction.
-        When the UPDATE matches nothing, work out why (under the same lock) and say so."""
+        """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
+        matches nothing, work out why (under the same lock) and say so."""
         params = {"aid": aid, "actor": actor, "at": self.clock(), "reason": reason}
         # The hot path: on SQLite these statements run precompiled on a held connection.
         with self.db.write_transaction() as tx:
-            row = tx.first_values(stmt, params)
-            if row is None:
+            if not tx.run(stmt, params):
                 raise self._refusal(tx, aid, actor, verb, allowed)
+            # Read back after the write, under its lock: the row as this UPDATE left it.
+            # (Cheaper on SQLite than UPDATE ... RETURNING, and it brings the join.)
+            row = tx.first_values(_ONE_ACTION, params)
+            if row is None:  # cannot be: this transaction just changed it, under its lock
+                raise ActionNotFound(f"action {aid} not found")
             view = to_view(row)
-            # RETURNING gives new values only; an action that had been approved keeps
+            # The row after the change: a cancelled action that had been approved keeps
             # its approved_at, which is how a cancel knows where it came from.
             params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
             params["to_status"] = view.status
@@ -284,7 +289,7 @@ class ApprovalService(ServerOps, BulkOps):
     def get_action(self, action_id: int) -> ActionView:
         aid = validation.action_id(action_id)
         with self.db.reading() as conn:
-            row = conn.execute(ROW_QUERY.where(A.id == aid)).one_or_none()
+            row = conn.execute(_ONE_ACTION, {"aid": aid}).one_or_none()
         if row is None:
             raise ActionNotFound(f"action {aid} not found")
         return to_view(row)

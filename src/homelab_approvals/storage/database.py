@@ -75,6 +75,9 @@ class Database:
         lock, running Core statements. On SQLite they run precompiled on a held connection
         (storage/prepared.py has the profile that justifies it); elsewhere through an
         ordinary connection."""
+        held = self._held  # set on the first call, for a writable SQLite database
+        if held is not None and not self.read_only:
+            return held.transaction()
         if not self.is_sqlite:
             return portable(self.writing())
         if self.read_only:
@@ -84,9 +87,9 @@ class Database:
         if held is None:
             with _HELD_LOCK:
                 if self._held is None:
-                    self._held = HeldConnections(self.engine)
+                    self._held = HeldConnections(self.engine, self.label)
                 held = self._held
-        return held.transaction(self.label)
+        return held.transaction()
 
     def change_token(self) -> object:
         """A value that changes whenever another connection commits. Cheap to call often."""

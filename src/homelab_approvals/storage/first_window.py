@@ -156,7 +156,9 @@ def _read(conn: sqlite3.Connection) -> ActionPage | None:
     finally:
         conn.execute("COMMIT")
     convert = _converters(columns)
-    views = tuple(ActionView(*(f(v) for f, v in zip(convert, row, strict=True))) for row in rows)
+    views = tuple(
+        ActionView._make([f(v) for f, v in zip(convert, row, strict=True)]) for row in rows
+    )
     wanted = {status.value for status in FIRST_STATUSES}
     total = sum(n for status, n in counts.items() if status in wanted)
     return ActionPage(views, total, counts)

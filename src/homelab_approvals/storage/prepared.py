@@ -27,8 +27,7 @@ execution is short-circuited here. Other databases use an ordinary connection.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, NoReturn, Protocol
@@ -57,17 +56,28 @@ class WriteTransaction(Protocol):
         hot path builds a view from positionally, without a dict in between."""
         ...
 
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        """Run a statement for its effect."""
+    def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """Run a statement for its effect; the number of rows it changed (the driver's
+        rowcount: for a conditional UPDATE, whether it matched)."""
         ...
 
 
 class PreparedStatement:
     """A Core statement compiled once for a positional dialect, with its bind and result
     type processors resolved up front. Constants in the expression are processed once;
-    only the named `bindparam()` values are looked up and processed per call."""
+    only the named `bindparam()` values are looked up and processed per call.
 
-    __slots__ = ("_binds", "_results", "_template", "keys", "sql")
+    `parameters` and `values` are generated per statement, each one list display (as
+    `collections.namedtuple` and `dataclasses` generate code): a loop over the binds and
+    processors cost twice as much, about 2% of a decision."""
+
+    __slots__ = ("keys", "parameters", "sql", "values")
+
+    #: `parameters(values: Mapping[str, Any]) -> list[Any]`: the driver's parameter list.
+    parameters: Callable[[Mapping[str, Any]], list[Any]]
+    #: `values(raw: Sequence[Any]) -> list[Any]`: a driver row, processed: the values
+    #: SQLAlchemy would give, in column order.
+    values: Callable[[Sequence[Any]], list[Any]]
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         if not isinstance(statement, ClauseElement):
@@ -76,50 +86,30 @@ class PreparedStatement:
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not use positional parameters")
         self.sql = compiled.string
-        # The parameter list with every constant already processed in place, and per
-        # named parameter: (its position, its name, its processor or None).
-        template: list[Any] = []
-        binds: list[tuple[int, str, Any]] = []
-        for position, name in enumerate(compiled.positiontup):
+        # Per position: a constant, processed now, or a named parameter looked up (and
+        # processed) per call. NULL stays None without calling a processor, as every type
+        # in our schema (and SQLAlchemy's own) maps it: most of an action's date-time
+        # columns are NULL, and a processor call is a Python frame or several.
+        bound = _Generated()
+        for name in compiled.positiontup:
             bind = compiled.binds[name]
             if bind.expanding:
                 raise ValueError("IN (...) lists cannot be precompiled; use == with or_()")
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if bind.required:
-                binds.append((position, bind.key, process))
-                template.append(None)
+                bound.add(f"values[{bound.name(bind.key)}]", process)
             else:
                 value = bind.effective_value
-                template.append(process(value) if process is not None else value)
-        self._template = tuple(template)
-        self._binds = tuple(binds)
+                bound.add(bound.name(process(value) if process is not None else value))
+        self.parameters = bound.function("values")
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = tuple(str(column.key) for column in columns)
-        processors = (
-            (index, column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for index, column in enumerate(columns)
-        )
-        self._results = tuple((index, p) for index, p in processors if p is not None)
-
-    # NULL stays None without calling a processor, as every type in our schema (and
-    # SQLAlchemy's own) maps it; most of an action's date-time columns are NULL, and each
-    # processor call is several Python frames.
-
-    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
-        out = list(self._template)
-        for position, name, process in self._binds:
-            value = values[name]
-            out[position] = value if process is None or value is None else process(value)
-        return out
-
-    def values(self, raw: Sequence[Any]) -> list[Any]:
-        """A driver row, processed: the values SQLAlchemy would give, in column order."""
-        out = list(raw)
-        for index, process in self._results:
-            value = out[index]
-            if value is not None:
-                out[index] = process(value)
-        return out
+        read = _Generated()
+        for index, column in enumerate(columns):
+            read.add(
+                f"raw[{index}]", column.type.dialect_impl(dialect).result_processor(dialect, None)
+            )
+        self.values = read.function("raw")
 
     def row(self, raw: Sequence[Any]) -> Row:
         return dict(zip(self.keys, self.values(raw), strict=True))
@@ -139,8 +129,8 @@ class _CoreTransaction:
         row = self._conn.execute(statement, dict(params)).first()
         return None if row is None else list(row)
 
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        self._conn.execute(statement, dict(params))
+    def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        return self._conn.execute(statement, dict(params)).rowcount
 
 
 @contextmanager
@@ -151,29 +141,24 @@ def portable(writing: AbstractContextManager[Connection]) -> Iterator[WriteTrans
 
 
 class _HeldTransaction:
-    """BEGIN IMMEDIATE ... COMMIT on a held connection, running prepared statements on
-    that connection's cursor. One small object per decision: it is its own context
-    manager and its own `WriteTransaction`, since every object and frame shows at this
+    """BEGIN IMMEDIATE ... COMMIT on one held connection, running prepared statements on
+    its cursor. It is its own context manager and its own `WriteTransaction`, and it is
+    kept with its connection for the next decision: every object and frame shows at this
     rate (see the module docstring)."""
 
-    __slots__ = ("_cursor", "_held", "_label", "_owner")
+    __slots__ = ("_connection", "_cursor", "_owner")
 
-    def __init__(self, owner: HeldConnections, label: str) -> None:
+    def __init__(self, owner: HeldConnections, connection: PoolProxiedConnection) -> None:
         self._owner = owner
-        self._label = label
+        self._connection = connection
+        self._cursor = connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def __enter__(self) -> WriteTransaction:
         try:
-            held, cursor = self._owner.checkout()
+            self._cursor.execute("BEGIN IMMEDIATE")
         except BaseException as error:
-            self._raise_translated(error)
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-        except BaseException as error:
-            self._owner.release(held, cursor, healthy=_rollback(cursor))
-            self._raise_translated(error)
-        self._held = held
-        self._cursor = cursor
+            self._release_after_failure()
+            self._owner.raise_translated(error)
         return self
 
     def __exit__(
@@ -182,110 +167,133 @@ class _HeldTransaction:
         error: BaseException | None,
         _tb: TracebackType | None,
     ) -> None:
-        cursor = self._cursor
-        healthy = True
-        try:
-            if error is None:
-                try:
-                    cursor.execute("COMMIT")
-                except BaseException as failure:
-                    healthy = _rollback(cursor)
-                    self._raise_translated(failure)
-                return
-            healthy = _rollback(cursor)
-            if isinstance(error, self._owner.dbapi_error | exc.SQLAlchemyError):
-                self._raise_translated(error)
-            # Anything else (a refusal from the service, KeyboardInterrupt) propagates as is.
-        finally:
-            self._owner.release(self._held, cursor, healthy=healthy)
+        if error is None:
+            try:
+                self._cursor.execute("COMMIT")
+            except BaseException as failure:
+                self._release_after_failure()
+                self._owner.raise_translated(failure)
+            self._owner.release(self)
+            return
+        self._release_after_failure()
+        if isinstance(error, self._owner.dbapi_error | exc.SQLAlchemyError):
+            self._owner.raise_translated(error)
+        # Anything else (a refusal from the service, KeyboardInterrupt) propagates as is.
+
+    # Each looks its statement up inline (`cache.get(...) or prepared(...)`): a method
+    # call per statement showed in the profile.
 
     def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        prepared = self._owner.prepared(statement)
+        owner = self._owner
+        prepared = owner.cache.get(statement) or owner.prepared(statement)
         rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
         # Drained (fetchall), so the statement is done before COMMIT.
         return prepared.row(rows[0]) if rows else None
 
     def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
-        prepared = self._owner.prepared(statement)
+        owner = self._owner
+        prepared = owner.cache.get(statement) or owner.prepared(statement)
         rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
         return prepared.values(rows[0]) if rows else None
 
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        prepared = self._owner.prepared(statement)
-        self._cursor.execute(prepared.sql, prepared.parameters(params))
+    def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        owner = self._owner
+        prepared = owner.cache.get(statement) or owner.prepared(statement)
+        return int(self._cursor.execute(prepared.sql, prepared.parameters(params)).rowcount)
 
-    def _raise_translated(self, error: BaseException) -> NoReturn:
+    def _release_after_failure(self) -> None:
+        healthy = False
+        try:
+            healthy = _rollback(self._cursor)
+        finally:
+            self._owner.release(self, healthy=healthy)
+
+    def close(self, *, healthy: bool = True) -> None:
+        self._cursor.close()
+        if healthy:
+            self._connection.close()  # back to the engine's pool
+        else:
+            self._connection.invalidate()  # never reuse a connection in an unknown state
+
+
+class HeldConnections:
+    """SQLite write connections kept checked out of the engine's pool, each with its
+    cursor and its transaction object, so a decision pays neither pool checkout nor
+    reset-on-return nor a new cursor. They come from `engine.raw_connection()`, so the
+    engine's connect hooks (pragmas, transaction control) have run on them. At most `keep`
+    idle ones are held; extra ones (more concurrent writers) go back to the pool."""
+
+    _CACHE_LIMIT = 128  # statements are module-level constants; this only bounds misuse
+
+    def __init__(self, engine: Engine, label: str, *, keep: int = 2) -> None:
+        self._engine = engine
+        self._label = label
+        self._keep = keep
+        # No lock: list.pop() and list.append() are atomic, and release() checks
+        # `_closed` after appending, so close() never misses a connection (a lock here
+        # showed in the profile).
+        self._idle: list[_HeldTransaction] = []
+        self._closed = False
+        #: Keyed by the statement object itself: Core statements hash and compare by
+        #: identity, and the service builds its statements once, at import.
+        self.cache: dict[Executable, PreparedStatement] = {}
+        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    def transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """An idle held connection's transaction, or one on a new connection."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        try:
+            connection = self._engine.raw_connection()
+        except BaseException as error:
+            self.raise_translated(error)
+        try:
+            return _HeldTransaction(self, connection)
+        except BaseException as error:
+            connection.invalidate()
+            self.raise_translated(error)
+
+    def release(self, tx: _HeldTransaction, *, healthy: bool = True) -> None:
+        idle = self._idle
+        if healthy and len(idle) < self._keep:  # may overshoot by a racing thread or two
+            idle.append(tx)
+            if self._closed:
+                self._close_idle()  # close() ran meanwhile
+            return
+        tx.close(healthy=healthy)
+
+    def prepared(self, statement: Executable) -> PreparedStatement:
+        hit = self.cache.get(statement)
+        if hit is not None:
+            return hit
+        prepared = PreparedStatement(statement, self._engine.dialect)
+        if len(self.cache) >= self._CACHE_LIMIT:
+            self.cache = {}  # a new dict: a thread reading the old one is not disturbed
+        self.cache[statement] = prepared
+        return prepared
+
+    def raise_translated(self, error: BaseException) -> NoReturn:
         """Raise `error` as `Database.writing()` would: driver errors become StorageError
         or DatabaseBusy with one clear line; everything else is raised unchanged."""
-        dbapi_error = self._owner.dbapi_error
+        dbapi_error = self.dbapi_error
         with translated(self._label):
             if isinstance(error, dbapi_error):
                 raise exc.DBAPIError.instance(None, None, error, dbapi_error) from error
             raise error
 
-
-class HeldConnections:
-    """SQLite write connections kept checked out of the engine's pool, each with its
-    cursor, so a decision pays neither pool checkout nor reset-on-return nor a new cursor.
-    They come from `engine.raw_connection()`, so the engine's connect hooks (pragmas,
-    transaction control) have run on them. At most `keep` idle ones are held; extra ones
-    (more concurrent writers) go back to the pool."""
-
-    _CACHE_LIMIT = 128  # statements are module-level constants; this only bounds misuse
-
-    def __init__(self, engine: Engine, *, keep: int = 2) -> None:
-        self._engine = engine
-        self._keep = keep
-        self._idle: list[tuple[PoolProxiedConnection, Any]] = []
-        self._closed = False
-        self._lock = threading.Lock()
-        self._statements: dict[int, tuple[Executable, PreparedStatement]] = {}
-        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
-
-    def transaction(self, label: str) -> AbstractContextManager[WriteTransaction]:
-        return _HeldTransaction(self, label)
-
-    def prepared(self, statement: Executable) -> PreparedStatement:
-        # Keyed by identity: the service builds its statements once, at import.
-        hit = self._statements.get(id(statement))
-        if hit is not None and hit[0] is statement:
-            return hit[1]
-        prepared = PreparedStatement(statement, self._engine.dialect)
-        if len(self._statements) >= self._CACHE_LIMIT:
-            self._statements.clear()
-        self._statements[id(statement)] = (statement, prepared)
-        return prepared
-
-    def checkout(self) -> tuple[PoolProxiedConnection, Any]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        held = self._engine.raw_connection()
-        try:
-            return held, held.dbapi_connection.cursor()  # type: ignore[union-attr]
-        except BaseException:
-            held.invalidate()
-            raise
-
-    def release(self, held: PoolProxiedConnection, cursor: Any, *, healthy: bool) -> None:
-        if healthy:
-            with self._lock:
-                if not self._closed and len(self._idle) < self._keep:
-                    self._idle.append((held, cursor))
-                    return
-        cursor.close()
-        if not healthy:
-            held.invalidate()  # never reuse a connection whose state is unknown
-            return
-        held.close()  # back to the engine's pool
-
     def close(self) -> None:
-        with self._lock:
-            self._closed = True  # a transaction still running returns its connection
-            idle, self._idle = self._idle, []
-        for held, cursor in idle:
-            cursor.close()
-            held.close()
+        self._closed = True  # a transaction still running closes its connection itself
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        while True:
+            try:
+                tx = self._idle.pop()
+            except IndexError:
+                return
+            tx.close()
 
 
 def _rollback(cursor: Any) -> bool:
@@ -296,3 +304,29 @@ def _rollback(cursor: Any) -> bool:
     except Exception:
         return False
     return True
+
+
+class _Generated:
+    """Builds `def f(argument): return [item, ...]` for PreparedStatement. Only
+    identifiers and integer indexes are written into the source; every value (a constant,
+    a parameter's name, a processor) is passed in by name, never as text."""
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+        self._namespace: dict[str, Any] = {}
+
+    def name(self, value: Any) -> str:
+        """A name in the generated function's namespace for `value`."""
+        name = f"_v{len(self._namespace)}"
+        self._namespace[name] = value
+        return name
+
+    def add(self, expression: str, process: Callable[[Any], Any] | None = None) -> None:
+        if process is not None:
+            expression = f"(None if (_x := {expression}) is None else {self.name(process)}(_x))"
+        self._items.append(expression)
+
+    def function(self, argument: str) -> Any:
+        source = f"def generated({argument}):\n    return [{', '.join(self._items)}]\n"
+        exec(compile(source, "<prepared statement>", "exec"), self._namespace)
+        return self._namespace["generated"]
