@@ -26,6 +26,7 @@ from homelab_approvals.cli.parser import build_parser
 from homelab_approvals.cli.session import Session
 from homelab_approvals.domain.views import ActionView, EventView, ServerView
 from homelab_approvals.service import ApprovalService
+from homelab_approvals.storage import Database
 
 ACTION_KEYS = set(ActionView._fields)
 EVENT_KEYS = set(EventView._fields)
@@ -239,6 +240,61 @@ def test_approve_json_returns_the_approved_action(cli: Cli, world: ApprovalServi
     assert (action["id"], action["status"], action["approved_by"]) == (1, "approved", "alice")
     assert_iso_utc(action["approved_at"])
     assert world.get_action(1).approved_by == "alice"
+
+
+def test_action_json_is_pinned_to_the_byte(cli: Cli, db: Database) -> None:
+    """Key order, value forms and layout, exactly: scripts parse this."""
+    moment = datetime(2026, 11, 27, 10, 0, 0, 250000, tzinfo=UTC)
+    service = ApprovalService(db, clock=lambda: moment)
+    service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
+    service.create_action("pi-4", "restart_service", "nginx", actor="homelabcmd")
+    run = cli("show", "1", "--json")
+    assert (run.code, run.err) == (0, "")
+    assert run.out == (
+        "{\n"
+        '  "id": 1,\n'
+        '  "server_id": "pi-4",\n'
+        '  "action_type": "restart_service",\n'
+        '  "status": "pending",\n'
+        '  "service_name": "nginx",\n'
+        '  "command": "systemctl restart nginx",\n'
+        '  "created_at": "2026-11-27T10:00:00.250000+00:00",\n'
+        '  "created_by": "homelabcmd",\n'
+        '  "alert_id": null,\n'
+        '  "approved_at": null,\n'
+        '  "approved_by": null,\n'
+        '  "rejected_at": null,\n'
+        '  "rejected_by": null,\n'
+        '  "rejection_reason": null,\n'
+        '  "executed_at": null,\n'
+        '  "completed_at": null,\n'
+        '  "exit_code": null,\n'
+        '  "stdout": null,\n'
+        '  "stderr": null,\n'
+        '  "server_label": "PI-4",\n'
+        '  "server_paused": true\n'
+        "}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "action_id"),
+    [
+        (["approve", "1"], 1),
+        (["reject", "1", "--reason", "backup window"], 1),
+        (["cancel", "2"], 2),
+    ],
+)
+def test_a_decisions_json_is_byte_for_byte_what_show_prints_next(
+    cli: Cli, world: ApprovalService, argv: list[str], action_id: int
+) -> None:
+    """The same object, the same keys in the same order, the server's label included."""
+    decided = cli(*argv, "--json", pre=["--operator", "alice"])
+    shown = cli("show", str(action_id), "--json")
+    assert (decided.code, shown.code) == (0, 0)
+    assert decided.out == shown.out
+    assert list(decided.json()) == list(ActionView._fields)
+    assert decided.json()["server_label"] == ("PI-4" if action_id == 1 else "nas.lan")
 
 
 def test_reject_json_returns_the_rejected_action(cli: Cli, world: ApprovalService) -> None:

@@ -208,6 +208,20 @@ def test_approve_writes_exactly_one_event(
     assert all(v.at.tzinfo is UTC for v in views)
 
 
+@pytest.mark.parametrize("verb", ["approve", "reject", "cancel"])
+def test_a_decision_returns_the_action_exactly_as_get_action_shows_it(
+    svc: ApprovalService, clock: Clock, verb: str
+) -> None:
+    """With its server's label and pause state too (the same join as get_action), so
+    `approve --json` prints what `show --json` prints."""
+    action = pending(svc)
+    clock.set(DECIDED_AT)
+    decided = decide(svc, verb, action.id, "alice")
+    assert decided == svc.get_action(action.id)
+    assert type(decided) is ActionView
+    assert (decided.server_label, decided.server_paused) == ("PI-4", True)
+
+
 def test_actor_is_trimmed_before_it_is_recorded(svc: ApprovalService, db_path: Path) -> None:
     action = pending(svc)
     svc.approve(action.id, "  alice  ")

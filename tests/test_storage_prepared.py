@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import DateTime, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
@@ -103,6 +105,54 @@ def test_binding_remembers_only_the_very_same_moment() -> None:
     assert bind(first + timedelta(microseconds=1)) == "2026-11-27 10:00:00.000001"
     with pytest.raises(ValueError, match="naive"):
         bind(datetime(2026, 11, 27, 10, 0))  # naive: refused
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        timezones=st.one_of(
+            st.just(UTC),
+            st.builds(timezone, st.timedeltas(timedelta(hours=-23), timedelta(hours=23))),
+        )
+    )
+)
+def test_any_moment_binds_exactly_as_sqlalchemy_and_reads_back(moment: datetime) -> None:
+    """The bind keeps "YYYY-MM-DD HH:MM:" per minute (types.py): never a stale one."""
+    bind = UTCDateTime().bind_processor(_SQLITE)
+    read = UTCDateTime().result_processor(_SQLITE, None)
+    sqlalchemy_bind = DateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE)
+    assert bind is not None
+    assert read is not None
+    assert sqlalchemy_bind is not None
+    try:
+        naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return  # not a representable UTC moment
+    text = bind(moment)
+    assert text == sqlalchemy_bind(naive_utc)
+    fresh = "".join(text)  # an equal string, as the driver would return it
+    for stored in (text, fresh):
+        back = read(stored)
+        assert back == moment
+        assert back.tzinfo is UTC
+
+
+def test_reading_back_the_moment_just_bound_skips_nothing_else() -> None:
+    """A decision reads back the text it has just written: that gives the very moment;
+    any other text is still parsed."""
+    bind = UTCDateTime().bind_processor(_SQLITE)
+    read = UTCDateTime().result_processor(_SQLITE, None)
+    assert bind is not None
+    assert read is not None
+    text = bind(AT)
+    assert read(text) is AT
+    assert read("2026-11-27 10:00:00.123457") == AT + timedelta(microseconds=1)
+    assert read(text) is AT
+    other = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    text = bind(other)  # the same instant, written from another zone
+    back = read(text)
+    assert back == AT
+    assert back.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
@@ -204,3 +254,32 @@ def test_close_returns_the_held_connections(db_path: Path, action: int) -> None:
     assert pool.checkedout() == 1  # type: ignore[attr-defined]  # held for the next decision
     db.close()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_run_says_how_many_rows_changed(db: Database, action: int) -> None:
+    """What a conditional UPDATE without RETURNING is judged by."""
+    approve = (
+        update(A)
+        .where(A.id == bindparam("aid"), A.status == "pending")
+        .values(status="approved", approved_at=bindparam("at"), approved_by=bindparam("who"))
+    )
+    params = {"aid": action, "at": AT, "who": "alice"}
+    with db.write_transaction() as tx:
+        assert tx.run(approve, params) == 1
+        assert tx.run(approve, params) == 0  # no longer pending
+        assert tx.run(approve, {**params, "aid": action + 1000}) == 0
+
+
+def test_closing_during_a_transaction_closes_its_connection_when_it_ends(
+    db_path: Path, action: int
+) -> None:
+    db = open_database(db_path)
+    pool = db.engine.pool
+    with db.write_transaction() as tx:
+        assert tx.first(_ROW, {"aid": action}) is not None
+        held = db._held  # what Database.close() closes first, before the engine
+        assert held is not None
+        held.close()  # another thread shutting down, say
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]  # still in use
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]  # not kept: closed
+    db.close()

@@ -1,7 +1,7 @@
 """Short write transactions from precompiled Core statements: the decision hot path.
 
 Why this exists (profiled with pyinstrument and cProfile, see benchmarks/run.py): a
-decision is one conditional UPDATE ... RETURNING plus one event INSERT. Through
+decision is one conditional UPDATE, reading the row back and one event INSERT. Through
 `Connection.execute`, SQLAlchemy spent about 100-150 µs per statement on a 2-core machine
 (execution context, `construct_params`, result metadata, events), plus a pool checkout,
 reset-on-return and the BEGIN listener, while SQLite needs about 180 µs for the whole
@@ -10,16 +10,17 @@ type processing) and run straight on a DBAPI cursor of a held, already-configure
 connection. That took `approve` from 0.13 to about 0.3 of raw sqlite3's single-UPDATE
 rate.
 
-What is left was counted with valgrind (instructions per approve, benchmark database): plain
-sqlite3 doing the same transaction needs about 200k, of which RETURNING alone is about
-75k (34k fixed, ~2-3k per column); the service about 280k. Of its 80k on top, a frozen
-`ActionView` costs 30k (a frozen dataclass sets each of its 21 fields through
-`object.__setattr__`), this module's transaction and statement plumbing about 20k, and
-date-times (one bind, two reads), validation and the service's own code the rest. Hence:
-each held connection keeps its cursor, a transaction is one small object, rows come back
-as lists in column order (no dict), and no processor runs for NULL. The event row's pages
-are the other half of the gap to the single UPDATE: each commit writes about 5 WAL frames
-against its 3.
+The rest was counted with valgrind (instructions per approve, benchmark database; the raw
+single UPDATE is about 70k). Plain sqlite3 doing a decision's transaction needs about
+167k: the UPDATE 70k, reading the 21-column row back by its primary key about 55k (SQLite's
+RETURNING cost more: 75k for 19 columns), the event INSERT about 40k. The service needs
+about 210k (280k before the changes listed here): its 43k on top are the date-times (the
+clock, one bind, one parse: 16k), this module's transaction and statement plumbing (9k),
+binding, converting and the view (10k), validation and the service's own frames (6k).
+Hence: each held connection keeps its cursor and its transaction object, no lock on the
+idle list, statements are looked up by identity inline, parameters and rows go through
+generated code, and no processor runs for NULL. The event row's pages are the other half
+of the gap to the single UPDATE: each commit writes about 5 WAL frames against its 3.
 
 The statements stay SQLAlchemy Core expressions written by the service; only their
 execution is short-circuited here. Other databases use an ordinary connection.
