@@ -25,6 +25,21 @@ def db(db_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
+def demo_path(tmp_path: Path) -> Path:
+    return tmp_path / "approvals.db"
+
+
+@pytest.fixture
+def demo(demo_path: Path) -> Iterator[ApprovalService]:
+    """The console's demo data (a copy of one built once per run), on a real file."""
+    from tui_support import demo_service  # imports Textual: only for tests that ask
+
+    service = demo_service(demo_path)
+    yield service
+    service.db.close()
+
+
+@pytest.fixture
 def service(db: Database) -> ApprovalService:
     return ApprovalService(db)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from textual.binding import Binding
 from textual.command import CommandList
 from textual.widgets import Input, Static
@@ -39,18 +37,6 @@ from tui_support import (
 from tui_support import demo_service as make_demo
 
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,))
-
-
-@pytest.fixture
-def demo_path(tmp_path: Path) -> Path:
-    return tmp_path / "approvals.db"
-
-
-@pytest.fixture
-def demo(demo_path: Path) -> Iterator[ApprovalService]:
-    service = make_demo(demo_path)
-    yield service
-    service.db.close()
 
 
 def pending_ids(service: ApprovalService) -> list[int]:

@@ -4,11 +4,9 @@ window it was sent, and rows that did not change reach the table as the same obj
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from textual.message import Message
 
 from homelab_approvals.domain.enums import ActionStatus, ActionType
@@ -17,7 +15,6 @@ from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.storage import open_database
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed
 from homelab_approvals.tui.topbar import TopBar
-from tui_support import demo_service as make_demo
 from tui_support import (
     frozen_clock,
     other_connection,
@@ -29,18 +26,6 @@ from tui_support import (
 )
 
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,), limit=50)
-
-
-@pytest.fixture
-def demo_path(tmp_path: Path) -> Path:
-    return tmp_path / "approvals.db"
-
-
-@pytest.fixture
-def demo(demo_path: Path) -> Iterator[ApprovalService]:
-    service = make_demo(demo_path)
-    yield service
-    service.db.close()
 
 
 def pending_ids(service: ApprovalService) -> list[int]:
