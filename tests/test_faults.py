@@ -263,9 +263,14 @@ def test_a_writer_holding_the_lock_gives_busy_and_nothing_half_written(
 
 # -- processes killed at any point -------------------------------------------------------------
 
+# The writers take SIGHUP and SIGTERM as a process started from a terminal does, even when
+# the test run itself ignores them (under nohup, say, SIGHUP is inherited as ignored).
 DECISION_STREAM = """
+import signal
 import sys
 from pathlib import Path
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 print("started", flush=True)
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
