@@ -165,10 +165,9 @@ class ConsoleScreen(Screen[None]):
             (size.width, self.HORIZONTAL_BREAKPOINTS),
             (size.height, self.VERTICAL_BREAKPOINTS),
         ):
-            for threshold, name in sorted(breakpoints, reverse=True):
-                if dimension >= threshold:
-                    self.add_class(name, update=False)
-                    break
+            # Textual's own choice, the one its resize handler makes (pinned textual<9).
+            for name in self._get_breakpoint_classes(dimension, list(breakpoints or [])):
+                self.add_class(name, update=False)
 
     # -- layout ----------------------------------------------------------------------------
 
