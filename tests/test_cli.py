@@ -134,6 +134,22 @@ def test_subcommand_help(cli: Cli) -> None:
     assert "pending" in run.out
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["list"], "print a JSON array instead of a table"),
+        (["approve"], "print the action as a JSON object instead of a sentence"),
+        (["server", "pause"], "print the server as a JSON object instead of a sentence"),
+        (["show"], "its events: events --action ID --json"),
+    ],
+)
+def test_help_says_what_json_prints(cli: Cli, command: list[str], says: str) -> None:
+    # `approve` prints a sentence, not a table: its --help must not promise otherwise.
+    run = cli(*command, "--help", db=None)
+    assert run.code == 0
+    assert says in " ".join(run.out.split())
+
+
 # -- usage errors: exit 2, one line, nothing created -----------------------------------------
 
 USAGE_ERRORS = [
@@ -145,8 +161,12 @@ USAGE_ERRORS = [
     pytest.param(["list", "--js"], "unrecognized arguments: --js", id="no-abbreviations"),
     pytest.param(["approve", "abc"], "positive integer, got 'abc'", id="non-numeric-id"),
     pytest.param(["approve", "-5"], "positive integer, got '-5'", id="negative-id"),
-    pytest.param(["approve", "0"], "positive integer", id="zero-id"),
+    pytest.param(["approve", "0"], "positive integer, got '0' (", id="zero-id"),
     pytest.param(["show", "9" * 30], "positive integer", id="huge-id"),
+    pytest.param(["show", str(2**70)], f"positive integer, got '{2**70}' (", id="2**70"),
+    # A byte that is not UTF-8 ($'\\xff'), as Python hands it over: shown as typed.
+    pytest.param(["approve", "\udcff"], "positive integer, got '\\xff' (", id="non-utf8-id"),
+    pytest.param(["events", "--since", "\udcff"], "got '\\xff' (", id="non-utf8-since"),
     pytest.param(["show", str(2**63)], "positive integer", id="just-past-int64"),
     pytest.param(["cancel", "1.5"], "positive integer", id="fractional-id"),
     pytest.param(["approve", "\u0664\u0662"], "positive integer", id="non-ascii-digits"),
@@ -472,6 +492,20 @@ def test_list_human_table_and_footer(cli: Cli, world: ApprovalService) -> None:
 
 def test_list_human_when_empty(cli: Cli) -> None:
     assert cli("list").out.strip() == "no actions yet"
+    assert cli("list", "--status", "pending").out.strip() == "no actions yet"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--server", "ghost"], ["--server", ""], ["--search", "zzz"], ["--type", "apt_upgrade_all"]],
+    ids=["unknown-server", "empty-server", "search", "type"],
+)
+def test_list_human_says_nothing_matched_not_that_nothing_exists(
+    cli: Cli, world: ApprovalService, argv: list[str]
+) -> None:
+    # A typo in --server must not read as "this database is empty": it holds 4 actions.
+    run = cli("list", *argv)
+    assert (run.code, run.out, run.err) == (0, "no actions match\n", "")
 
 
 def test_show_human_includes_details_and_events(cli: Cli, world: ApprovalService) -> None:
@@ -485,11 +519,34 @@ def test_show_human_includes_details_and_events(cli: Cli, world: ApprovalService
 
 
 def test_human_decisions_say_what_happened(cli: Cli, world: ApprovalService) -> None:
+    """Each one-liner names the server as `show` and `list` do: by its label (the display
+    name, else the hostname), never by an id the operator has not seen there."""
     pre = ["--operator", "alice"]
-    assert cli("approve", "1", pre=pre).out.strip() == "approved #1 restart nginx on pi-4"
-    world.create_action("pi-4", "apt_update", actor="x")
-    assert "backup" in cli("reject", "5", "--reason", "backup", pre=pre).out
-    assert cli("cancel", "1", pre=pre).out.startswith("cancelled #1 restart nginx on pi-4")
+    paused = ["create", "--server", "pi-4", "--type", "restart_service", "--service", "sshd"]
+    sentences = [
+        (
+            cli(*paused, pre=pre),
+            "created #5 restart sshd on PI-4, pending: the server is in maintenance,"
+            " so it waits for a decision",
+        ),
+        (
+            cli("create", "--server", "nas", "--type", "apt_update", pre=pre),
+            "created #6 apt update on nas.lan, approved automatically:"
+            " the server is not in maintenance",
+        ),
+        (cli("approve", "1", pre=pre), "approved #1 restart nginx on PI-4"),
+        (
+            cli("reject", "5", "--reason", " backup ", pre=pre),
+            "rejected #5 restart sshd on PI-4: backup",
+        ),
+        (cli("cancel", "6", pre=pre), "cancelled #6 apt update on nas.lan (now failed)"),
+    ]
+    for run, sentence in sentences:
+        assert (run.code, run.out, run.err) == (0, sentence + "\n", "")
+    assert cli("show", "1").out.startswith("#1  restart nginx on PI-4\n")
+    assert cli("show", "6").out.startswith("#6  apt update on nas.lan\n")
+    rows = {line.split()[0]: line for line in cli("list").out.splitlines()[1:-1]}
+    assert ("PI-4" in rows["1"], "nas.lan" in rows["6"]) == (True, True)
 
 
 # -- every error class: its exit code, one line, and nothing changed -----------------------
@@ -761,6 +818,41 @@ def test_not_a_database_is_one_line_and_the_file_is_untouched(cli: Cli, tmp_path
         assert run.error_line == f"error: DATABASE_ERROR: not a SQLite database: {junk}"
     assert junk.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.db"]  # no -wal, no -shm
+
+
+@pytest.mark.parametrize("option", ["--db", "--database-url", "--config"])
+def test_an_empty_path_option_is_refused_not_replaced_by_the_default(
+    cli: Cli,
+    world: ApprovalService,
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+) -> None:
+    """`--db "$DB"` with DB unset must not approve #1 in whatever database the default
+    (here $HOMELAB_APPROVALS_DB) names."""
+    monkeypatch.setenv("HOMELAB_APPROVALS_DB", str(db_path))
+    before = dump(db_path)
+    run = cli(option, "", "--operator", "alice", "approve", "1", db=None)
+    assert run.code == 2
+    assert run.error_line == (
+        f"error: USAGE: argument {option}: must not be empty; leave it out for the default"
+        " (see 'homelab-approvals --help')"
+    )
+    assert dump(db_path) == before
+    assert not (tmp_path / "xdg-data").exists()
+
+
+def test_a_folder_as_the_database_says_so(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    run = cli("--operator", "alice", "approve", "1", db=folder)
+    assert run.code == 1
+    assert run.error_line == (
+        f"error: DATABASE_ERROR: the database path is a folder: {folder}"
+        f" (name a file, e.g. {folder}/approvals.db)"
+    )
+    assert list(folder.iterdir()) == []
 
 
 def test_read_only_reads_but_refuses_decisions(

@@ -339,3 +339,21 @@ def test_demo_builds_a_fresh_temporary_database_and_keeps_it(
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM servers").fetchone()[0] > 0
     conn.close()
+
+
+def test_an_argument_that_is_not_utf8_is_shown_as_typed(env: dict[str, str], db_path: Path) -> None:
+    """`show $'\\xff'` (a Latin-1 terminal, a stray byte): one line naming the byte, not
+    Python's stand-in for it ('\\udcff'), and no database is created."""
+    result = subprocess.run(
+        [PYTHON, "-m", "homelab_approvals", "--db", str(db_path), "show", b"\xff"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == (
+        b"error: USAGE: argument ID: an action id must be a positive integer, got '\\xff'"
+        b" (see 'homelab-approvals show --help')\n"
+    )
+    assert not db_path.exists()

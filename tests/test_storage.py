@@ -221,8 +221,10 @@ def test_random_bytes_say_exactly_not_a_sqlite_database(tmp_path: Path) -> None:
 
 
 def test_a_folder_is_not_a_database(tmp_path: Path) -> None:
-    with pytest.raises(StorageError, match="not a SQLite database"):
+    with pytest.raises(StorageError, match="the database path is a folder") as refused:
         open_database(tmp_path)
+    assert refused.value.message.endswith(f"(name a file, e.g. {tmp_path}/approvals.db)")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_database_with_read_only_is_not_created(tmp_path: Path) -> None:

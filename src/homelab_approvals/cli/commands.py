@@ -37,9 +37,9 @@ def _width() -> int | None:
 
 
 def _about(action: ActionView) -> str:
-    """ "#12 restart nginx on pi-4", made inert for the terminal. The server id, not its
-    label: a decision's result carries no join, and one-liners should read the same."""
-    return f"#{action.id} {text(action.summary)} on {text(action.server_id)}"
+    """ "#12 restart nginx on Web One", made inert for the terminal: the server as `show`
+    and `list` name it (its label; every action view the service returns carries it)."""
+    return f"#{action.id} {text(action.summary)} on {output.server_cell(action)}"
 
 
 def _print_action(action: ActionView, as_json: bool, sentence: str) -> int:
@@ -237,13 +237,22 @@ def list_actions(s: Session) -> int:
     if page.rows:
         rows = [output.action_row(a) for a in page.rows]
         _lines(output.render_table(output.ACTION_COLUMNS, rows, _width()))
-    _print(_list_footer(len(page.rows), page.total, query.offset, page.counts))
+    # The filters `page.counts` honours (all but --status), as the service applies them.
+    narrowed = query.server_id is not None or query.action_type or query.search
+    footer = _list_footer(
+        len(page.rows), page.total, query.offset, page.counts, filtered=bool(narrowed)
+    )
+    _print(footer)
     return EXIT_OK
 
 
-def _list_footer(shown: int, total: int, offset: int, counts: dict[str, int]) -> str:
+def _list_footer(
+    shown: int, total: int, offset: int, counts: dict[str, int], *, filtered: bool
+) -> str:
     if total == 0:
-        return "no actions match" if counts else "no actions yet"
+        # `counts` ignores only --status: under --server, --type or --search it is empty
+        # too, and "no actions yet" would tell someone with a typo in --server that none exist.
+        return "no actions match" if counts or filtered else "no actions yet"
     if shown == 0:
         summary = f"no rows at offset {offset}; {total} match"
     elif shown < total:

@@ -28,6 +28,7 @@ TYPES = tuple(t.value for t in ActionType)
 SORTS = tuple(s.value for s in SortOrder)
 _MAX_INT = 2**63 - 1  # SQLite integers are signed 64-bit
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "٤٢", "4_2" and "+4"
+_UNDECODED = re.compile("[\udc80-\udcff]")  # undecodable argv bytes (surrogateescape)
 
 DESCRIPTION = """\
 Approve or reject homelab remediation actions. With no command, opens the console."""
@@ -67,21 +68,42 @@ class Parser(argparse.ArgumentParser):
 # -- argument types: malformed values are usage errors (exit 2), never tracebacks --------
 
 
+def shown(text: str) -> str:
+    """`text` quoted for an error message. An argument that is not UTF-8 (Python keeps
+    each such byte as a lone surrogate, '\\udcff') is shown as the bytes typed: '\\xff'."""
+    if _UNDECODED.search(text):
+        try:
+            return repr(text.encode("utf-8", "surrogateescape"))[1:]  # b'...' without the b
+        except UnicodeEncodeError:  # a surrogate no argv could hold; repr() will do
+            pass
+    return repr(text)
+
+
 def action_id(text: str) -> int:
     """A positive 64-bit integer; `#42` (as the console shows ids) is accepted too."""
     digits = text.removeprefix("#")
+    refusal = f"an action id must be a positive integer, got {shown(text)}"
     if not _DIGITS.fullmatch(digits):
-        raise argparse.ArgumentTypeError(f"an action id must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(refusal)
     try:
         return validation.action_id(int(digits))
-    except ValidationError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
+    except ValidationError:
+        # The service's rule (1 to 2**63-1), worded as for any other malformed id.
+        raise argparse.ArgumentTypeError(refusal) from None
+
+
+def not_empty(text: str) -> str:
+    """For --db, --database-url and --config: `--db "$DB"` with DB unset must not quietly
+    fall back to the default database (and approve there)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty; leave it out for the default")
+    return text
 
 
 def count(text: str) -> int:
     """A non-negative integer for --limit / --offset."""
     if not _DIGITS.fullmatch(text) or int(text) > _MAX_INT:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {shown(text)}")
     return int(text)
 
 
@@ -91,7 +113,7 @@ def since(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2026-11-27T10:00Z, got {text!r}"
+            f"expected an ISO 8601 time such as 2026-11-27T10:00Z, got {shown(text)}"
         ) from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(
@@ -101,6 +123,11 @@ def since(text: str) -> datetime:
 
 
 # -- the grammar ---------------------------------------------------------------------------
+
+# A command that prints one sentence prints, with --json, the object it is about.
+_ACTION_JSON = "print the action as a JSON object instead of a sentence"
+_SERVER_JSON = "print the server as a JSON object instead of a sentence"
+_SERVER_ID = "the server's id, as 'servers' lists it"
 
 
 def build_parser() -> Parser:
@@ -114,15 +141,19 @@ def build_parser() -> Parser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--db",
+        type=not_empty,
         metavar="PATH",
         help="database file (default: $HOMELAB_APPROVALS_DB, else the user data dir)",
     )
-    where.add_argument("--database-url", metavar="URL", help="any SQLAlchemy database URL")
+    where.add_argument(
+        "--database-url", type=not_empty, metavar="URL", help="any SQLAlchemy database URL"
+    )
     parser.add_argument(
         "--operator", metavar="NAME", help="who is acting (default: the OS account name)"
     )
     parser.add_argument(
         "--config",
+        type=not_empty,
         metavar="PATH",
         help="config file (default: $HOMELAB_APPROVALS_CONFIG, else the user config dir)",
     )
@@ -149,22 +180,24 @@ def build_parser() -> Parser:
     )
     add = _add(actions, "add", "add a server")
     add.add_argument("server_id", metavar="ID", help="slug: lowercase letters, digits and '-'")
-    add.add_argument("--hostname", required=True, metavar="H")
-    add.add_argument("--display-name", metavar="N")
+    add.add_argument("--hostname", required=True, metavar="H", help="the server's hostname")
+    add.add_argument(
+        "--display-name", metavar="N", help="a name for people (default: the hostname)"
+    )
     add.add_argument(
         "--paused", action="store_true", help="start in maintenance mode (actions wait)"
     )
-    _json(add)
+    _json(add, _SERVER_JSON)
     for name, what in (
         ("pause", "maintenance mode on: new actions wait for approval"),
         ("unpause", "maintenance mode off: new actions are approved automatically"),
     ):
         toggle = _add(actions, name, what)
-        toggle.add_argument("server_id", metavar="ID")
-        _json(toggle)
+        toggle.add_argument("server_id", metavar="ID", help=_SERVER_ID)
+        _json(toggle, _SERVER_JSON)
 
     create = _add(commands, "create", "propose a new action")
-    create.add_argument("--server", required=True, metavar="ID", dest="server_id")
+    create.add_argument("--server", required=True, metavar="ID", dest="server_id", help=_SERVER_ID)
     create.add_argument(
         "--type",
         required=True,
@@ -174,7 +207,7 @@ def build_parser() -> Parser:
         help="one of: " + ", ".join(TYPES),
     )
     create.add_argument("--service", metavar="NAME", help="systemd unit, for restart_service")
-    _json(create)
+    _json(create, _ACTION_JSON)
 
     listing = _add(commands, "list", "list actions")
     listing.add_argument(
@@ -185,7 +218,9 @@ def build_parser() -> Parser:
         dest="statuses",
         help="repeatable; one of: " + ", ".join(STATUSES),
     )
-    listing.add_argument("--server", metavar="ID", dest="server_id")
+    listing.add_argument(
+        "--server", metavar="ID", dest="server_id", help="only this server's actions (its id)"
+    )
     listing.add_argument(
         "--type", choices=TYPES, metavar="T", dest="action_type", help="one of: " + ", ".join(TYPES)
     )
@@ -199,21 +234,23 @@ def build_parser() -> Parser:
 
     show = _add(commands, "show", "one action, with its events")
     _id(show)
-    _json(show)
+    _json(show, "print the action as a JSON object (its events: events --action ID --json)")
 
     approve = _add(commands, "approve", "approve a pending action")
     _id(approve)
-    _json(approve)
+    _json(approve, _ACTION_JSON)
     reject = _add(commands, "reject", "reject a pending action, with a reason")
     _id(reject)
     reject.add_argument("--reason", required=True, metavar="TEXT", help="1-1000 characters")
-    _json(reject)
+    _json(reject, _ACTION_JSON)
     cancel = _add(commands, "cancel", "cancel a pending or approved action (it becomes failed)")
     _id(cancel)
-    _json(cancel)
+    _json(cancel, _ACTION_JSON)
 
     events = _add(commands, "events", "the audit trail, oldest first")
-    events.add_argument("--action", type=action_id, metavar="ID", dest="action_id")
+    events.add_argument(
+        "--action", type=action_id, metavar="ID", dest="action_id", help="only this action's events"
+    )
     events.add_argument("--since", type=since, metavar="ISO", help="e.g. 2026-11-27T10:00Z")
     fmt = events.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array")
@@ -230,5 +267,5 @@ def _id(parser: Parser) -> None:
     parser.add_argument("action_id", type=action_id, metavar="ID", help="the action's id")
 
 
-def _json(parser: Parser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+def _json(parser: Parser, what: str = "print a JSON array instead of a table") -> None:
+    parser.add_argument("--json", action="store_true", help=what)

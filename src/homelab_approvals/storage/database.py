@@ -261,6 +261,10 @@ def open_database(
             pass  # another process won the race; open theirs
         except OSError as error:
             raise StorageError(f"cannot create the database ({error.strerror}): {label}") from error
+    elif stat.S_ISDIR(info.st_mode):  # likely meant: a database in this folder
+        raise StorageError(
+            f"the database path is a folder: {label} (name a file, e.g. {path / 'approvals.db'})"
+        )
     elif not stat.S_ISREG(info.st_mode):
         raise StorageError(f"not a SQLite database: {label}")
     # An empty file is a database nobody has written yet (ours, just created, or one
