@@ -480,7 +480,7 @@ def test_cancel_pending_fails_it_like_homelabcmd(
     events = event_rows(db_path, action.id)
     assert [(e["from_status"], e["to_status"], e["actor"], e["reason"]) for e in events] == [
         (None, "pending", "bob", None),
-        ("pending", "failed", "alice", None),
+        ("pending", "failed", "alice", "cancelled"),  # not a failed run: a cancel
     ]
     assert events[-1]["at"] == "2026-11-27 10:02:00.000000"
 
@@ -502,10 +502,10 @@ def test_cancel_approved_keeps_the_approval_and_records_where_it_came_from(
     assert cancelled.approved_at == DECIDED_AT
     assert cancelled.completed_at == DECIDED_AT + timedelta(minutes=5)
     events = event_rows(db_path, action.id)
-    assert [(e["from_status"], e["to_status"], e["actor"]) for e in events] == [
-        (None, "pending", "bob"),
-        ("pending", "approved", "alice"),
-        ("approved", "failed", "carol"),
+    assert [(e["from_status"], e["to_status"], e["actor"], e["reason"]) for e in events] == [
+        (None, "pending", "bob", None),
+        ("pending", "approved", "alice", None),
+        ("approved", "failed", "carol", "cancelled"),
     ]
 
 

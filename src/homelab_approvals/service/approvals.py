@@ -9,7 +9,11 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.expression import Executable
 
 from homelab_approvals.domain import validation
-from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
+from homelab_approvals.domain.cancelling import (
+    CANCELLED_EVENT_REASON,
+    CANCELLED_EXIT_CODE,
+    CANCELLED_STDERR,
+)
 from homelab_approvals.domain.commands import command_for
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE, ActionStatus, ActionType
 from homelab_approvals.domain.errors import (
@@ -125,7 +129,7 @@ class ApprovalService(ServerOps, BulkOps):
     def cancel(self, action_id: int, actor: str) -> ActionView:
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
-        return self._transition(_CANCEL, aid, actor, "cancel", CANCELLABLE)
+        return self._transition(_CANCEL, aid, actor, "cancel", CANCELLABLE, CANCELLED_EVENT_REASON)
 
     def may_decide(self, actor: str) -> bool:
         return self.policy.may_decide(actor)

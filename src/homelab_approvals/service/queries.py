@@ -60,7 +60,9 @@ def ordered(stmt: Select[Any], sort: SortOrder) -> Select[Any]:
     if sort is SortOrder.NEWEST:
         return stmt.order_by(A.created_at.desc(), A.id.desc())
     if sort is SortOrder.SERVER:
-        return stmt.order_by(_LABEL, A.created_at, A.id)
+        # As people read names: "nas.lan" before "Web One" (lower(), not SQLite's NOCASE
+        # collation: it runs on any database). The label itself breaks ties.
+        return stmt.order_by(func.lower(_LABEL), _LABEL, A.created_at, A.id)
     if sort is SortOrder.ACTION:
         return stmt.order_by(A.action_type, A.service_name, A.created_at, A.id)
     return stmt.order_by(A.created_at, A.id)
