@@ -357,3 +357,26 @@ def test_an_argument_that_is_not_utf8_is_shown_as_typed(env: dict[str, str], db_
         b" (see 'homelab-approvals show --help')\n"
     )
     assert not db_path.exists()
+
+
+def test_list_fits_an_80_column_terminal(
+    env: dict[str, str], seeded: ApprovalService, db_path: Path
+) -> None:
+    for unit in ("nginx", "sshd", "unbound", "pihole-FTL"):
+        seeded.create_action("pi-4", "restart_service", unit, actor="homelabcmd")
+    seeded.approve(1, "alice")
+    seeded.reject(2, "alice", "not now")
+    seeded.cancel(3, "alice")
+    seeded.create_action("nas", "apt_update", actor="cron")  # approved automatically
+    listing = PtyProcess(["--db", str(db_path), "list", "--limit", "1"], env)
+    try:
+        assert listing.wait_exit() == 0
+    finally:
+        listing.close()
+    lines = listing.received.decode().splitlines()
+    # The counts of all statuses would make the footer 83 characters: they get a line.
+    assert lines[-2:] == [
+        "rows 1-1 of 5 matching",
+        "(all statuses: pending 1, approved 2, rejected 1, failed 1)",
+    ]
+    assert all(len(line) <= 80 for line in lines)

@@ -242,6 +242,11 @@ def list_actions(s: Session) -> int:
     footer = _list_footer(
         len(page.rows), page.total, query.offset, page.counts, filtered=bool(narrowed)
     )
+    width = _width()
+    if width is not None and len(footer) > width:
+        # On a terminal too narrow for it (80 columns, with five statuses in the database),
+        # the counts go on a line of their own rather than wrapping mid-word.
+        footer = footer.replace("  (all statuses:", "\n(all statuses:", 1)
     _print(footer)
     return EXIT_OK
 
