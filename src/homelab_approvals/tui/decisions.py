@@ -1,0 +1,286 @@
+"""The console's decisions: a, r and c on the highlighted action; marks (space, ctrl+a)
+and A or R on every marked action.
+
+Each decision runs in a thread worker and comes back as a message that becomes a toast;
+the rules (who may decide, which transitions exist) are the service's. A decision made
+while a deferred start is still opening the database waits for it (tui/opening.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.screen import Screen
+from textual.widgets import Static
+
+from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE
+from homelab_approvals.domain.errors import (
+    ApprovalsError,
+    InvalidTransition,
+    StorageError,
+    ValidationError,
+)
+from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.bulk import BulkResult, Decision
+from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
+from homelab_approvals.tui.formatting import action_title
+from homelab_approvals.tui.live import DecisionFinished
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.views import ActionPage
+    from homelab_approvals.service import ApprovalService
+    from homelab_approvals.service.listing import ActionQuery
+    from homelab_approvals.tui.live import LiveFeed
+    from homelab_approvals.tui.table import ActionTable
+
+#: The highlighted row's decision keys, the marking keys, and the keys for marked rows:
+#: which of them are available depends on the row, the marks and the database.
+SINGLE_KEYS = ("approve", "reject", "cancel_action")
+MARKING_KEYS = ("toggle_mark", "mark_all")
+BULK_KEYS = ("approve_marked", "reject_marked")
+DECISION_KEYS = (*SINGLE_KEYS, *MARKING_KEYS, *BULK_KEYS)
+#: A bulk result with problems stays up longer than the usual toast: it is a list.
+BULK_PROBLEM_SECONDS = 15.0
+#: Approving at least this many at once says so when it starts.
+BULK_NOTICE_FROM = 50
+
+
+class DecisionsMixin(Screen[None]):
+    """The decision keys of ConsoleScreen (console.py), which mixes this in.
+
+    A Screen subclass rather than a plain mixin class: Textual collects `@on` handlers
+    in its message-pump metaclass (`_MessagePumpMeta` in textual/message_pump.py), per
+    class, and only for MessagePump subclasses; a plain mixin's handlers never run."""
+
+    if TYPE_CHECKING:  # what this part uses of the console (console.py, opening.py)
+        actor: str
+        feed: LiveFeed
+        page: ActionPage | None
+        read_only_reason: str | None
+        _open_error: str | None
+
+        @property
+        def table(self) -> ActionTable: ...
+        @property
+        def view_query(self) -> ActionQuery: ...
+        def _update_keys(self) -> None: ...
+        def _opened_service(self) -> ApprovalService: ...
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deciding: set[int] = set()  # action ids with a decision on its way
+        self._bulk_running = False  # A or R on marked rows is on its way
+        self._marks_text = ""
+
+    def _decision_key_state(self, action: str, table: ActionTable) -> bool | None:
+        """check_action for DECISION_KEYS: None greys a key out in the footer."""
+        if action in SINGLE_KEYS:
+            if self.read_only_reason or self._open_error:
+                return None
+            if self.page is None:
+                # Before the first rows arrive: as they will most likely be (a pending
+                # row on top), so the footer is not rebuilt as the first screen paints.
+                return True
+            view = table.highlighted_view
+            allowed = CANCELLABLE if action == "cancel_action" else DECIDABLE
+            return True if view is not None and view.status in allowed else None
+        if action in MARKING_KEYS:
+            return None if self.read_only_reason else True
+        if self.read_only_reason or self._open_error or self._bulk_running:
+            return None
+        if not table.marked_ids:
+            return None
+        return True
+
+    # -- the highlighted action ------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        self._start_decision("approve")
+
+    def action_cancel_action(self) -> None:
+        self._start_decision("cancel")
+
+    def _start_decision(self, verb: str) -> None:
+        view = self.table.highlighted_view  # captured now: a refresh may move rows later
+        if view is None or view.id in self._deciding:
+            return  # a second key press while the first is on its way decides nothing
+        self._deciding.add(view.id)
+        self._decide(verb, view.id, action_title(view))
+
+    def action_reject(self) -> None:
+        view = self.table.highlighted_view
+        if view is None:
+            return
+        from homelab_approvals.tui.reject import RejectScreen  # first use only
+
+        action_id, title = view.id, action_title(view)
+
+        def reject(reason: str) -> ActionView:
+            return self._opened_service().reject(action_id, self.actor, reason)
+
+        def done(reason: str | None) -> None:
+            self.feed.poke()
+            if reason is not None:
+                self.notify(title, title="Rejected", markup=False)
+
+        modal = RejectScreen(title, reject, self._refused, command=view.command)
+        self.app.push_screen(modal, done)
+
+    @work(thread=True, group="decide", exit_on_error=False)
+    def _decide(self, verb: str, action_id: int, title: str) -> None:
+        error: ApprovalsError | None = None
+        try:
+            service = self._opened_service()
+            decide = {"approve": service.approve, "cancel": service.cancel}[verb]
+            decide(action_id, self.actor)
+        except ApprovalsError as refused:
+            error = refused
+        self.post_message(DecisionFinished(verb, action_id, title, error))
+
+    @on(DecisionFinished)
+    def _decision_finished(self, message: DecisionFinished) -> None:
+        self._deciding.discard(message.action_id)
+        self.feed.poke()
+        if message.error is not None:
+            self._refused(message.error)
+            return
+        done = {"approve": "Approved", "cancel": "Cancelled"}[message.verb]
+        self.notify(message.title, title=done, markup=False)
+
+    def _refused(self, error: ApprovalsError) -> None:
+        """A decision the service refused: a toast, and the app carries on."""
+        if isinstance(error, InvalidTransition):
+            title, severity = "Someone else decided first", "warning"
+        elif isinstance(error, StorageError):
+            title, severity = "Database", "error"
+        elif isinstance(error, ValidationError):
+            title, severity = "Not valid", "error"
+        else:
+            title, severity = "Not done", "error"
+        self.notify(visible(error.message), title=title, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    # -- marks and the marked actions ------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """space: mark or unmark the highlighted row, then move down (as in mc or ranger),
+        so space, space, space marks three rows. Only pending actions can be marked."""
+        table = self.table
+        view = table.highlighted_view
+        if view is None:
+            return
+        marked = table.is_marked(view.id)
+        if not marked and view.status not in DECIDABLE:
+            self.app.bell()
+            return
+        table.set_marked([view.id], not marked)
+        table.action_cursor_down()
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """ctrl+a: mark every pending row the table holds for the current view (its
+        filter, status toggle and window). Never rows beyond the window: an operator
+        confirms only what the console can list."""
+        table = self.table
+        pending = [
+            aid
+            for aid in table.action_ids
+            if (view := table.view_of(aid)) is not None and view.status in DECIDABLE
+        ]
+        table.set_marked(pending)
+        self._marks_changed()
+        page = self.page
+        beyond = 0 if page is None else page.total - self.view_query.offset - len(page.rows)
+        if beyond > 0:
+            self.notify(
+                f"Marked {plural(len(pending), 'pending action')} in this window; "
+                f"{beyond:,} more match beyond it. Narrow the filter, or page with ].",
+                title="Marked",
+                markup=False,
+            )
+
+    def _marks_changed(self) -> None:
+        """Show or hide the marks bar; runs after every refresh, so it touches the bar
+        only when its text changes."""
+        marked = len(self.table.marked_ids)
+        text = f"{marked:,} marked · A approves them · R rejects them · escape unmarks"
+        bar = self.query_one("#marks-bar", Static)
+        if marked and text != self._marks_text:
+            bar.update(text)
+        self._marks_text = text if marked else ""
+        bar.display = bool(marked)
+        self._update_keys()
+
+    def _marked_views(self) -> list[ActionView]:
+        table = self.table
+        return [view for aid in table.marked_ids if (view := table.view_of(aid)) is not None]
+
+    def action_approve_marked(self) -> None:
+        # The list is fixed now: what the modal shows is exactly what gets decided.
+        views = self._marked_views()
+        if not views or self._bulk_running:
+            return
+        ids = [view.id for view in views]
+
+        def confirmed(go: bool | None) -> None:
+            if go and not self._bulk_running:
+                self._bulk_running = True
+                self._update_keys()
+                if len(ids) >= BULK_NOTICE_FROM:  # a Pi takes a while over many
+                    self.notify(f"{plural(len(ids))}…", title="Approving", markup=False)
+                self._decide_many(Decision.APPROVE, ids)
+
+        title = f"Approve {plural(len(views), 'marked action')}?"
+        self.app.push_screen(ConfirmApproval(title, views), confirmed)
+
+    def action_reject_marked(self) -> None:
+        views = self._marked_views()
+        if not views or self._bulk_running:
+            return
+        from homelab_approvals.tui.reject import RejectScreen  # first use only
+
+        ids = [view.id for view in views]
+        outcome: list[BulkResult] = []
+
+        def reject(reason: str) -> object:
+            # Runs in the modal's worker: a reason the service refuses stays in the modal.
+            result = self._opened_service().decide_many(ids, self.actor, Decision.REJECT, reason)
+            outcome.append(result)
+            return result
+
+        def done(reason: str | None) -> None:
+            if outcome:
+                self._bulk_finished(BulkFinished(Decision.REJECT, ids, outcome[0]))
+            else:
+                self.feed.poke()
+
+        title = plural(len(views), "marked action")
+        modal = RejectScreen(title, reject, self._refused, lines=listing(views).splitlines())
+        self.app.push_screen(modal, done)
+
+    @work(thread=True, group="decide", exit_on_error=False)
+    def _decide_many(self, decision: Decision, ids: list[int]) -> None:
+        try:
+            result = self._opened_service().decide_many(ids, self.actor, decision)
+        except ApprovalsError as refused:  # the whole call: e.g. not an approver
+            self.post_message(BulkFinished(decision, ids, None, refused))
+        else:
+            self.post_message(BulkFinished(decision, ids, result))
+
+    @on(BulkFinished)
+    def _bulk_finished(self, message: BulkFinished) -> None:
+        self._bulk_running = False
+        self.feed.poke()
+        result = message.result
+        if result is None:
+            self._update_keys()
+            if message.error is not None:
+                self._refused(message.error)
+            return
+        # Decided (by us or by someone else): unmark. Not attempted: stay marked, so
+        # pressing the key again retries exactly those.
+        self.table.set_marked(result.settled_ids, marked=False)
+        self._marks_changed()
+        title, text, severity = summary(result)
+        timeout = None if result.complete else BULK_PROBLEM_SECONDS
+        self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]

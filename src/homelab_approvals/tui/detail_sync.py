@@ -1,0 +1,127 @@
+"""The console's detail pane (the ActionDetail widget, detail.py) kept on the highlighted
+action: it follows the cursor once the cursor rests, and reads the action's history in a
+thread worker. enter (or a click on a row) moves the focus into the pane."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable
+
+from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.tui.live import EventsFetched
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.views import ActionPage
+    from homelab_approvals.service import ApprovalService
+    from homelab_approvals.service.listing import ActionQuery
+    from homelab_approvals.tui.detail import ActionDetail
+    from homelab_approvals.tui.table import ActionTable
+
+#: The detail pane follows the cursor after it has rested this long, so holding an
+#: arrow key does not render (and read the history of) every row it passes.
+DETAIL_DEBOUNCE = 0.05
+
+
+class DetailSyncMixin(Screen[None]):
+    """The detail pane of ConsoleScreen (console.py), which mixes this in. A Screen
+    subclass so that Textual registers its `@on` handlers (see decisions.py)."""
+
+    if TYPE_CHECKING:  # what this part uses of the console (console.py, opening.py)
+        service: ApprovalService | None
+        page: ActionPage | None
+        now: datetime
+
+        @property
+        def table(self) -> ActionTable: ...
+        @property
+        def detail(self) -> ActionDetail: ...
+        @property
+        def view_query(self) -> ActionQuery: ...
+        def _update_keys(self) -> None: ...
+        def _opened_service(self) -> ApprovalService: ...
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._detail_events_for: int | None = None
+        self._detail_timer: Timer | None = None
+
+    @property
+    def _detail_settled(self) -> bool:
+        """The pane shows the highlighted action (or says there is none) with its history."""
+        detail = self.detail
+        if self._detail_timer is not None or detail.view != self.table.highlighted_view:
+            return False
+        return detail.view is None or detail.events is not None
+
+    @on(DataTable.RowHighlighted, "#actions")
+    def _highlighted(self) -> None:
+        self._update_keys()
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, self._sync_detail)
+
+    @on(DataTable.RowSelected, "#actions")
+    def _selected(self) -> None:
+        self.action_focus_detail()
+
+    def _sync_detail(self) -> None:
+        if self._detail_timer is not None:  # a refresh got here before the debounce
+            self._detail_timer.stop()
+            self._detail_timer = None
+        view = self.table.highlighted_view
+        detail = self.detail
+        if view is None:
+            empty = "Nothing here."
+            if self.page is not None and self.view_query.statuses and not self.view_query.search:
+                empty = "No pending actions. Press p to see all actions."
+            elif self.view_query.search:
+                empty = "No action matches the filter. Press escape to clear it."
+            detail.show(None, None, self.now, empty=empty)
+            return
+        if detail.view == view:
+            if detail.events is None and self._detail_events_for != view.id:
+                self._fetch_events(view.id)  # the last read failed (or waited): try again
+            return
+        same_action = detail.view is not None and detail.view.id == view.id
+        events = detail.events if same_action else None
+        detail.show(view, events, self.now)
+        self._fetch_events(view.id)
+
+    def _fetch_events(self, action_id: int) -> None:
+        if self.service is None:
+            return  # a deferred start: read once the service is ready (_service_ready)
+        self._detail_events_for = action_id
+        self._load_events(action_id)
+
+    @work(thread=True, group="events", exclusive=True, exit_on_error=False)
+    def _load_events(self, action_id: int) -> None:
+        try:
+            events = self._opened_service().list_events(action_id)
+        except ApprovalsError as error:
+            self.post_message(EventsFetched(action_id, None, error.message))
+        else:
+            self.post_message(EventsFetched(action_id, events))
+
+    @on(EventsFetched)
+    def _events_fetched(self, message: EventsFetched) -> None:
+        if message.events is None:
+            if self._detail_events_for == message.action_id:
+                self._detail_events_for = None  # the next refresh tries again
+            self.notify(message.error or "", title="History", severity="warning", markup=False)
+            return
+        view = self.detail.view
+        if view is not None and view.id == message.action_id:
+            self.detail.show(view, message.events, self.now)
+
+    def action_focus_detail(self) -> None:
+        detail = self.detail
+        if detail.view is None:
+            return
+        detail.focus()
+        if self.has_class("-narrow"):
+            self.maximize(detail, container=False)

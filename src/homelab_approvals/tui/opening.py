@@ -1,0 +1,135 @@
+"""How the console gets its service: given at once, or opened after the first paint by a
+deferred start (tui/startup.py). Until the deferred open is done, a worker thread that
+needs the service waits for it here, and a failure to open turns the decision keys off
+and says why; it never crashes the console."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from homelab_approvals.domain.errors import ApprovalsError, StorageError
+from homelab_approvals.domain.views import ActionPage
+from homelab_approvals.service.availability import database_read_only_reason
+from homelab_approvals.storage.first_window import FIRST_WINDOW
+from homelab_approvals.tui.collector import resume_collector
+from homelab_approvals.tui.live import ActionsFetched
+from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
+
+if TYPE_CHECKING:
+    from homelab_approvals.service import ApprovalService
+    from homelab_approvals.tui.live import LiveFeed
+
+#: How long a decision made during a deferred start waits for the database to open.
+OPEN_WAIT = 30.0
+
+
+class OpeningMixin(Screen[None]):
+    """The service of ConsoleScreen (console.py), which mixes this in. A Screen subclass
+    so that Textual registers its `@on` handlers (see DecisionsMixin in decisions.py)."""
+
+    if TYPE_CHECKING:  # what this part uses of the console (console.py)
+        feed: LiveFeed
+        clock: Callable[[], datetime]
+        read_only_reason: str | None
+
+        def _read_only_banner(self) -> Static: ...
+        def _apply(self, message: ActionsFetched) -> None: ...
+        def _watch_database(self) -> object: ...  # a @work method: returns its Worker
+        def _update_keys(self) -> None: ...
+        def _sync_detail(self) -> None: ...
+        def _show_refresh_error(self, text: str) -> None: ...
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service: ApprovalService | None = None
+        self.deferred: DeferredStart | None = None
+        self._opened = threading.Event()  # set once `service` is (see _opened_service)
+        self._open_error: str | None = None
+
+    def _use_service(self, service: ApprovalService | None, deferred: DeferredStart | None) -> str:
+        """Start with `service`, or with a `deferred` start; returns the database's label."""
+        self.service = service
+        self.deferred = deferred
+        if service is not None:
+            self._opened.set()
+            return service.db.label
+        if deferred is not None:
+            return deferred.first.label
+        raise ValueError("give either a service or a deferred start")
+
+    def _opened_service(self) -> ApprovalService:
+        """The service, for a worker thread. A decision made while a deferred start is
+        still opening the database (its first few hundred ms) waits for it here, in its
+        own thread, rather than being refused or lost."""
+        if self.service is None:
+            self._opened.wait(OPEN_WAIT)
+        service = self.service
+        if service is None:
+            raise StorageError(self._open_error or "the database is not open yet; try again")
+        return service
+
+    def _show_first_window(self, page: ActionPage) -> None:
+        """A deferred start's first rows, applied as the live feed's first rows of the
+        view would be: when the window holds more, the feed fills it up once it runs."""
+        request = self.feed.current
+        limit = request.query.limit
+        rows = page.rows[:limit]
+        partial = len(rows) == FIRST_WINDOW < limit
+        fetched = ActionsFetched(request, replace(page, rows=rows), self.clock(), partial=partial)
+        self._apply(fetched)
+
+    @work(thread=True, group="open", exit_on_error=False, name="open database")
+    def _open_service(self) -> None:
+        deferred = self.deferred
+        assert deferred is not None
+        worker = get_current_worker()
+        try:
+            service = deferred.open_service()
+        except ApprovalsError as error:
+            self.post_message(ServiceFailed(error.message))
+            return
+        if worker.is_cancelled or not self.post_message(ServiceReady(service)):
+            service.db.close()  # the console has gone meanwhile
+
+    @on(Worker.StateChanged)
+    def _open_crashed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "open":
+            error = event.worker.error
+            self._service_failed(ServiceFailed(f"unexpected {type(error).__name__}: {error}"))
+
+    @on(ServiceReady)
+    def _service_ready(self, message: ServiceReady) -> None:
+        service = message.service
+        self.service = service
+        self.feed.service = service
+        self._opened.set()  # decisions made meanwhile go ahead
+        # The file may have turned read-only since the first window was read.
+        reason = database_read_only_reason(service.db)
+        if reason and not self.read_only_reason:
+            self.read_only_reason = reason
+            self.mount(self._read_only_banner(), before="#refresh-error")
+        self._watch_database()
+        self._update_keys()
+        self._sync_detail()  # the history, which waited for the service
+        resume_collector()  # SQLAlchemy is in: freeze the startup's objects (collector.py)
+
+    @on(ServiceFailed)
+    def _service_failed(self, message: ServiceFailed) -> None:
+        self._open_error = f"cannot open the database: {message.message}"
+        self._opened.set()  # decisions made meanwhile fail with that
+        self._update_keys()
+        self._show_refresh_error(
+            f"cannot open the database: decisions are off and the list is not refreshed. "
+            f"{message.message}"
+        )
+        self.notify(message.message, title="Database", severity="error", markup=False)
+        resume_collector()
