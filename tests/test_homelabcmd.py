@@ -187,7 +187,7 @@ def test_decisions_work_in_place(homelab: Path, opened: tuple[Database, Approval
     ) == [
         (1, "pending", "approved", "alice", "2026-11-27 10:02:00.000000", None),
         (2, "pending", "rejected", "alice", "2026-11-27 10:02:00.000000", "not during the day"),
-        (3, "pending", "failed", "alice", "2026-11-27 10:02:00.000000", None),
+        (3, "pending", "failed", "alice", "2026-11-27 10:02:00.000000", "cancelled"),
     ]
     assert their_schema(homelab) == schema_before
     assert query(homelab, "PRAGMA integrity_check") == [("ok",)]
