@@ -180,6 +180,13 @@ USAGE_ERRORS = [
     pytest.param(["events", "--action", "x"], "positive integer", id="events-bad-action"),
     pytest.param(["--database-url", "sqlite://", "list"], "not allowed", id="db-and-url"),
     pytest.param(["list", "--db", "x.db"], "before the command", id="global-after-command"),
+    # Left-over words point at the help of the command that was given them.
+    pytest.param(["show", "1", "2"], "2 (see 'homelab-approvals show --help')", id="extra-word"),
+    pytest.param(
+        ["server", "add", "x", "--hostname", "h", "y"],
+        "y (see 'homelab-approvals server add --help')",
+        id="extra-word-nested",
+    ),
 ]
 
 

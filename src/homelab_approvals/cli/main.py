@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = "--json" in args_list[: _end_of_options(args_list)]
     try:
         try:
-            args = build_parser().parse_args(args_list)
+            args = build_parser().parse(args_list)
         except SystemExit as done:  # --help and --version print, then exit 0
             return done.code if isinstance(done.code, int) else 0
         as_json = bool(getattr(args, "json", False))

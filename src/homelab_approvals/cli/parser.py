@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -56,12 +57,25 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error becomes one `error: USAGE: ...` line (via UsageError)
     instead of a usage dump, so scripts see the same shape for every failure."""
 
+    def parse(self, argv: Sequence[str]) -> argparse.Namespace:
+        """parse_args, but left-over words point at the help of the command they were
+        given to (`show 1 2`: 'homelab-approvals show --help'), not the top level's."""
+        args, extras = self.parse_known_args(argv)
+        if extras:
+            words = (getattr(args, "command", None), getattr(args, "server_command", None))
+            where = " ".join([self.prog, *(word for word in words if word)])
+            self._fail(f"unrecognized arguments: {' '.join(extras)}", where)
+        return args
+
     def error(self, message: str) -> NoReturn:
-        hint = f"see '{self.prog} --help'"
+        self._fail(message, self.prog)
+
+    def _fail(self, message: str, where: str) -> NoReturn:
+        hint = f"see '{where} --help'"
         if message.startswith("unrecognized arguments") and any(
             word in GLOBAL_FLAGS or word.split("=")[0] in GLOBAL_FLAGS for word in message.split()
         ):
-            hint = f"global options such as --db go before the command; {hint}"
+            hint = f"global options such as --db go before the command; see '{self.prog} --help'"
         raise UsageError(f"{message} ({hint})")
 
 
