@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
@@ -92,6 +93,25 @@ def summary(result: BulkResult) -> tuple[str, str, str]:
     return title, "\n".join(lines), "error" if result.error else "warning"
 
 
+class MarkedList(DataTable[Text]):
+    """The confirmation's list: the action column takes the width left, so a long
+    action is cut with an ellipsis rather than pushed past the dialog's edge (where it
+    was cut mid-word, under a horizontal scrollbar)."""
+
+    def on_resize(self) -> None:
+        columns = self.ordered_columns
+        if len(columns) != 3:
+            return
+        action = columns[-1]
+        used = sum(column.get_render_width(self) for column in columns[:-1])
+        room = self.size.width - self.styles.scrollbar_size_vertical - used
+        action.auto_width = False
+        action.width = max(8, room - 2 * self.cell_padding)
+        total = used + action.get_render_width(self)
+        self.virtual_size = Size(total, self.virtual_size.height)
+        self.refresh()
+
+
 class ConfirmApproval(ModalScreen[bool]):
     """ "Approve these N actions?", listing each (id, server, action). True to go ahead.
 
@@ -121,7 +141,7 @@ class ConfirmApproval(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
             yield Static(self.title_text, id="confirm-title", markup=False)
-            yield DataTable[Text](
+            yield MarkedList(
                 id="confirm-list", cursor_type="none", zebra_stripes=False, show_cursor=False
             )
             yield Static(

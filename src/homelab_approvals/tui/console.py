@@ -32,6 +32,7 @@ from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
+from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin
@@ -67,6 +68,20 @@ def _console_commands() -> type[Provider]:
     from homelab_approvals.tui.commands import ConsoleCommands  # only when ctrl+p is pressed
 
     return ConsoleCommands
+
+
+class FilterInput(OneLineInput):
+    """The filter field; its footer names what enter and escape do while it is edited."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Apply", key_display="enter", tooltip="Apply the filter"),
+        Binding(
+            "escape",
+            "screen.clear_filter",
+            "Clear",
+            tooltip="Undo the edit; with none, drop the filter",
+        ),
+    ]
 
 
 class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
@@ -134,7 +149,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
                 yield ActionTable(id="actions")
                 with Horizontal(id="filter-bar"):
                     yield Label("Filter", id="filter-label")
-                    yield Input(
+                    yield FilterInput(
                         placeholder="server, service, command or #id · enter applies",
                         max_length=SEARCH_MAX,
                         id="filter",
@@ -292,6 +307,9 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             return True
         if action in DECISION_KEYS:
             return self._decision_key_state(action, table)
+        if action == "filter":
+            # While the field is being edited, "/" is typed into it: no footer entry.
+            return not self.filter_input.has_focus
         if action == "show_all":
             return bool(self.view_query.statuses)  # False hides it: p then means "Pending"
         if action == "show_pending":

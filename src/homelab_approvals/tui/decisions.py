@@ -44,6 +44,11 @@ DECISION_KEYS = (*SINGLE_KEYS, *MARKING_KEYS, *BULK_KEYS)
 BULK_PROBLEM_SECONDS = 15.0
 #: Approving at least this many at once says so when it starts.
 BULK_NOTICE_FROM = 50
+#: A decision not back after this long says it is waiting (another process holds the
+#: database's write lock, up to its busy timeout): a key that seems to do nothing for
+#: seconds gets pressed again, or the console looks frozen.
+SLOW_DECISION_SECONDS = 0.75
+_DOING = {"approve": "Approving", "cancel": "Cancelling"}
 
 
 class DecisionsMixin(Screen[None]):
@@ -58,6 +63,7 @@ class DecisionsMixin(Screen[None]):
         feed: LiveFeed
         page: ActionPage | None
         read_only_reason: str | None
+        service: ApprovalService | None
         _open_error: str | None
 
         @property
@@ -106,7 +112,17 @@ class DecisionsMixin(Screen[None]):
         if view is None or view.id in self._deciding:
             return  # a second key press while the first is on its way decides nothing
         self._deciding.add(view.id)
-        self._decide(verb, view.id, action_title(view))
+        title = action_title(view)
+        self._decide(verb, view.id, title)
+        self.set_timer(SLOW_DECISION_SECONDS, lambda: self._still_deciding(verb, view.id, title))
+
+    def _still_deciding(self, verb: str, action_id: int, title: str) -> None:
+        if action_id not in self._deciding:
+            return
+        # Before the deferred open is done, that is the wait (seconds on a slow Pi);
+        # after it, only another writer's lock holds a decision up this long.
+        why = "to open" if self.service is None else "(another program is writing to it)"
+        self.notify(f"{title}: waiting for the database {why}…", title=_DOING[verb], markup=False)
 
     def action_reject(self) -> None:
         view = self.table.highlighted_view

@@ -77,7 +77,9 @@ class DetailSyncMixin(Screen[None]):
         detail = self.detail
         if view is None:
             empty = "Nothing here."
-            if self.page is not None and self.view_query.statuses and not self.view_query.search:
+            if self.page is not None and not self.view_query.search and not self.page.grand_total:
+                empty = "No actions yet. They appear here as soon as one is proposed."
+            elif self.page is not None and self.view_query.statuses and not self.view_query.search:
                 empty = "No pending actions. Press p to see all actions."
             elif self.view_query.search:
                 empty = "No action matches the filter. Press escape to clear it."

@@ -67,9 +67,20 @@ def server_label(view: ActionView) -> str:
     return view.server_label or view.server_id
 
 
+#: How much of a name a title shows: a 250-character host name made a toast fill the
+#: screen at 80 columns. The detail pane always shows names in full.
+TITLE_PART_MAX = 40
+
+
+def clip(text: str, most: int = TITLE_PART_MAX) -> str:
+    """`text`, cut with an ellipsis when longer than `most` characters."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def action_title(view: ActionView) -> str:
-    """ "#12 · restart nginx on pi-4": plain text, for modal titles and toasts."""
-    return visible(f"#{view.id} · {view.summary} on {server_label(view)}")
+    """ "#12 · restart nginx on pi-4": plain text, for modal titles and toasts; long
+    names are cut (see TITLE_PART_MAX)."""
+    return visible(f"#{view.id} · {clip(view.summary)} on {clip(server_label(view))}")
 
 
 def age(moment: datetime | None, now: datetime) -> str:

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Input, Static
 from homelab_approvals.domain.errors import ApprovalsError, StorageError, ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import REASON_MAX
+from homelab_approvals.tui.inputs import OneLineInput
 
 REASON_REQUIRED = "A reason is required"
 PLACEHOLDER = f"Why? A reason is required (up to {REASON_MAX} characters)"
@@ -56,7 +57,7 @@ class RejectScreen(ModalScreen[str | None]):
             yield Static(f"Reject {self.title_text}", id="reject-title", markup=False)
             if self.command:
                 yield Static(self.command, id="reject-command", markup=False)
-            yield Input(placeholder=PLACEHOLDER, max_length=REASON_MAX, id="reason")
+            yield OneLineInput(placeholder=PLACEHOLDER, max_length=REASON_MAX, id="reason")
             yield Static("", id="reject-error", markup=False)
             yield Static("enter rejects · escape cancels", id="reject-hint", markup=False)
         yield Footer(compact=True)
@@ -93,6 +94,11 @@ class RejectScreen(ModalScreen[str | None]):
     def _clear_error(self) -> None:
         if not self.busy and self.error_text:
             self.show_error("")
+
+    @on(OneLineInput.Cut, "#reason")
+    def _paste_cut(self, event: OneLineInput.Cut) -> None:
+        # After the paste's own Input.Changed (which clears any error), so it stays.
+        self.show_error(f"{event.dropped:,} pasted characters left out: {REASON_MAX} at most")
 
     @work(thread=True, exclusive=True, group="reject", exit_on_error=False)
     def _decide(self, reason: str) -> None:
