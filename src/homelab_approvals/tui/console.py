@@ -236,6 +236,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         # view first appears or its window fills up after the first rows.
         first_of_view = request.generation != self._shown_generation
         same_view = not first_of_view and not self._shown_partial
+        # A live change may take the highlighted row away (someone else decided it).
+        before = self.table.highlighted_view if same_view else None
         self.page = message.page
         self.now = message.at
         self.table.show(
@@ -248,6 +250,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self._shown_partial = message.partial
         self._show_counts()
         self._marks_changed()
+        self._after_live_change(before)
         self._sync_detail()
         self._update_keys()
         self.last_apply_seconds = perf_counter() - started

@@ -7,6 +7,7 @@ while a deferred start is still opening the database waits for it (tui/opening.p
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -48,6 +49,10 @@ BULK_NOTICE_FROM = 50
 #: database's write lock, up to its busy timeout): a key that seems to do nothing for
 #: seconds gets pressed again, or the console looks frozen.
 SLOW_DECISION_SECONDS = 0.75
+#: When someone else's decision takes the highlighted row away, the cursor lands on the
+#: next one; for this long a, r and c are greyed out, so a key pressed for the row that
+#: left does not decide one nobody has looked at.
+MOVED_ROW_HOLD_SECONDS = 1.5
 _DOING = {"approve": "Approving", "cancel": "Cancelling"}
 
 
@@ -76,6 +81,8 @@ class DecisionsMixin(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._deciding: set[int] = set()  # action ids with a decision on its way
+        self._decided_here: set[int] = set()  # ids this console decided (or tried to)
+        self._hold_until = 0.0  # monotonic(): a, r and c wait until then (see below)
         self._bulk_running = False  # A or R on marked rows is on its way
         self._marks_text = ""
 
@@ -84,6 +91,8 @@ class DecisionsMixin(Screen[None]):
         if action in SINGLE_KEYS:
             if self.read_only_reason or self._open_error:
                 return None
+            if monotonic() < self._hold_until:
+                return None  # the row under the cursor was just replaced by another
             if self.page is None:
                 # Before the first rows arrive: as they will most likely be (a pending
                 # row on top), so the footer is not rebuilt as the first screen paints.
@@ -101,6 +110,23 @@ class DecisionsMixin(Screen[None]):
 
     # -- the highlighted action ------------------------------------------------------------
 
+    def _after_live_change(self, before: ActionView | None) -> None:
+        """After a live refresh: if someone else's decision took away the highlighted
+        row, say so, and hold the decision keys briefly (MOVED_ROW_HOLD_SECONDS)."""
+        after = self.table.highlighted_view
+        if before is None or after is None or after.id == before.id:
+            return  # the table keeps the cursor on its row while the row is there
+        if before.id in self._decided_here:
+            return  # this console decided it: moving on to the next row is the point
+        self._hold_until = monotonic() + MOVED_ROW_HOLD_SECONDS
+        self.set_timer(MOVED_ROW_HOLD_SECONDS, self._update_keys)
+        self.notify(
+            f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
+            title="The highlighted action left",
+            severity="warning",
+            markup=False,
+        )
+
     def action_approve(self) -> None:
         self._start_decision("approve")
 
@@ -112,6 +138,7 @@ class DecisionsMixin(Screen[None]):
         if view is None or view.id in self._deciding:
             return  # a second key press while the first is on its way decides nothing
         self._deciding.add(view.id)
+        self._decided_here.add(view.id)
         title = action_title(view)
         self._decide(verb, view.id, title)
         self.set_timer(SLOW_DECISION_SECONDS, lambda: self._still_deciding(verb, view.id, title))
@@ -133,6 +160,7 @@ class DecisionsMixin(Screen[None]):
         action_id, title = view.id, action_title(view)
 
         def reject(reason: str) -> ActionView:
+            self._decided_here.add(action_id)  # a set: safe to add to from the worker
             return self._opened_service().reject(action_id, self.actor, reason)
 
         def done(reason: str | None) -> None:
@@ -241,6 +269,7 @@ class DecisionsMixin(Screen[None]):
         def confirmed(go: bool | None) -> None:
             if go and not self._bulk_running:
                 self._bulk_running = True
+                self._decided_here.update(ids)
                 self._update_keys()
                 if len(ids) >= BULK_NOTICE_FROM:  # a Pi takes a while over many
                     self.notify(f"{plural(len(ids))}…", title="Approving", markup=False)
@@ -260,6 +289,7 @@ class DecisionsMixin(Screen[None]):
 
         def reject(reason: str) -> object:
             # Runs in the modal's worker: a reason the service refuses stays in the modal.
+            self._decided_here.update(ids)
             result = self._opened_service().decide_many(ids, self.actor, Decision.REJECT, reason)
             outcome.append(result)
             return result
