@@ -99,7 +99,7 @@ async def test_detail_says_so_on_screen_when_an_action_has_no_history(
         assert demo.list_events(oldest) == []  # the row inserted above
         await wait_until(pilot, lambda: detail_shows(app, oldest), "its (empty) history")
         drawn = text_of(screen(app).query_one("#detail-body", Static)).splitlines()
-        assert [line.strip() for line in drawn[-2:]] == ["History", "no events recorded"]
+        assert [line.strip() for line in drawn[-2:]] == ["History (UTC)", "no events recorded"]
 
 
 @run_async

@@ -125,7 +125,7 @@ def render_detail(
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:
-    heading = Text("History", style=_LABEL_STYLE)
+    heading = Text("History (UTC)", style=_LABEL_STYLE)  # as the CLI's "AT (UTC)"
     # A last line without its newline (Text(end="")) is drawn but not counted in the
     # widget's height, so it was cut off: these end their line.
     if events is None:
