@@ -226,8 +226,10 @@ def test_each_key_decides_as_its_operator_whatever_the_client_asks(
     wait_until(
         lambda: q.row(first)["status"] == "approved", 20, lambda: f"alice:\n{alice.screen()}"
     )
-    # bob's console sees #1 leave his queue; his cursor moves on to #2.
+    # bob's console sees #1 leave his queue; his cursor moves on to #2, and his decision
+    # keys wait a moment (a key meant for #1 must not decide #2), as the pane says.
     bob.wait_for(lambda s: "1 pending" in s and f"─#{second} ·" in s, what="#1 gone on bob's")
+    bob.wait_for(lambda s: "in a moment" not in s, what="bob's keys back")
     bob.send("r")
     bob.wait_for(f"Reject #{second}", what="the reason modal")
     bob.type("flapping, not broken")

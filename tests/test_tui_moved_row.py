@@ -35,6 +35,7 @@ async def test_a_row_taken_away_by_someone_else_holds_the_decision_keys(
         assert console.check_action("approve", ()) is None  # greyed out: held
         assert console.check_action("reject", ()) is None
         assert console.check_action("cancel_action", ()) is None
+        assert console.detail.note == decisions.HOLD_NOTE  # the pane's title says why
         await pilot.press("a")  # meant for the row that left
         assert ("warning", "The highlighted action left") in [t[:2] for t in toasts(app)]
         (message,) = [m for s, t, m in toasts(app) if t == "The highlighted action left"]
@@ -47,6 +48,7 @@ async def test_a_row_taken_away_by_someone_else_holds_the_decision_keys(
             timeout=decisions.MOVED_ROW_HOLD_SECONDS + 5,
         )
         assert demo.get_action(second).status == "pending"  # the held key did nothing
+        assert console.detail.note == ""
         await pilot.press("a")
         await wait_until(pilot, lambda: second not in rows(app), "the approval")
         assert demo.get_action(second).status == "approved"

@@ -344,7 +344,9 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         bar.display = True
         field = self.filter_input
         field.value = self.view_query.search or ""
-        field.focus()
+        # At once, not `focus()` (which waits for the message queue): the keys typed
+        # after "/" are routed to whatever has focus when the app reads them.
+        self.set_focus(field)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

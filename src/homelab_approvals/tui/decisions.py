@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from homelab_approvals.domain.views import ActionPage
     from homelab_approvals.service import ApprovalService
     from homelab_approvals.service.listing import ActionQuery
+    from homelab_approvals.tui.detail import ActionDetail
     from homelab_approvals.tui.live import LiveFeed
     from homelab_approvals.tui.table import ActionTable
 
@@ -53,6 +54,7 @@ SLOW_DECISION_SECONDS = 0.75
 #: next one; for this long a, r and c are greyed out, so a key pressed for the row that
 #: left does not decide one nobody has looked at.
 MOVED_ROW_HOLD_SECONDS = 1.5
+HOLD_NOTE = "row changed: a r c in a moment"
 _DOING = {"approve": "Approving", "cancel": "Cancelling"}
 
 
@@ -73,6 +75,8 @@ class DecisionsMixin(Screen[None]):
 
         @property
         def table(self) -> ActionTable: ...
+        @property
+        def detail(self) -> ActionDetail: ...
         @property
         def view_query(self) -> ActionQuery: ...
         def _update_keys(self) -> None: ...
@@ -119,7 +123,9 @@ class DecisionsMixin(Screen[None]):
         if before.id in self._decided_here:
             return  # this console decided it: moving on to the next row is the point
         self._hold_until = monotonic() + MOVED_ROW_HOLD_SECONDS
-        self.set_timer(MOVED_ROW_HOLD_SECONDS, self._update_keys)
+        self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
+        # Greyed keys alone do not say why, nor when they come back.
+        self.detail.set_note(HOLD_NOTE)
         self.notify(
             f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
             title="The highlighted action left",
@@ -142,6 +148,12 @@ class DecisionsMixin(Screen[None]):
         title = action_title(view)
         self._decide(verb, view.id, title)
         self.set_timer(SLOW_DECISION_SECONDS, lambda: self._still_deciding(verb, view.id, title))
+
+    def _end_hold(self) -> None:
+        if monotonic() < self._hold_until:
+            return  # another row left since: its own timer ends that hold
+        self.detail.set_note("")
+        self._update_keys()
 
     def _still_deciding(self, verb: str, action_id: int, title: str) -> None:
         if action_id not in self._deciding:

@@ -41,6 +41,7 @@ class ActionDetail(VerticalScroll):
         super().__init__(id=id)
         self.view: ActionView | None = None
         self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
+        self.note = ""  # said after the action's title, e.g. why its keys wait
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -66,10 +67,21 @@ class ActionDetail(VerticalScroll):
             self.border_title = "Details"
             body.update(Text(empty, style="italic"))
             return
-        self.border_title = Text(action_title(view))  # a str would be read as markup
+        self._show_title()
         body.update(render_detail(view, self.events, now))
         if moved:
             self.scroll_home(animate=False)
+
+    def set_note(self, note: str) -> None:
+        self.note = note
+        if self.view is not None:
+            self._show_title()
+
+    def _show_title(self) -> None:
+        assert self.view is not None
+        title = action_title(self.view)
+        # Text: a str would be read as markup.
+        self.border_title = Text(f"{title} · {self.note}" if self.note else title)
 
 
 def render_detail(

@@ -58,6 +58,10 @@ CONSOLE_BINDINGS: list[BindingType] = [
         "Filter",
         id="filter",
         tooltip="Narrow the rows by server, service, command or #id",
+        # Priority: the app runs it as the key arrives, so the field has focus before
+        # the next key is routed. Otherwise "/apt" typed fast (or arriving in one SSH
+        # read) sent "apt" to the table, and its "a" approved the highlighted action.
+        priority=True,
     ),
     # Two bindings on one key: check_action hides the one that does not apply, so
     # the footer says what p will do ("All" or "Pending").

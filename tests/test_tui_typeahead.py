@@ -1,0 +1,52 @@
+"""Keys that arrive together (a fast typist over SSH, a laggy link delivering several
+keystrokes in one read, a paste) reach the app back to back, before it has handled the
+first. Whatever the first key opens must take the rest: "/apt" is a filter, never an
+approval of the highlighted action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events
+from textual.keys import _character_to_key
+
+from homelab_approvals.service import ApprovalService
+from homelab_approvals.tui.help import HelpScreen
+from tui_support import highlighted_id, run_async, running, screen, wait_until
+
+
+def arrive_together(app: Any, text: str) -> None:
+    """Post the keys of `text` as the terminal driver does for one read: all queued
+    before the app handles any of them."""
+    for character in text:
+        app.post_message(events.Key(_character_to_key(character), character))
+
+
+def decisions_started(app: Any) -> int:
+    return sum(1 for worker in app.workers if worker.group == "decide")
+
+
+@run_async
+async def test_a_filter_typed_fast_goes_into_the_filter(demo: ApprovalService) -> None:
+    async with running(demo) as (app, pilot):
+        first = highlighted_id(app)
+        assert first is not None
+        field = screen(app).filter_input
+        arrive_together(app, "/apt")
+        await wait_until(pilot, lambda: field.value == "apt", "the keys after / in the field")
+        assert field.has_focus
+        assert decisions_started(app) == 0
+        assert demo.get_action(first).status == "pending"
+
+
+@run_async
+async def test_help_typed_ahead_of_a_key_takes_that_key(demo: ApprovalService) -> None:
+    async with running(demo) as (app, pilot):
+        first = highlighted_id(app)
+        assert first is not None
+        arrive_together(app, "?a")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.press("escape")  # the help closes: every key before it was handled
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
+        assert decisions_started(app) == 0
+        assert demo.get_action(first).status == "pending"
