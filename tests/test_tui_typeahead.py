@@ -5,14 +5,26 @@ approval of the highlighted action."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 from textual import events
 from textual.keys import _character_to_key
 
-from homelab_approvals.service import ApprovalService
+from homelab_approvals.domain.views import ActionPage
+from homelab_approvals.service import ActionQuery, ApprovalService
+from homelab_approvals.storage import open_database
 from homelab_approvals.tui.help import HelpScreen
-from tui_support import highlighted_id, run_async, running, screen, wait_until
+from tui_support import (
+    demo_service,
+    frozen_clock,
+    highlighted_id,
+    run_async,
+    running,
+    screen,
+    wait_until,
+)
 
 
 def arrive_together(app: Any, text: str) -> None:
@@ -50,3 +62,42 @@ async def test_help_typed_ahead_of_a_key_takes_that_key(demo: ApprovalService) -
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
         assert decisions_started(app) == 0
         assert demo.get_action(first).status == "pending"
+
+
+class SlowToList(ApprovalService):
+    """The real service, whose reads of rows wait while `gate` is closed: a Pi under
+    load, or a big database, between a new filter and its rows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def list_actions(self, query: ActionQuery | None = None) -> ActionPage:
+        self.gate.wait(30)
+        return super().list_actions(query)
+
+
+@run_async
+async def test_a_decision_waits_for_the_rows_a_new_filter_asked_for(demo_path: Path) -> None:
+    demo_service(demo_path).db.close()  # the demo data, in the file the service reads
+    service = SlowToList(open_database(demo_path), clock=frozen_clock)
+    try:
+        async with running(service) as (app, pilot):
+            console = screen(app)
+            before = highlighted_id(app)
+            assert before is not None
+            service.gate.clear()
+            await pilot.press("slash", *"unbound", "enter")
+            await wait_until(pilot, lambda: console.table.has_focus, "the filter applied")
+            assert console.view_changing  # its rows are on their way
+            assert console.check_action("approve", ()) is None
+            await pilot.press("a")  # meant for the row the filter will bring, not `before`
+            assert decisions_started(app) == 0
+            service.gate.set()
+            await wait_until(pilot, lambda: not console.view_changing, "the filtered rows")
+            assert highlighted_id(app) != before  # the filter brought other rows
+            assert console.check_action("approve", ()) is True
+            assert service.get_action(before).status == "pending"
+    finally:
+        service.db.close()

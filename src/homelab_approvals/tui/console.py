@@ -185,6 +185,11 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         return self._detail_settled
 
     @property
+    def view_changing(self) -> bool:
+        """Other rows have been asked for (filter, sort, page, p) and are not shown yet."""
+        return self.page is not None and self._shown_generation != self.feed.current.generation
+
+    @property
     def view_query(self) -> ActionQuery:
         """The view being shown (or asked for)."""
         return self.feed.current.query

@@ -79,6 +79,8 @@ class DecisionsMixin(Screen[None]):
         def detail(self) -> ActionDetail: ...
         @property
         def view_query(self) -> ActionQuery: ...
+        @property
+        def view_changing(self) -> bool: ...
         def _update_keys(self) -> None: ...
         def _opened_service(self) -> ApprovalService: ...
 
@@ -97,6 +99,10 @@ class DecisionsMixin(Screen[None]):
                 return None
             if monotonic() < self._hold_until:
                 return None  # the row under the cursor was just replaced by another
+            if self.view_changing:
+                # A filter, sort, page or p has asked for other rows: the highlighted row
+                # is about to be replaced, and "/nginx, enter, a" means the new top row.
+                return None
             if self.page is None:
                 # Before the first rows arrive: as they will most likely be (a pending
                 # row on top), so the footer is not rebuilt as the first screen paints.
