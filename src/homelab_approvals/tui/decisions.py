@@ -11,7 +11,6 @@ from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.screen import Screen
 from textual.widgets import Static
 
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE
@@ -25,15 +24,11 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.bulk import BulkResult, Decision
 from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
+from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.formatting import action_title
 from homelab_approvals.tui.live import DecisionFinished
 
 if TYPE_CHECKING:
-    from homelab_approvals.domain.views import ActionPage
-    from homelab_approvals.service import ApprovalService
-    from homelab_approvals.service.listing import ActionQuery
-    from homelab_approvals.tui.detail import ActionDetail
-    from homelab_approvals.tui.live import LiveFeed
     from homelab_approvals.tui.table import ActionTable
 
 #: The highlighted row's decision keys, the marking keys, and the keys for marked rows:
@@ -58,31 +53,8 @@ HOLD_NOTE = "row changed: a r c in a moment"
 _DOING = {"approve": "Approving", "cancel": "Cancelling"}
 
 
-class DecisionsMixin(Screen[None]):
-    """The decision keys of ConsoleScreen (console.py), which mixes this in.
-
-    A Screen subclass rather than a plain mixin class: Textual collects `@on` handlers
-    in its message-pump metaclass (`_MessagePumpMeta` in textual/message_pump.py), per
-    class, and only for MessagePump subclasses; a plain mixin's handlers never run."""
-
-    if TYPE_CHECKING:  # what this part uses of the console (console.py, opening.py)
-        actor: str
-        feed: LiveFeed
-        page: ActionPage | None
-        read_only_reason: str | None
-        service: ApprovalService | None
-        _open_error: str | None
-
-        @property
-        def table(self) -> ActionTable: ...
-        @property
-        def detail(self) -> ActionDetail: ...
-        @property
-        def view_query(self) -> ActionQuery: ...
-        @property
-        def view_changing(self) -> bool: ...
-        def _update_keys(self) -> None: ...
-        def _opened_service(self) -> ApprovalService: ...
+class DecisionsMixin(ConsolePart):
+    """The decision keys of ConsoleScreen (console.py), which mixes this in."""
 
     def __init__(self) -> None:
         super().__init__()

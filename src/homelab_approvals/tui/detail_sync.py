@@ -4,46 +4,26 @@ thread worker. enter (or a click on a row) moves the focus into the pane."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable
 
 from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import EventsFetched
 
 if TYPE_CHECKING:
-    from homelab_approvals.domain.views import ActionPage
-    from homelab_approvals.service import ApprovalService
-    from homelab_approvals.service.listing import ActionQuery
-    from homelab_approvals.tui.detail import ActionDetail
-    from homelab_approvals.tui.table import ActionTable
+    pass
 
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
 DETAIL_DEBOUNCE = 0.05
 
 
-class DetailSyncMixin(Screen[None]):
-    """The detail pane of ConsoleScreen (console.py), which mixes this in. A Screen
-    subclass so that Textual registers its `@on` handlers (see decisions.py)."""
-
-    if TYPE_CHECKING:  # what this part uses of the console (console.py, opening.py)
-        service: ApprovalService | None
-        page: ActionPage | None
-        now: datetime
-
-        @property
-        def table(self) -> ActionTable: ...
-        @property
-        def detail(self) -> ActionDetail: ...
-        @property
-        def view_query(self) -> ActionQuery: ...
-        def _update_keys(self) -> None: ...
-        def _opened_service(self) -> ApprovalService: ...
+class DetailSyncMixin(ConsolePart):
+    """The detail pane of ConsoleScreen (console.py), which mixes this in."""
 
     def __init__(self) -> None:
         super().__init__()

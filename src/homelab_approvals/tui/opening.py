@@ -6,14 +6,10 @@ and says why; it never crashes the console."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.screen import Screen
-from textual.widgets import Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from homelab_approvals.domain.errors import ApprovalsError, StorageError
@@ -21,32 +17,19 @@ from homelab_approvals.domain.views import ActionPage
 from homelab_approvals.service.availability import database_read_only_reason
 from homelab_approvals.storage.first_window import FIRST_WINDOW
 from homelab_approvals.tui.collector import resume_collector
+from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import ActionsFetched
 from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
-    from homelab_approvals.tui.live import LiveFeed
 
 #: How long a decision made during a deferred start waits for the database to open.
 OPEN_WAIT = 30.0
 
 
-class OpeningMixin(Screen[None]):
-    """The service of ConsoleScreen (console.py), which mixes this in. A Screen subclass
-    so that Textual registers its `@on` handlers (see DecisionsMixin in decisions.py)."""
-
-    if TYPE_CHECKING:  # what this part uses of the console (console.py)
-        feed: LiveFeed
-        clock: Callable[[], datetime]
-        read_only_reason: str | None
-
-        def _read_only_banner(self) -> Static: ...
-        def _apply(self, message: ActionsFetched) -> None: ...
-        def _watch_database(self) -> object: ...  # a @work method: returns its Worker
-        def _update_keys(self) -> None: ...
-        def _sync_detail(self) -> None: ...
-        def _show_refresh_error(self, text: str) -> None: ...
+class OpeningMixin(ConsolePart):
+    """The service of ConsoleScreen (console.py), which mixes this in."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,0 +1,55 @@
+"""The base of the console's parts: decisions.py, detail_sync.py and opening.py each
+hold one part of ConsoleScreen (console.py), which mixes them together.
+
+Each part is a Screen subclass rather than a plain mixin class: Textual collects `@on`
+handlers in its message-pump metaclass (`_MessagePumpMeta` in textual/message_pump.py),
+per class and only for MessagePump subclasses, so a plain mixin's handlers never run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from textual.widgets import Static
+
+    from homelab_approvals.domain.views import ActionPage
+    from homelab_approvals.service import ApprovalService
+    from homelab_approvals.service.listing import ActionQuery
+    from homelab_approvals.tui.detail import ActionDetail
+    from homelab_approvals.tui.live import ActionsFetched, LiveFeed
+    from homelab_approvals.tui.table import ActionTable
+
+
+class ConsolePart(Screen[None]):
+    """What the parts use of one another and of the console, declared once for the type
+    checker; each is defined by the console or by one of the parts."""
+
+    if TYPE_CHECKING:
+        actor: str
+        clock: Callable[[], datetime]
+        feed: LiveFeed
+        page: ActionPage | None
+        now: datetime
+        read_only_reason: str | None
+        service: ApprovalService | None
+        _open_error: str | None
+
+        @property
+        def table(self) -> ActionTable: ...
+        @property
+        def detail(self) -> ActionDetail: ...
+        @property
+        def view_query(self) -> ActionQuery: ...
+        @property
+        def view_changing(self) -> bool: ...
+        def _update_keys(self) -> None: ...
+        def _sync_detail(self) -> None: ...
+        def _opened_service(self) -> ApprovalService: ...
+        def _read_only_banner(self) -> Static: ...
+        def _apply(self, message: ActionsFetched) -> None: ...
+        def _watch_database(self) -> object: ...  # a @work method: returns its Worker
+        def _show_refresh_error(self, text: str) -> None: ...
