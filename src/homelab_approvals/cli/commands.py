@@ -17,7 +17,7 @@ from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
 from homelab_approvals.domain.text import visible
-from homelab_approvals.domain.views import ActionView, EventView, ServerView
+from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
 from homelab_approvals.service import ActionQuery
 from homelab_approvals.storage.paths import resolve_db_path
 
@@ -237,27 +237,16 @@ def list_actions(s: Session) -> int:
     if page.rows:
         rows = [output.action_row(a) for a in page.rows]
         _lines(output.render_table(output.ACTION_COLUMNS, rows, _width()))
-    # The filters `page.counts` honours (all but --status), as the service applies them.
-    narrowed = query.server_id is not None or query.action_type or query.search
-    footer = _list_footer(
-        len(page.rows), page.total, query.offset, page.counts, filtered=bool(narrowed)
-    )
-    width = _width()
-    if width is not None and len(footer) > width:
-        # On a terminal too narrow for it (80 columns, with five statuses in the database),
-        # the counts go on a line of their own rather than wrapping mid-word.
-        footer = footer.replace("  (all statuses:", "\n(all statuses:", 1)
-    _print(footer)
+    _print(_list_footer(query, page, _width()))
     return EXIT_OK
 
 
-def _list_footer(
-    shown: int, total: int, offset: int, counts: dict[str, int], *, filtered: bool
-) -> str:
+def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str:
+    shown, total, offset, counts = len(page.rows), page.total, query.offset, page.counts
     if total == 0:
-        # `counts` ignores only --status: under --server, --type or --search it is empty
-        # too, and "no actions yet" would tell someone with a typo in --server that none exist.
-        return "no actions match" if counts or filtered else "no actions yet"
+        # Under --server, --type or --search the counts are empty too: "no actions yet"
+        # would tell someone with a typo in --server that none exist.
+        return "no actions match" if counts or query.narrowed else "no actions yet"
     if shown == 0:
         summary = f"no rows at offset {offset}; {total} match"
     elif shown < total:
@@ -266,8 +255,11 @@ def _list_footer(
         summary = f"{total} action{'s' if total != 1 else ''}"
     order = [s.value for s in ActionStatus] + sorted(set(counts) - set(ActionStatus))
     present = [status for status in order if status in counts]
-    by_status = ", ".join(f"{text(status)} {counts[status]}" for status in present)
-    return f"{summary}  (all statuses: {by_status})"
+    by_status = f"(all statuses: {', '.join(f'{text(st)} {counts[st]}' for st in present)})"
+    line = f"{summary}  {by_status}"
+    # On a terminal too narrow for it (80 columns, with five statuses in the database), the
+    # counts get a line of their own rather than wrapping mid-word.
+    return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
 def show(s: Session) -> int:

@@ -31,5 +31,11 @@ class ActionQuery:
         if self.server_id is not None:
             validation.server_ref(self.server_id)
 
+    @property
+    def narrowed(self) -> bool:
+        """Filtered by more than status. A page's per-status counts honour these filters
+        too (ActionPage.counts), so with them, no rows means "none match", not "none yet"."""
+        return self.server_id is not None or self.action_type is not None or bool(self.search)
+
     def with_(self, **changes: object) -> ActionQuery:
         return replace(self, **changes)  # type: ignore[arg-type]

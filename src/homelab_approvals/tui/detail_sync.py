@@ -56,14 +56,7 @@ class DetailSyncMixin(ConsolePart):
         view = self.table.highlighted_view
         detail = self.detail
         if view is None:
-            empty = "Nothing here."
-            if self.page is not None and not self.view_query.search and not self.page.grand_total:
-                empty = "No actions yet. They appear here as soon as one is proposed."
-            elif self.page is not None and self.view_query.statuses and not self.view_query.search:
-                empty = "No pending actions. Press p to see all actions."
-            elif self.view_query.search:
-                empty = "No action matches the filter. Press escape to clear it."
-            detail.show(None, None, self.now, empty=empty)
+            detail.show(None, None, self.now, empty=self._why_empty())
             return
         if detail.view == view:
             if detail.events is None and self._detail_events_for != view.id:
@@ -73,6 +66,16 @@ class DetailSyncMixin(ConsolePart):
         events = detail.events if same_action else None
         detail.show(view, events, self.now)
         self._fetch_events(view.id)
+
+    def _why_empty(self) -> str:
+        query, page = self.view_query, self.page
+        if query.narrowed:
+            return "No action matches the filter. Press escape to clear it."
+        if page is not None and not page.grand_total:
+            return "No actions yet. They appear here as soon as one is proposed."
+        if page is not None and query.statuses:
+            return "No pending actions. Press p to see all actions."
+        return "Nothing here."
 
     def _fetch_events(self, action_id: int) -> None:
         if self.service is None:
