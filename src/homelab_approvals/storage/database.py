@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, func, select
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -122,11 +121,6 @@ class ChangeWatcher:
             cursor = self._raw.cursor()
             try:
                 return cursor.execute("PRAGMA data_version").fetchone()[0]
-            except sqlite3.Error as error:
-                # A raw connection's errors are the driver's own: wrapped, so that
-                # translated() turns them into one-line StorageErrors like any other
-                # (the console's live refresh retries those; it stopped on this one).
-                raise exc.DBAPIError("PRAGMA data_version", None, error) from error
             finally:
                 cursor.close()
         with self._db.engine.connect() as conn:

@@ -1,5 +1,6 @@
 """Turn driver errors into the project's typed errors, with one clear line each."""
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +14,7 @@ BUSY_MESSAGE = (
 )
 
 
-def describe(error: exc.DBAPIError, label: str) -> StorageError:
+def describe(error: exc.StatementError, label: str) -> StorageError:
     text = str(error.orig) if error.orig is not None else str(error)
     lowered = text.lower()
     if "database is locked" in lowered or "database is busy" in lowered:
@@ -42,5 +43,9 @@ def translated(label: str) -> Iterator[None]:
         raise
     except exc.DBAPIError as error:
         raise describe(error, label) from error
+    except sqlite3.Error as error:
+        # From a raw SQLite connection (decisions' held connections, the change watcher):
+        # the driver's own error, wrapped as SQLAlchemy would, then worded the same way.
+        raise describe(exc.DBAPIError.instance(None, None, error, sqlite3.Error), label) from error
     except exc.SQLAlchemyError as error:
         raise StorageError(f"database error ({error}): {label}") from error

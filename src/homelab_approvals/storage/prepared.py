@@ -278,10 +278,7 @@ class HeldConnections:
     def raise_translated(self, error: BaseException) -> NoReturn:
         """Raise `error` as `Database.writing()` would: driver errors become StorageError
         or DatabaseBusy with one clear line; everything else is raised unchanged."""
-        dbapi_error = self.dbapi_error
         with translated(self._label):
-            if isinstance(error, dbapi_error):
-                raise exc.DBAPIError.instance(None, None, error, dbapi_error) from error
             raise error
 
     def close(self) -> None:
