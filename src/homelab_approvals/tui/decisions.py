@@ -11,6 +11,7 @@ from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.timer import Timer
 from textual.widgets import Static
 
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE
@@ -61,6 +62,7 @@ class DecisionsMixin(ConsolePart):
         self._deciding: set[int] = set()  # action ids with a decision on its way
         self._decided_here: set[int] = set()  # ids this console decided (or tried to)
         self._hold_until = 0.0  # monotonic(): a, r and c wait until then (see below)
+        self._hold_timer: Timer | None = None
         self._bulk_running = False  # A or R on marked rows is on its way
         self._marks_text = ""
 
@@ -101,7 +103,9 @@ class DecisionsMixin(ConsolePart):
         if before.id in self._decided_here:
             return  # this console decided it: moving on to the next row is the point
         self._hold_until = monotonic() + MOVED_ROW_HOLD_SECONDS
-        self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
+        if self._hold_timer is not None:
+            self._hold_timer.stop()  # another row left meanwhile: the hold starts again
+        self._hold_timer = self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
         # Greyed keys alone do not say why, nor when they come back.
         self.detail.set_note(HOLD_NOTE)
         self.notify(
@@ -110,6 +114,12 @@ class DecisionsMixin(ConsolePart):
             severity="warning",
             markup=False,
         )
+
+    def _end_hold(self) -> None:
+        self._hold_timer = None
+        self._hold_until = 0.0  # ends with the note, whatever the timer's precision
+        self.detail.set_note("")
+        self._update_keys()
 
     def action_approve(self) -> None:
         self._start_decision("approve")
@@ -126,12 +136,6 @@ class DecisionsMixin(ConsolePart):
         title = action_title(view)
         self._decide(verb, view.id, title)
         self.set_timer(SLOW_DECISION_SECONDS, lambda: self._still_deciding(verb, view.id, title))
-
-    def _end_hold(self) -> None:
-        if monotonic() < self._hold_until:
-            return  # another row left since: its own timer ends that hold
-        self.detail.set_note("")
-        self._update_keys()
 
     def _still_deciding(self, verb: str, action_id: int, title: str) -> None:
         if action_id not in self._deciding:
