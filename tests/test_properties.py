@@ -258,8 +258,9 @@ def test_service_names_reach_the_command_exactly_or_not_at_all(
         return
 
     existing = svc.list_actions(ActionQuery(search=None)).rows
-    if any(a.service_name == unit and a.status == "pending" for a in existing):
-        svc.cancel(next(a.id for a in existing if a.service_name == unit), "bob")
+    pending = [a.id for a in existing if a.service_name == unit and a.status == "pending"]
+    if pending:  # the one pending action of that unit, not an earlier cancelled one
+        svc.cancel(pending[0], "bob")
     action = svc.create_action("pi-4", "restart_service", unit, actor="bob")
     assert action.service_name == unit
     assert action.command == f"systemctl restart {unit}"
