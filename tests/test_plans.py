@@ -292,7 +292,10 @@ def as_apt_output(plan: AptPlan, order: list[int]) -> str:
     ops = [ops[i] for i in order[: len(ops)]] if len(order) >= len(ops) else ops
     confs = [f"Conf {c.name} ({c.new} Debian:12.15/oldstable [amd64])" for c in plan.installs]
     n_up, n_in, n_rm = len(plan.upgrades), len(plan.installs), len(plan.removals)
-    summary = f"{n_up} upgraded, {n_in} newly installed, {n_rm} to remove and {plan.kept_back} not upgraded."
+    summary = (
+        f"{n_up} upgraded, {n_in} newly installed, {n_rm} to remove "
+        f"and {plan.kept_back} not upgraded."
+    )
     return "\n".join(["Reading package lists...", summary, *ops, *confs])
 
 

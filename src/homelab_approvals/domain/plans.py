@@ -284,7 +284,8 @@ def plan_additions(approved: Plan, current: Plan) -> list[str]:
     if isinstance(approved, UpgradeList) and isinstance(current, UpgradeList):
         known = set(approved.packages)
         return [f"added: upgrade {name}" for name in current.packages if name not in known]
-    assert isinstance(approved, AptPlan) and isinstance(current, AptPlan)
+    if not (isinstance(approved, AptPlan) and isinstance(current, AptPlan)):
+        return []
     targets = {c.name: c.new for c in (*approved.upgrades, *approved.installs)}
     removals = {c.name for c in approved.removals}
     out = []

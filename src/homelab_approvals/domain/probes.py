@@ -62,3 +62,15 @@ def probe_for(action_type: ActionType | str, unit: str | None) -> Probe | None:
     if kind is ActionType.CLEAR_LOGS:
         return Probe(ProbeKind.JOURNAL_USAGE, "journalctl --disk-usage")
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRun:
+    """What running a probe gave: its exit code (None when it never ran to an exit:
+    timed out, or ssh could not be started), its whole output, and why it failed."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str = ""
+    #: ssh's or the transport's own words when the probe did not run to an exit.
+    failure: str | None = None

@@ -29,6 +29,7 @@ from homelab_approvals.domain.types import utcnow
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView
 from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.policy import Policy
+from homelab_approvals.service.previews import PlanCheck, PreviewOps, PreviewSettings, bind_plan
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
     ROW_QUERY,
@@ -99,7 +100,7 @@ def format_when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
 
 
-class ApprovalService(ServerOps, BulkOps):
+class ApprovalService(ServerOps, BulkOps, PreviewOps):
     """Every rule, written once. Thread-safe; each call is its own transaction."""
 
     def __init__(
@@ -107,18 +108,22 @@ class ApprovalService(ServerOps, BulkOps):
         db: Database,
         policy: Policy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        preview_settings: PreviewSettings | None = None,
     ) -> None:
         self.db = db
         self.policy = policy or Policy()
         self.clock = clock
+        self.preview_settings = preview_settings or PreviewSettings()
 
     # -- decisions -------------------------------------------------------------------------
 
-    def approve(self, action_id: int, actor: str) -> ActionView:
+    def approve(self, action_id: int, actor: str, *, plan: PlanCheck | None = None) -> ActionView:
+        """`plan`: bind the approval to the plan its approver saw (service/previews.py);
+        refused (CONFLICT) when the action's preview now holds another plan."""
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
         stmt = _APPROVE if self.policy.allow_self_approval else _APPROVE_NOT_OWN
-        return self._transition(stmt, aid, actor, "approve", DECIDABLE)
+        return self._transition(stmt, aid, actor, "approve", DECIDABLE, plan=plan)
 
     def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
         actor = self._decider(actor)
@@ -147,10 +152,13 @@ class ApprovalService(ServerOps, BulkOps):
         verb: str,
         allowed: frozenset[str],
         reason: str | None = None,
+        *,
+        plan: PlanCheck | None = None,
     ) -> ActionView:
         """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
         matches nothing, work out why (under the same lock) and say so."""
-        params = {"aid": aid, "actor": actor, "at": self.clock(), "reason": reason}
+        at = self.clock()
+        params = {"aid": aid, "actor": actor, "at": at, "reason": reason}
         # The hot path: on SQLite these statements run precompiled on a held connection.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
@@ -161,6 +169,8 @@ class ApprovalService(ServerOps, BulkOps):
             if row is None:  # cannot be: this transaction just changed it, under its lock
                 raise ActionNotFound(f"action {aid} not found")
             view = to_view(row)
+            if plan is not None:  # may refuse: raising here rolls the UPDATE back
+                bind_plan(tx, view, actor, at, plan)
             # The row after the change: a cancelled action that had been approved keeps
             # its approved_at, which is how a cancel knows where it came from.
             params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING

@@ -140,7 +140,8 @@ def add_preview(
 
 
 _COLUMNS = tuple(previews.c)
-_LATEST = (
+#: The newest preview of action `aid` (a decision's transaction reads it under its lock).
+LATEST_PREVIEW = (
     select(*_COLUMNS)
     .where(previews.c.action_id == bindparam("aid"))
     .order_by(previews.c.id.desc())
@@ -149,7 +150,7 @@ _LATEST = (
 
 
 def latest_preview(conn: Connection, action_id: int) -> PreviewRow | None:
-    row = conn.execute(_LATEST, {"aid": action_id}).one_or_none()
+    row = conn.execute(LATEST_PREVIEW, {"aid": action_id}).one_or_none()
     return None if row is None else PreviewRow(*row)
 
 
@@ -178,14 +179,14 @@ def preview_taken_since(conn: Connection, action_id: int, since: datetime) -> bo
     return conn.execute(stmt.limit(1)).first() is not None
 
 
-def add_binding(
-    conn: Connection, *, action_id: int, actor: str, at: datetime, digest: str, preview_id: int
-) -> None:
-    conn.execute(
-        insert(plan_bindings).values(
-            action_id=action_id, actor=actor, at=at, digest=digest, preview_id=preview_id
-        )
-    )
+#: Bind approval of action `aid` by `actor` at `at` to preview `pid` and its `digest`.
+ADD_BINDING = insert(plan_bindings).values(
+    action_id=bindparam("aid"),
+    actor=bindparam("actor"),
+    at=bindparam("at"),
+    digest=bindparam("digest"),
+    preview_id=bindparam("pid"),
+)
 
 
 def bindings(conn: Connection, action_id: int) -> list[BindingRow]:
