@@ -16,9 +16,11 @@ from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.previews import PreviewView, preview_headline, short_digest
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
 from homelab_approvals.service import ActionQuery
+from homelab_approvals.service.previews import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
@@ -42,9 +44,10 @@ def _about(action: ActionView) -> str:
     return f"#{action.id} {text(action.summary)} on {output.server_cell(action)}"
 
 
-def _print_action(action: ActionView, as_json: bool, sentence: str) -> int:
-    if as_json:
-        write_json(output.as_dict(action))
+def _print_action(s: Session, action: ActionView, sentence: str) -> int:
+    """The sentence, or with --json the action's object as `show --json` prints it."""
+    if s.args.json:
+        write_json(_with_preview(action, s.service.get_preview(action.id)))
     else:
         _print(sentence)
     return EXIT_OK
@@ -209,7 +212,7 @@ def create(s: Session) -> int:
         outcome = "pending: the server is in maintenance, so it waits for a decision"
     else:
         outcome = f"{text(action.status)} automatically: the server is not in maintenance"
-    return _print_action(action, args.json, f"created {_about(action)}, {outcome}")
+    return _print_action(s, action, f"created {_about(action)}, {outcome}")
 
 
 def list_actions(s: Session) -> int:
@@ -226,7 +229,8 @@ def list_actions(s: Session) -> int:
         query = query.with_(limit=args.limit)
     page = s.service.list_actions(query)  # the query was validated before this opened the DB
     if args.json:
-        write_json([output.as_dict(a) for a in page.rows])
+        previews = s.service.previews_for([a.id for a in page.rows])
+        write_json([_with_preview(a, previews.get(a.id)) for a in page.rows])
         if args.limit is None and len(page.rows) < page.total - query.offset:
             # Not an error, but a script should know the default window cut the list.
             sys.stderr.write(
@@ -262,13 +266,21 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
+def _with_preview(action: ActionView, preview: PreviewView | None) -> dict[str, object]:
+    """The action's JSON object, with `preview`: {taken_at, exit_code, summary, plan,
+    digest, error}, or null when none was taken."""
+    return {**output.as_dict(action), "preview": preview.to_json() if preview else None}
+
+
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    preview = s.service.get_preview(action.id)
     if s.args.json:
-        write_json(output.as_dict(action))
+        write_json(_with_preview(action, preview))
         return EXIT_OK
     events = s.service.list_events(action_id=action.id)
     _lines(_details(action))
+    _lines(_preview_lines(action, preview, s.service.bound_preview(action.id)))
     _print()
     if events:
         _print("events")
@@ -315,6 +327,28 @@ def _details(a: ActionView) -> list[str]:
     return lines
 
 
+def _preview_lines(
+    action: ActionView, preview: PreviewView | None, bound: PreviewView | None
+) -> list[str]:
+    """`show`'s preview: its headline, when it was taken, and every line of the plan."""
+    headline = preview_headline(action.action_type, action.service_name, preview)
+    lines = [f"  {'preview':<10}  {visible(headline)}"]
+    pad = f"  {'':<10}  "
+    if preview is not None:
+        exit_code = "-" if preview.exit_code is None else str(preview.exit_code)
+        lines.append(
+            f"{pad}taken {when(preview.taken_at, seconds=True)} UTC, exit {exit_code}, "
+            f"digest {short_digest(preview.digest)}"
+        )
+        lines.extend(f"{pad}{visible(line)}" for line in preview.lines)
+    if bound is not None:
+        lines.append(
+            f"  {'approved':<10}  the plan of {when(bound.taken_at, seconds=True)} UTC, "
+            f"digest {short_digest(bound.digest)}: {visible(bound.summary)}"
+        )
+    return lines
+
+
 def _by(moment: datetime | None, who: str | None = None) -> str | None:
     if moment is None and who is None:
         return None
@@ -324,8 +358,15 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
 
 def approve(s: Session) -> int:
     actor = s.actor
-    action = s.service.approve(s.args.action_id, actor)
-    return _print_action(action, s.args.json, f"approved {_about(action)}")
+    expected = s.args.expect_preview
+    # Checked before the database is opened, so a malformed digest changes nothing.
+    check = PlanCheck.expect(validation.plan_digest(expected)) if expected else None
+    action = s.service.approve(s.args.action_id, actor, plan=check or PlanCheck.bind_current())
+    bound = s.service.bound_preview(action.id)
+    sentence = f"approved {_about(action)}"
+    if bound is not None:
+        sentence += f"; plan {short_digest(bound.digest)}: {visible(bound.summary)}"
+    return _print_action(s, action, sentence)
 
 
 def reject(s: Session) -> int:
@@ -333,14 +374,14 @@ def reject(s: Session) -> int:
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
     action = s.service.reject(s.args.action_id, actor, reason)
     sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_action(action, s.args.json, sentence)
+    return _print_action(s, action, sentence)
 
 
 def cancel(s: Session) -> int:
     actor = s.actor
     action = s.service.cancel(s.args.action_id, actor)
     sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_action(action, s.args.json, sentence)
+    return _print_action(s, action, sentence)
 
 
 def events(s: Session) -> int:

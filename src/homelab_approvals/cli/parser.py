@@ -252,6 +252,12 @@ def build_parser() -> Parser:
 
     approve = _add(commands, "approve", "approve a pending action")
     _id(approve)
+    approve.add_argument(
+        "--expect-preview",
+        metavar="DIGEST",
+        help="refuse (exit 4) unless the action's current plan has this digest "
+        "(preview.digest of 'show ID --json')",
+    )
     _json(approve, _ACTION_JSON)
     reject = _add(commands, "reject", "reject a pending action, with a reason")
     _id(reject)

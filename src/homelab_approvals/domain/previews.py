@@ -13,6 +13,7 @@ from homelab_approvals.domain.plans import (
     plan_to_json,
     plan_warnings,
 )
+from homelab_approvals.domain.probes import probe_for
 
 #: What the console and `show` say for an action whose type has no probe.
 NO_PROBE = "no preview for this action"
@@ -49,10 +50,27 @@ class PreviewView:
     def to_json(self) -> dict[str, Any]:
         """`preview` in `show --json` and `list --json`."""
         return {
-            "taken_at": self.taken_at,
+            "taken_at": self.taken_at.isoformat(),
             "exit_code": self.exit_code,
             "summary": self.summary,
             "plan": plan_to_json(self.plan) if self.plan is not None else None,
             "digest": self.digest,
             "error": self.error,
         }
+
+
+def preview_headline(
+    action_type: str, service_name: str | None, preview: PreviewView | None
+) -> str:
+    """The one line every surface shows first: the plan's summary, why there is none,
+    "no preview yet", or "no preview for this action" (apt_update)."""
+    if preview is not None:
+        return preview.summary
+    if probe_for(action_type, service_name or "unit") is None:
+        return NO_PROBE
+    return NO_PREVIEW_YET
+
+
+def short_digest(digest: str | None) -> str:
+    """The first 12 hex digits, as shown next to a plan; scripts get the whole digest."""
+    return digest[:12] if digest else "-"
