@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus
@@ -23,26 +23,9 @@ from homelab_approvals.domain.plans import (
 from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.probes import Probe, ProbeRun, probe_for
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.preview_settings import PreviewSettings
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewSettings:
-    """`[preview]` in the config file."""
-
-    #: Take previews at all.
-    enabled: bool = True
-    #: A plan that grew since the approval stops the run (False: recorded and shown only).
-    bind: bool = True
-    #: A pending action's preview older than this is taken again.
-    max_age: timedelta = timedelta(minutes=15)
-    #: Each probe's timeout; unattended-upgrade's dry run downloads, so it has its own.
-    timeout: float = 30.0
-    security_timeout: float = 300.0
-
-    def timeout_for(self, probe: Probe) -> float:
-        return self.security_timeout if probe.slow else self.timeout
 
 
 @dataclass(frozen=True, slots=True)
