@@ -193,3 +193,20 @@ def test_live_output_in_order(svc: ApprovalService) -> None:
     ]
     assert svc.output_since(action.id, last) == ([], last)
     assert svc.output_since(action.id + 1) == ([], 0)
+
+
+def test_every_approval_of_one_action_must_be_for_the_same_plan(
+    svc: ApprovalService, db_path: Path
+) -> None:
+    """An earlier vote (issue 13's two-person approval) bound another plan: refused."""
+    action = svc.create_action("nas", "apt_upgrade_all", actor="bot")
+    svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))
+    with sqlite3.connect(db_path) as conn:  # as a first vote, for the plan of then
+        conn.execute(
+            "INSERT INTO approval_plan_bindings (action_id, actor, at, digest, preview_id) "
+            "VALUES (?, 'bob', '2026-12-04 08:00:00.000000', ?, 1)",
+            (action.id, "a" * 64),
+        )
+    with pytest.raises(InvalidTransition, match="bob approved another plan"):
+        svc.approve(action.id, "alice", plan=PlanCheck.bind_current())
+    assert svc.get_action(action.id).status == ActionStatus.PENDING

@@ -45,11 +45,9 @@ class Session:
         if self._service is None:
             from homelab_approvals.service import ApprovalService
 
-            config = self.load_config()
+            policy = self.load_policy()
             self.db = open_from_args(self.args)
-            self._service = ApprovalService(
-                self.db, config.policy, preview_settings=config.preview.settings
-            )
+            self._service = ApprovalService(self.db, policy)
         return self._service
 
     def load_policy(self) -> Policy:

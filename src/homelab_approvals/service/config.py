@@ -14,9 +14,8 @@ import os
 import re
 import stat
 import tomllib
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 from platformdirs import user_config_path
@@ -24,7 +23,6 @@ from platformdirs import user_config_path
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.errors import ConfigError, ValidationError
 from homelab_approvals.service.policy import Policy
-from homelab_approvals.service.preview_settings import PreviewSettings
 from homelab_approvals.storage.paths import expand_user_path
 
 APP_NAME = "homelab-approvals"
@@ -50,30 +48,6 @@ class ExecutorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     sudo: Literal["apt", "always", "never"] = "apt"
 
 
-class PreviewConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """`[preview]`: dry-run previews of pending actions, and binding approvals to them."""
-
-    #: Take previews at all (the executor daemon and `homelab-approvals preview`).
-    enabled: bool = True
-    #: A plan that grew since the approval stops the run; false: recorded and shown only.
-    bind: bool = True
-    #: Seconds after which a pending action's preview is taken again.
-    max_age: Annotated[int, msgspec.Meta(ge=1)] = 900
-    #: Seconds a probe may take; unattended-upgrade's dry run downloads, so it has its own.
-    timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    security_timeout: Annotated[float, msgspec.Meta(gt=0)] = 300.0
-
-    @property
-    def settings(self) -> PreviewSettings:
-        return PreviewSettings(
-            enabled=self.enabled,
-            bind=self.bind,
-            max_age=timedelta(seconds=self.max_age),
-            timeout=self.timeout,
-            security_timeout=self.security_timeout,
-        )
-
-
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole file. A new table is a Struct like ExecutorConfig, added here as a field
     with a default, so a file without it means what it meant before."""
@@ -83,7 +57,6 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     #: When false, nobody approves an action they created (rejecting is fine).
     allow_self_approval: bool = True
     executor: ExecutorConfig = msgspec.field(default_factory=ExecutorConfig)
-    preview: PreviewConfig = msgspec.field(default_factory=PreviewConfig)
 
     @property
     def policy(self) -> Policy:

@@ -110,6 +110,14 @@ def bind_plan(
         )
     if row is None or digest is None:
         return  # no plan: binds nothing
+    # Two-person approval: every vote must be for the same plan.
+    earlier = tx.first(store.OTHER_BINDING, {"aid": action.id, "digest": digest})
+    if earlier is not None:
+        raise InvalidTransition(
+            f"cannot approve action {action.id}: {earlier['actor']} approved another plan "
+            f"(preview {earlier['digest'][:12]}); the plan is now {digest[:12]}. Every approval "
+            "must be for the same plan: reject the action, or wait for the plan to come back"
+        )
     tx.run(
         store.ADD_BINDING,
         {"aid": action.id, "actor": actor, "at": at, "digest": digest, "pid": row["id"]},

@@ -189,6 +189,17 @@ ADD_BINDING = insert(plan_bindings).values(
 )
 
 
+#: An earlier approval (vote) of action `aid` bound to a plan other than `digest`.
+OTHER_BINDING = (
+    select(plan_bindings.c.digest, plan_bindings.c.actor)
+    .where(
+        plan_bindings.c.action_id == bindparam("aid"),
+        plan_bindings.c.digest != bindparam("digest"),
+    )
+    .limit(1)
+)
+
+
 def bindings(conn: Connection, action_id: int) -> list[BindingRow]:
     """Every plan binding of an action, oldest first."""
     stmt = (
