@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from homelab_approvals.domain.enums import ActionStatus, ActionType
-from homelab_approvals.domain.errors import InvalidTransition
+from homelab_approvals.domain.errors import InvalidTransition, ValidationError
 from homelab_approvals.domain.probes import ProbeRun, probe_for
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.preview_settings import PreviewSettings
@@ -210,3 +210,31 @@ def test_every_approval_of_one_action_must_be_for_the_same_plan(
     with pytest.raises(InvalidTransition, match="bob approved another plan"):
         svc.approve(action.id, "alice", plan=PlanCheck.bind_current())
     assert svc.get_action(action.id).status == ActionStatus.PENDING
+
+
+def test_an_operator_asks_for_a_fresh_preview(svc: ApprovalService, clock: Clock) -> None:
+    action = svc.create_action("nas", "apt_upgrade_all", actor="bot")
+    svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))
+    actions = svc.list_actions().rows
+    assert svc.actions_needing_preview(actions) == []
+    clock.now += timedelta(seconds=5)
+    svc.request_preview(action.id, "alice")
+    assert [a.id for a in svc.actions_needing_preview(actions)] == [action.id]
+    clock.now += timedelta(seconds=5)
+    svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))
+    assert svc.actions_needing_preview(actions) == []
+    update = svc.create_action("nas", "apt_update", actor="bot")
+    with pytest.raises(ValidationError, match="has no preview"):
+        svc.request_preview(update.id, "alice")
+    svc.approve(action.id, "alice")
+    with pytest.raises(InvalidTransition, match="previews are taken while it is pending"):
+        svc.request_preview(action.id, "alice")
+
+
+def test_rows_are_marked_for_removals_and_a_new_kernel(svc: ApprovalService) -> None:
+    risky = svc.create_action("nas", "apt_upgrade_all", actor="bot")
+    svc.record_preview(risky.id, APT, ok("apt-get-s-dist-upgrade-kernel-removal.txt"))
+    svc.add_server("pi", "pi.lan", paused=True)
+    plain = svc.create_action("pi", "apt_upgrade_all", actor="bot")
+    svc.record_preview(plain.id, APT, ok("apt-get-s-dist-upgrade-root.txt"))
+    assert svc.preview_marks([risky.id, plain.id]) == {risky.id: ("removes 1", "new kernel")}

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus
-from homelab_approvals.domain.errors import InvalidTransition, ValidationError
+from homelab_approvals.domain.errors import ActionNotFound, InvalidTransition, ValidationError
+from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.plan_parsing import ProbeOutputError, parse_probe
 from homelab_approvals.domain.plans import (
     PlanFormatError,
@@ -24,6 +25,7 @@ from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.probes import Probe, ProbeRun, probe_for
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.preview_settings import PreviewSettings
+from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
 
@@ -183,12 +185,52 @@ class PreviewOps:
         return preview is None or self.clock() - preview.taken_at >= self.preview_settings.max_age
 
     def actions_needing_preview(self, actions: Iterable[ActionView]) -> list[ActionView]:
-        """Of `actions`, the pending ones with a probe whose preview is missing or stale."""
+        """Of `actions`, the pending ones with a probe whose preview is missing, stale, or
+        older than an operator's request for a fresh one."""
         candidates = [
             a for a in actions if a.status == ActionStatus.PENDING and probe_of(a) is not None
         ]
-        latest = self.previews_for([a.id for a in candidates])
-        return [a for a in candidates if self.is_stale(latest.get(a.id))]
+        ids = [a.id for a in candidates]
+        with self.db.reading() as conn:
+            latest = {
+                aid: to_preview_view(row) for aid, row in store.latest_previews(conn, ids).items()
+            }
+            asked = store.latest_requests(conn, ids)
+        due = []
+        for action in candidates:
+            preview = latest.get(action.id)
+            request = asked.get(action.id)
+            if self.is_stale(preview) or (
+                request is not None and preview is not None and request > preview.taken_at
+            ):
+                due.append(action)
+        return due
+
+    def request_preview(self, action_id: int, actor: str) -> ActionView:
+        """Ask the executor for a fresh preview of a pending action (the console's key)."""
+        actor = validation.actor(actor)
+        aid = validation.action_id(action_id)
+        with self.db.writing() as conn:
+            row = conn.execute(ROW_QUERY.where(A.id == aid)).one_or_none()
+            if row is None:
+                raise ActionNotFound(f"action {aid} not found")
+            action = to_view(row)
+            if probe_of(action) is None:
+                raise ValidationError(f"action {aid} has no preview ({action.action_type})")
+            if action.status != ActionStatus.PENDING:
+                raise InvalidTransition(
+                    f"action {aid} is {action.status}: previews are taken while it is pending"
+                )
+            store.add_request(conn, aid, self.clock(), actor)
+        return action
+
+    def preview_marks(self, action_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """What marks each row in the table: its newest plan's removals and new kernel."""
+        marks = {}
+        for aid, preview in self.previews_for(action_ids).items():
+            if warnings := preview.warnings:
+                marks[aid] = tuple(warnings)
+        return marks
 
     def plan_changes(self, action_id: int, fresh: PreviewView) -> list[str] | None:
         """What `fresh` holds that the approved plan did not. None when the approval bound

@@ -76,6 +76,7 @@ TABLES = frozenset(
         "approval_previews",
         "approval_plan_bindings",
         "approval_output_chunks",
+        "approval_preview_requests",
     }
 )
 TRIGGERS = frozenset(

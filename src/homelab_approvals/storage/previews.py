@@ -76,6 +76,19 @@ output_chunks = Table(
 )
 
 
+# An operator asked for a fresh preview (the console's key); the executor takes one for
+# each action whose newest request is newer than its newest preview.
+preview_requests = Table(
+    "approval_preview_requests",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("action_id", Integer, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("requested_by", String(50), nullable=False),
+    Index("ix_approval_preview_requests_action", "action_id", "id"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PreviewRow:
     id: int
@@ -236,3 +249,21 @@ def chunks_after(conn: Connection, action_id: int, after_id: int = 0) -> list[Ch
         .order_by(output_chunks.c.id)
     )
     return [ChunkRow(*row) for row in conn.execute(stmt)]
+
+
+def add_request(conn: Connection, action_id: int, at: datetime, actor: str) -> None:
+    conn.execute(
+        insert(preview_requests).values(action_id=action_id, requested_at=at, requested_by=actor)
+    )
+
+
+def latest_requests(conn: Connection, action_ids: Sequence[int]) -> dict[int, datetime]:
+    """When a fresh preview of each of `action_ids` was last asked for."""
+    if not action_ids:
+        return {}
+    stmt = (
+        select(preview_requests.c.action_id, func.max(preview_requests.c.requested_at))
+        .where(preview_requests.c.action_id.in_(list(action_ids)))
+        .group_by(preview_requests.c.action_id)
+    )
+    return {row[0]: row[1] for row in conn.execute(stmt)}
