@@ -13,8 +13,7 @@ from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import InvalidTransition, ValidationError
 from homelab_approvals.domain.probes import ProbeRun, probe_for
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.service.preview_settings import PreviewSettings
-from homelab_approvals.service.previews import PlanCheck
+from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.storage import Database
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"

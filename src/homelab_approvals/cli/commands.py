@@ -20,7 +20,7 @@ from homelab_approvals.domain.previews import PreviewView, preview_headline, sho
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
 from homelab_approvals.service import ActionQuery
-from homelab_approvals.service.previews import PlanCheck
+from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]

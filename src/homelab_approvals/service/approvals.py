@@ -29,8 +29,8 @@ from homelab_approvals.domain.types import utcnow
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView
 from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.policy import Policy
-from homelab_approvals.service.preview_settings import PreviewSettings
-from homelab_approvals.service.previews import PlanCheck, PreviewOps, bind_plan
+from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
+from homelab_approvals.service.previews import PreviewOps, bind_plan
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
     ROW_QUERY,

@@ -1,5 +1,7 @@
-"""`[preview]` as the service uses it. Its own module, without SQLAlchemy: the config is
-read on the console's first-screen path (service/config.py)."""
+"""`[preview]` as the service uses it, and what an approval binds. Their own module,
+without SQLAlchemy: the config and the CLI are loaded on the console's first-screen path."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,3 +25,21 @@ class PreviewSettings:
 
     def timeout_for(self, probe: Probe) -> float:
         return self.security_timeout if probe.slow else self.timeout
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCheck:
+    """What an approval binds. `seen`: the digest the approver was shown (None: no plan
+    was shown); a different current plan refuses the approval. `current`: bind whatever
+    the newest preview holds (the CLI without --expect-preview)."""
+
+    seen: str | None = None
+    current: bool = False
+
+    @classmethod
+    def bind_current(cls) -> PlanCheck:
+        return cls(current=True)
+
+    @classmethod
+    def expect(cls, digest: str | None) -> PlanCheck:
+        return cls(seen=digest)

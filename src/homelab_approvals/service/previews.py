@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from homelab_approvals.domain import validation
@@ -24,28 +23,10 @@ from homelab_approvals.domain.plans import (
 from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.probes import Probe, ProbeRun, probe_for
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.service.preview_settings import PreviewSettings
+from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
-
-
-@dataclass(frozen=True, slots=True)
-class PlanCheck:
-    """What an approval binds. `seen`: the digest the approver was shown (None: no plan
-    was shown); a different current plan refuses the approval. `current`: bind whatever
-    the newest preview holds (the CLI without --expect-preview)."""
-
-    seen: str | None = None
-    current: bool = False
-
-    @classmethod
-    def bind_current(cls) -> PlanCheck:
-        return cls(current=True)
-
-    @classmethod
-    def expect(cls, digest: str | None) -> PlanCheck:
-        return cls(seen=digest)
 
 
 def probe_of(action: ActionView) -> Probe | None:
