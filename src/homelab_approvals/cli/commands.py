@@ -16,8 +16,16 @@ from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.expiry import approved_reason
 from homelab_approvals.domain.text import visible
-from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
+from homelab_approvals.domain.views import (
+    ActionPage,
+    ActionView,
+    ApprovalTally,
+    EventView,
+    ServerView,
+)
+from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
 from homelab_approvals.storage.paths import resolve_db_path
 
@@ -262,13 +270,22 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
+def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, object]:
+    """An action's JSON with `approvals_required` and `approvals` ({actor, at} each)."""
+    shown = output.as_dict(action)
+    shown["approvals_required"] = tally.required
+    shown["approvals"] = [output.as_dict(approval) for approval in tally.approvals]
+    return shown
+
+
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    tally = s.service.approval_tally(action.id)
     if s.args.json:
-        write_json(output.as_dict(action))
+        write_json(_with_approvals(action, tally))
         return EXIT_OK
     events = s.service.list_events(action_id=action.id)
-    _lines(_details(action))
+    _lines(_details(action, tally))
     _print()
     if events:
         _print("events")
@@ -280,7 +297,15 @@ def show(s: Session) -> int:
     return EXIT_OK
 
 
-def _details(a: ActionView) -> list[str]:
+def _approvals_line(tally: ApprovalTally) -> str | None:
+    """ "1 of 2: alice (2026-11-27 10:02:00 UTC)"; only for a type needing several."""
+    if tally.required <= 1:
+        return None
+    who = ", ".join(f"{visible(a.actor)} ({when(a.at, seconds=True)} UTC)" for a in tally.approvals)
+    return f"{tally.count} of {tally.required}" + (f": {who}" if who else "")
+
+
+def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     """`show`'s key/value block. Fields HomelabCmd leaves empty are left out."""
     server = output.server_cell(a)
     if a.server_label and a.server_label != a.server_id:
@@ -296,6 +321,7 @@ def _details(a: ActionView) -> list[str]:
         ("created", _by(a.created_at, a.created_by)),
         ("alert", None if a.alert_id is None else str(a.alert_id)),
         ("approved", _by(a.approved_at, a.approved_by)),
+        ("approvals", _approvals_line(tally)),
         ("rejected", _by(a.rejected_at, a.rejected_by)),
         ("reason", a.rejection_reason),
         ("executed", _by(a.executed_at)),
@@ -325,7 +351,15 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
 def approve(s: Session) -> int:
     actor = s.actor
     action = s.service.approve(s.args.action_id, actor)
-    return _print_action(action, s.args.json, f"approved {_about(action)}")
+    if action.status != ActionStatus.PENDING and not s.args.json:
+        return _print_action(action, False, f"approved {_about(action)}")
+    # A vote short of the quorum (the action is still pending), or --json: say the count.
+    tally = s.service.approval_tally(action.id)
+    if s.args.json:
+        write_json(_with_approvals(action, tally))
+    else:
+        _print(f"{_about(action)}: {waiting_line(tally.count, tally.required)}")
+    return EXIT_OK
 
 
 def reject(s: Session) -> int:
@@ -341,6 +375,29 @@ def cancel(s: Session) -> int:
     action = s.service.cancel(s.args.action_id, actor)
     sentence = f"cancelled {_about(action)} (now {text(action.status)})"
     return _print_action(action, s.args.json, sentence)
+
+
+def expire(s: Session) -> int:
+    expired = s.service.expire()
+    if s.args.json:
+        write_json([output.as_dict(a) for a in expired])
+        return EXIT_OK
+    expiry = s.service.policy.expiry
+    if expiry.pending is None and expiry.approved is None:
+        _print(f"nothing expires: the config has no [expiry] table ({s.config_path})")
+        return EXIT_OK
+    for action in expired:
+        why = action.rejection_reason if action.status == ActionStatus.REJECTED else None
+        why = why or _approved_expiry(s)
+        _print(f"expired {_about(action)}, now {text(action.status)}: {text(why)}")
+    if not expired:
+        _print("nothing to expire")
+    return EXIT_OK
+
+
+def _approved_expiry(s: Session) -> str:
+    limit = s.service.policy.expiry.approved
+    return approved_reason(limit.text) if limit else "expired"
 
 
 def events(s: Session) -> int:
@@ -371,6 +428,7 @@ COMMANDS: dict[str, Command] = {
     "approve": approve,
     "reject": reject,
     "cancel": cancel,
+    "expire": expire,
     "events": events,
 }
 

@@ -36,6 +36,7 @@ from homelab_approvals.domain.views import (
 from homelab_approvals.domain.votes import VOTE_FROM, VOTE_TO, vote_reason
 from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.expiry import ExpiryOps
+from homelab_approvals.service.notifications import NotifyOps
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
@@ -141,7 +142,7 @@ def _excluding(stmt: Update, types: frozenset[str]) -> Update:
     return stmt.where(and_(*(A.action_type != t for t in sorted(types))))
 
 
-class ApprovalService(ServerOps, BulkOps, ExpiryOps):
+class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
     """Every rule, written once. Thread-safe; each call is its own transaction."""
 
     def __init__(
