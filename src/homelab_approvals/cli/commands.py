@@ -6,16 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from homelab_approvals.cli import output
-from homelab_approvals.cli.errors import EXIT_OK, UsageError
+from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.errors import ConfigError, DeliveryError
 from homelab_approvals.domain.expiry import approved_reason
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import (
@@ -400,6 +402,37 @@ def _approved_expiry(s: Session) -> str:
     return approved_reason(limit.text) if limit else "expired"
 
 
+def notify(s: Session) -> int:
+    """Send notifications: one pass with --once (exit 1 if a target failed; the next
+    run retries it), else pass after pass until interrupted."""
+    from homelab_approvals.notify.sender import Pass, Sender
+    from homelab_approvals.notify.targets import targets_from
+
+    targets = targets_from(s.load_config().notify)
+    if not targets:
+        raise ConfigError(f"no [[notify]] targets in the config ({s.config_path})")
+    sender = Sender(s.service, targets)
+    if s.args.once:
+        sender.start()
+        result = sender.run_once()
+        _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
+        return EXIT_ERROR if result.failed else EXIT_OK
+
+    def said(result: Pass) -> None:
+        if result.sent:
+            _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+            sys.stdout.flush()
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; retrying with backoff"), as_json=False)
+
+    _print(f"sending notifications to {len(targets)} target(s); ctrl+c stops")
+    sys.stdout.flush()
+    sender.run_forever(threading.Event(), said)
+    return EXIT_OK
+
+
 def events(s: Session) -> int:
     args = s.args
     rows: list[EventView] = s.service.list_events(action_id=args.action_id, since=args.since)
@@ -429,6 +462,7 @@ COMMANDS: dict[str, Command] = {
     "reject": reject,
     "cancel": cancel,
     "expire": expire,
+    "notify": notify,
     "events": events,
 }
 

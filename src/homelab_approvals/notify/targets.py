@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from homelab_approvals.domain.notices import NoticeKind
+from homelab_approvals.service.config import NotifyConfig
 
 Format = Literal["ntfy", "slack", "json"]
 
@@ -30,3 +32,11 @@ class Target:
         scheme, _, rest = self.url.partition("://")
         host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
         return f"{self.format} target {scheme}://{host}"
+
+
+def targets_from(configured: Sequence[NotifyConfig]) -> list[Target]:
+    """The config's `[[notify]]` tables (already checked) as targets."""
+    return [
+        Target(item.url, item.format, frozenset(NoticeKind(kind) for kind in item.on))
+        for item in configured
+    ]
