@@ -369,14 +369,23 @@ def reject(s: Session) -> int:
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
     action = s.service.reject(s.args.action_id, actor, reason)
     sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_action(action, s.args.json, sentence)
+    return _print_decided(s, action, sentence)
 
 
 def cancel(s: Session) -> int:
     actor = s.actor
     action = s.service.cancel(s.args.action_id, actor)
     sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_action(action, s.args.json, sentence)
+    return _print_decided(s, action, sentence)
+
+
+def _print_decided(s: Session, action: ActionView, sentence: str) -> int:
+    """A decision's result: with --json exactly what `show --json` prints next."""
+    if s.args.json:
+        write_json(_with_approvals(action, s.service.approval_tally(action.id)))
+    else:
+        _print(sentence)
+    return EXIT_OK
 
 
 def expire(s: Session) -> int:
