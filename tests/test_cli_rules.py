@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from notify_receiver import Receiver
 
 from homelab_approvals.cli.main import main
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
+from notify_receiver import Receiver
 
 RULES = """\
 approvers = ["alice", "bob", "carol"]
@@ -47,8 +47,15 @@ class Cli:
     def __call__(self, *argv: str, operator: str = "alice") -> tuple[int, str, str]:
         self.capsys.readouterr()
         code = main(
-            ["--db", str(self.db_path), "--config", str(self.config), "--operator", operator]
-            + list(argv)
+            [
+                "--db",
+                str(self.db_path),
+                "--config",
+                str(self.config),
+                "--operator",
+                operator,
+                *list(argv),
+            ]
         )
         out, err = self.capsys.readouterr()
         return code, out, err
@@ -87,7 +94,7 @@ def test_a_vote_short_of_the_quorum_exits_0_and_says_so(cli: Cli) -> None:
 
 def test_show_json_lists_approvals(cli: Cli) -> None:
     cli("approve", "1", operator="carol")
-    code, out, _ = cli("show", "1", "--json")
+    _code, out, _ = cli("show", "1", "--json")
     shown = json.loads(out)
     assert shown["status"] == "pending"
     assert shown["approvals_required"] == 2
@@ -164,7 +171,7 @@ def test_notify_once_sends_then_sends_nothing_twice(cli: Cli, config: Path) -> N
             ApprovalService(database).create_action("pi-4", "apt_upgrade_security", actor="r")
         finally:
             database.close()
-        code, out, err = cli("notify", "--once")
+        code, _out, err = cli("notify", "--once")
         assert code == 1
         assert err == (
             f"error: DELIVERY_FAILED: json target http://127.0.0.1:{receiver.port}: "

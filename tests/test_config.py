@@ -221,7 +221,8 @@ def test_rules_expiry_notify_and_bell(tmp_path: Path) -> None:
     config = load_config(path)
     policy = config.policy
     assert config.bell is True
-    assert policy.expiry.pending is not None and policy.expiry.pending.text == "24h"
+    assert policy.expiry.pending is not None
+    assert policy.expiry.pending.text == "24h"
     assert policy.expiry.approved is not None
     assert policy.expiry.approved.delta.total_seconds() == 90
     rule = policy.rule("apt_upgrade_all")

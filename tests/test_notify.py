@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from notify_receiver import Receiver
 
 from homelab_approvals.domain.notices import NoticeKind
 from homelab_approvals.notify.sender import Sender
 from homelab_approvals.notify.targets import Target
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
+from notify_receiver import Receiver
 
 ALL = frozenset(NoticeKind)
 HOSTILE = "<!channel> *bold* [x](http://evil) & \x1b[2J @here"
@@ -67,10 +67,12 @@ def test_slack_escapes_and_pings_nobody(svc: ApprovalService, receiver: Receiver
     assert set(payload) == {"text", "mrkdwn"}
     assert payload["mrkdwn"] is False
     text = payload["text"]
-    assert "<" not in text and ">" not in text
+    assert "<" not in text
+    assert ">" not in text
     assert "&lt;!channel&gt;" in text
     assert "&amp;" in text
-    assert "\x1b" not in text and "␛[2J" in text
+    assert "\x1b" not in text
+    assert "␛[2J" in text
     assert text.startswith("Waiting for approval: restart nginx on &lt;!channel&gt;")
     assert got.message_id == "homelab-approvals-event-1"
 
@@ -97,7 +99,8 @@ def test_ntfy_publishes_json_with_title_priority_tags(
     assert failed["tags"] == ["x"]
     message = failed["message"]
     assert "exit code 100" in message
-    assert "line 1\n" not in message and "line 5" in message  # the last five lines
+    assert "line 1\n" not in message
+    assert "line 5" in message
     assert message.rstrip().endswith("<!here> E: broken")
 
 
@@ -149,7 +152,7 @@ def test_receiver_down_then_up_loses_nothing_and_keeps_ids(
     receiver.stop()  # down: connection refused
     first = sender.run_once()
     assert first.sent == 0
-    assert list(first.failed.values())[0]
+    assert next(iter(first.failed.values()))
     assert sender.next_due() == pytest.approx(1.0)
     assert sender.run_once().failed == {}  # backing off: not even tried
     clock[0] = 1.5

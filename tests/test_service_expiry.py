@@ -164,7 +164,9 @@ def _race(target_a: object, target_b: object) -> list[object]:
         except ApprovalsError as error:
             results[index] = error
 
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate([target_a, target_b])]
+    threads = [
+        threading.Thread(target=run, args=(i, t)) for i, t in enumerate([target_a, target_b])
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -173,9 +175,7 @@ def _race(target_a: object, target_b: object) -> list[object]:
 
 
 @pytest.mark.parametrize("round_", range(15))
-def test_expiry_racing_a_decision_leaves_one_consistent_outcome(
-    db_path: Path, round_: int
-) -> None:
+def test_expiry_racing_a_decision_leaves_one_consistent_outcome(db_path: Path, round_: int) -> None:
     clock = Clock()
     first = open_database(db_path)
     second = open_database(db_path)
