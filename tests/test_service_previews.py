@@ -12,7 +12,8 @@ import pytest
 from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import InvalidTransition, ValidationError
 from homelab_approvals.domain.probes import ProbeRun, probe_for
-from homelab_approvals.service import ApprovalService
+from homelab_approvals.service import ApprovalService, Policy
+from homelab_approvals.service.policy import TypeRule
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.storage import Database
 
@@ -194,21 +195,25 @@ def test_live_output_in_order(svc: ApprovalService) -> None:
     assert svc.output_since(action.id + 1) == ([], 0)
 
 
-def test_every_approval_of_one_action_must_be_for_the_same_plan(
-    svc: ApprovalService, db_path: Path
-) -> None:
-    """An earlier vote (issue 13's two-person approval) bound another plan: refused."""
+def test_every_vote_must_be_for_the_same_plan(db: Database, clock: Clock) -> None:
+    """Two-person approval: the plan changed between the votes, so the second is refused
+    and the action stays pending; a vote for the plan of the first completes it."""
+    rules = {"apt_upgrade_all": TypeRule(approvals=2)}
+    svc = ApprovalService(db, Policy(rules=rules), clock=clock)
+    svc.add_server("nas", "nas.lan", paused=True)
     action = svc.create_action("nas", "apt_upgrade_all", actor="bot")
-    svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))
-    with sqlite3.connect(db_path) as conn:  # as a first vote, for the plan of then
-        conn.execute(
-            "INSERT INTO approval_plan_bindings (action_id, actor, at, digest, preview_id) "
-            "VALUES (?, 'bob', '2026-12-04 08:00:00.000000', ?, 1)",
-            (action.id, "a" * 64),
-        )
-    with pytest.raises(InvalidTransition, match="bob approved another plan"):
-        svc.approve(action.id, "alice", plan=PlanCheck.bind_current())
+    first = svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))
+    assert svc.approve(action.id, "alice", plan=PlanCheck.expect(first.digest)).status == "pending"
+    svc.record_preview(action.id, APT, ok("apt-get-s-dist-upgrade-kernel-removal.txt"))
+    with pytest.raises(InvalidTransition, match="alice approved another plan"):
+        svc.approve(action.id, "bob", plan=PlanCheck.bind_current())
     assert svc.get_action(action.id).status == ActionStatus.PENDING
+    assert svc.approval_tally(action.id).count == 1
+    svc.record_preview(action.id, APT, ok("apt-get-s-remove-zip.txt"))  # the plan came back
+    assert svc.approve(action.id, "bob", plan=PlanCheck.bind_current()).status == "approved"
+    bound = svc.bound_preview(action.id)
+    assert bound is not None
+    assert bound.digest == first.digest
 
 
 def test_an_operator_asks_for_a_fresh_preview(svc: ApprovalService, clock: Clock) -> None:
