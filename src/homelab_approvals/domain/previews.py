@@ -18,6 +18,8 @@ from homelab_approvals.domain.probes import probe_for
 #: What the console and `show` say for an action whose type has no probe.
 NO_PROBE = "no preview for this action"
 NO_PREVIEW_YET = "no preview yet"
+#: The action types whose plans can remove packages or install a new kernel.
+WARNED_TYPES = frozenset({"apt_upgrade_all"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from homelab_approvals.domain.errors import (
     StorageError,
 )
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.preview_settings import PlanCheck
 
 
 class Decision(StrEnum):
@@ -68,7 +69,7 @@ class BulkResult:
 class BulkOps:
     """Mixed into ApprovalService: uses its single-action transitions, nothing else."""
 
-    approve: Callable[[int, str], ActionView]
+    approve: Callable[..., ActionView]
     reject: Callable[[int, str, str | None], ActionView]
     _decider: Callable[[str], str]
 
@@ -94,7 +95,8 @@ class BulkOps:
         for index, aid in enumerate(ids):
             try:
                 if verb is Decision.APPROVE:
-                    succeeded.append(self.approve(aid, who))
+                    # Each bound to its plan of now (the batch was confirmed by name).
+                    succeeded.append(self.approve(aid, who, plan=PlanCheck.bind_current()))
                 else:
                     succeeded.append(self.reject(aid, who, why))
             except (InvalidTransition, ActionNotFound) as conflict:

@@ -14,8 +14,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from homelab_approvals.domain.enums import ActionStatus
+from homelab_approvals.domain.previews import (
+    NO_PREVIEW_YET,
+    PreviewView,
+    preview_headline,
+    short_digest,
+)
 from homelab_approvals.domain.views import ActionView, EventView
 from homelab_approvals.tui.formatting import (
+    WARNING_STYLE,
     action_title,
     age,
     safe,
@@ -27,6 +35,8 @@ from homelab_approvals.tui.formatting import (
 
 _LABEL_STYLE = "bold"
 _LABEL_WIDTH = 9
+#: How many lines of a plan the pane shows; enter (the pane full screen) shows them all.
+PREVIEW_LINES = 5
 
 
 class ActionDetail(VerticalScroll):
@@ -42,6 +52,10 @@ class ActionDetail(VerticalScroll):
         self.view: ActionView | None = None
         self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
         self.note = ""  # said after the action's title, e.g. why its keys wait
+        #: The newest preview of `preview_for` (the action shown), once read.
+        self.preview: PreviewView | None = None
+        self.preview_for: int | None = None
+        self._now: datetime | None = None
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -62,15 +76,50 @@ class ActionDetail(VerticalScroll):
         moved = view is None or self.view is None or view.id != self.view.id
         self.view = view
         self.events = None if events is None else tuple(events)
+        self._now = now
         body = self.query_one("#detail-body", Static)
         if view is None:
             self.border_title = "Details"
             body.update(Text(empty, style="italic"))
             return
         self._show_title()
-        body.update(render_detail(view, self.events, now))
+        self._render_body()
         if moved:
             self.scroll_home(animate=False)
+
+    def show_preview(self, action_id: int, preview: PreviewView | None) -> None:
+        """The newest preview of `action_id`, read in a worker; shown if it is the action
+        on display."""
+        if self.view is None or self.view.id != action_id:
+            return
+        if self.preview_for == action_id and self.preview == preview:
+            return
+        self.preview_for, self.preview = action_id, preview
+        self._render_body()
+
+    def shown_digest(self, action_id: int) -> str | None:
+        """The digest of the plan on display for `action_id` (None: no plan shown)."""
+        if self.preview_for != action_id or self.preview is None:
+            return None
+        return self.preview.digest
+
+    # Run before Widget's own handlers set has_focus, hence the explicit `full`.
+    def on_focus(self) -> None:
+        self._render_body(full=True)  # enter: every line of the plan
+
+    def on_blur(self) -> None:
+        self._render_body(full=False)
+
+    def _render_body(self, *, full: bool | None = None) -> None:
+        view, now = self.view, self._now
+        if view is None or now is None:
+            return
+        loaded = self.preview_for == view.id
+        preview = self.preview if loaded else None
+        full = self.has_focus if full is None else full
+        section = render_preview(view, preview, loaded, now, full=full)
+        body = self.query_one("#detail-body", Static)
+        body.update(render_detail(view, self.events, now, section))
 
     def set_note(self, note: str) -> None:
         self.note = note
@@ -85,7 +134,10 @@ class ActionDetail(VerticalScroll):
 
 
 def render_detail(
-    view: ActionView, events: tuple[EventView, ...] | None, now: datetime
+    view: ActionView,
+    events: tuple[EventView, ...] | None,
+    now: datetime,
+    preview: RenderableType | None = None,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
     fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
@@ -133,7 +185,47 @@ def render_detail(
         add("stdout", safe(view.stdout))
     if view.stderr:
         add("stderr", safe(view.stderr))
-    return Group(fields, Text(""), _history(events))
+    parts: list[RenderableType] = [fields, Text("")]
+    if preview is not None:
+        parts += [preview, Text("")]
+    return Group(*parts, _history(events))
+
+
+def render_preview(
+    view: ActionView, preview: PreviewView | None, loaded: bool, now: datetime, *, full: bool
+) -> RenderableType:
+    """The plan's summary (or why there is none), its age and its first packages; all of
+    them when `full`. Probe output is hostile: every line goes through safe()."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    if not loaded:
+        grid.add_row("Preview", Text("loading…", style="dim"))
+        return grid
+    headline = preview_headline(view.action_type, view.service_name, preview)
+    if preview is not None and preview.plan is None:
+        line = Text("no plan: ", style="italic")
+        line.append_text(safe(preview.error or "the probe gave no output"))
+    else:
+        warned = preview is not None and bool(preview.warnings)
+        line = safe(headline, WARNING_STYLE if warned else "")
+    grid.add_row("Preview", line)
+    if preview is None:
+        if headline == NO_PREVIEW_YET and view.status == ActionStatus.PENDING:
+            grid.add_row("", Text("v asks the executor for one", style="dim"))
+        return grid
+    taken = f"taken {age(preview.taken_at, now)} · {when(preview.taken_at)}"
+    if preview.digest:
+        taken += f" · plan {short_digest(preview.digest)}"
+    grid.add_row("", Text(taken, style="dim"))
+    lines = preview.lines
+    shown = lines if full else lines[:PREVIEW_LINES]
+    for text in shown:
+        grid.add_row("", safe(text))
+    if len(shown) < len(lines):
+        more = f"… {len(lines) - len(shown)} more: enter shows them all"
+        grid.add_row("", Text(more, style="italic"))
+    return grid
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.tui.console_part import ConsolePart
-from homelab_approvals.tui.live import EventsFetched
+from homelab_approvals.tui.live import EventsFetched, PreviewFetched
 
 if TYPE_CHECKING:
     pass
@@ -61,11 +61,13 @@ class DetailSyncMixin(ConsolePart):
         if detail.view == view:
             if detail.events is None and self._detail_events_for != view.id:
                 self._fetch_events(view.id)  # the last read failed (or waited): try again
+            self._fetch_preview(view.id)  # something changed: a new preview, perhaps
             return
         same_action = detail.view is not None and detail.view.id == view.id
         events = detail.events if same_action else None
         detail.show(view, events, self.now)
         self._fetch_events(view.id)
+        self._fetch_preview(view.id)
 
     def _why_empty(self) -> str:
         query, page = self.view_query, self.page
@@ -91,6 +93,22 @@ class DetailSyncMixin(ConsolePart):
             self.post_message(EventsFetched(action_id, None, error.message))
         else:
             self.post_message(EventsFetched(action_id, events))
+
+    def _fetch_preview(self, action_id: int) -> None:
+        if self.service is not None:
+            self._load_preview(action_id)
+
+    @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
+    def _load_preview(self, action_id: int) -> None:
+        try:
+            preview = self._opened_service().get_preview(action_id)
+        except ApprovalsError:
+            return  # the pane keeps what it shows; the next refresh reads again
+        self.post_message(PreviewFetched(action_id, preview))
+
+    @on(PreviewFetched)
+    def _preview_fetched(self, message: PreviewFetched) -> None:
+        self.detail.show_preview(message.action_id, message.preview)
 
     @on(EventsFetched)
     def _events_fetched(self, message: EventsFetched) -> None:

@@ -31,6 +31,9 @@ STATUS_STYLES: dict[str, Style] = {
     ActionStatus.FAILED: Style(color="red", bold=True),
     CANCELLED: Style(dim=True),
 }
+#: A plan that removes packages or installs a new kernel: colour, and words in capitals
+#: ("REMOVES 1", "NEW KERNEL") for NO_COLOR.
+WARNING_STYLE = Style(color="red", bold=True)
 #: A row that just arrived through live refresh, for a few seconds.
 FRESH_STYLE = Style(bold=True, underline=True)  # readable with and without colour
 
@@ -108,12 +111,25 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
-def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[Text, ...]:
+def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
+    """ "apt upgrade all", led by its plan's warnings: "REMOVES 1 NEW KERNEL apt upgr…"."""
+    text = cell(view.summary)
+    if warnings:
+        lead = Text(" ".join(w.upper() for w in warnings) + " ", style=WARNING_STYLE, end="")
+        text = lead + text
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+    return text
+
+
+def row_cells(
+    view: ActionView, now: datetime, *, fresh: bool = False, warnings: tuple[str, ...] = ()
+) -> tuple[Text, ...]:
     """The table cells for one action, in column order (see table.COLUMNS)."""
     cells = (
         Text(str(view.id), justify="right", end=""),
         cell(server_label(view)),
-        cell(view.summary),
+        action_cell(view, warnings),
         status_text(view),
         cell(age(view.created_at, now)),
         cell(view.decided_by or ""),

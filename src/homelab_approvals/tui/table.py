@@ -105,6 +105,8 @@ class ActionTable(DataTable[Text]):
         self._now: datetime | None = None
         self._id_width = _ID_SPEC.width
         self._marked: set[int] = set()
+        #: Rows whose newest plan removes packages or installs a new kernel.
+        self._warnings: dict[int, tuple[str, ...]] = {}
         self._paint_style: Style | None = None  # see render_lines
 
     def on_mount(self) -> None:
@@ -173,6 +175,7 @@ class ActionTable(DataTable[Text]):
         *,
         mark_new: bool = False,
         cursor_to_top: bool = False,
+        warnings: dict[int, tuple[str, ...]] | None = None,
     ) -> None:
         """Make the table hold exactly `rows`, in order, by the smallest change: drop rows
         that left, add rows that arrived (highlighted briefly when `mark_new`), update only
@@ -190,6 +193,14 @@ class ActionTable(DataTable[Text]):
         deadline = monotonic() + FRESH_SECONDS
         fresh = mark_new and bool(old_order)
         views = self._views
+        new_warnings = warnings or {}
+        old_warnings = self._warnings
+        rewarned = {
+            aid
+            for aid in old_warnings.keys() | new_warnings.keys()
+            if old_warnings.get(aid) != new_warnings.get(aid)
+        }
+        self._warnings = new_warnings
         added: list[int] = []
         with self.app.batch_update():
             for aid in gone:
@@ -204,8 +215,8 @@ class ActionTable(DataTable[Text]):
                     views[view.id] = view
                     self._cells[view.id] = self._row(view, now, fresh=fresh)
                     added.append(view.id)
-                elif old is not view and old != view:  # `is`: the feed reuses unchanged views
-                    self._update(view, now)
+                elif (old is not view and old != view) or view.id in rewarned:
+                    self._update(view, now)  # `is`: the feed reuses unchanged views
             if gone or added or old_order != wanted:
                 self._lay_out(gone, added, wanted)
             self._order = wanted
@@ -255,7 +266,9 @@ class ActionTable(DataTable[Text]):
                 self.update_cell(key, spec.key, new)
 
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
-        return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
+        warnings = self._warnings.get(view.id, ())
+        cells = row_cells(view, now, fresh=fresh, warnings=warnings)
+        return (_mark_cell(view.id in self._marked), *cells)
 
     def _lay_out(self, gone: list[int], added: list[int], order: list[int]) -> None:
         """Remove the rows of `gone`, add those of `added` (their cells are ready in
