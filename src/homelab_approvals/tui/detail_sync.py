@@ -36,7 +36,8 @@ class DetailSyncMixin(ConsolePart):
         detail = self.detail
         if self._detail_timer is not None or detail.view != self.table.highlighted_view:
             return False
-        return detail.view is None or detail.events is not None
+        view = detail.view
+        return view is None or (detail.events is not None and detail.preview_for == view.id)
 
     @on(DataTable.RowHighlighted, "#actions")
     def _highlighted(self) -> None:
