@@ -7,6 +7,7 @@ import argparse
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -299,6 +300,8 @@ def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
 
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    if s.args.follow:
+        return _follow(s, action)
     if s.args.json:
         write_json(_shown_json(s, action))
         return EXIT_OK
@@ -360,6 +363,52 @@ def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
         lines.append(f"  {label:<10}  {visible(first)}".rstrip())
         lines.extend(f"  {'':<10}  {visible(line)}".rstrip() for line in rest)
     return lines
+
+
+#: Seconds between looks at the database while following; a look is a change check
+#: (`PRAGMA data_version`), and rows are read only when something changed.
+FOLLOW_POLL = 0.1
+#: Statuses an action can still leave on its own: following waits through them.
+_UNDERWAY = frozenset({ActionStatus.PENDING, ActionStatus.APPROVED, ActionStatus.EXECUTING})
+
+
+def _follow(s: Session, action: ActionView) -> int:
+    """`show ID --follow`: the output of a run as it arrives (stdout to stdout, stderr to
+    stderr, made inert), then how it ended. Exit 0 when it completed, 1 otherwise."""
+    service = s.service
+    _print(
+        f"#{action.id} {text(action.summary)} on {output.server_cell(action)}: "
+        f"{text(action.status)}"
+    )
+    sys.stdout.flush()
+    after, seen_any, token = 0, False, None
+    while True:
+        fresh = service.change_token()
+        if fresh != token:
+            token = fresh
+            action = service.get_action(action.id)  # before the output: none is missed
+            chunks, after = service.output_since(action.id, after)
+            for chunk in chunks:
+                stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
+                stream.write(_inert_lines(chunk.text))
+                stream.flush()
+            seen_any = seen_any or bool(chunks)
+            if action.status not in _UNDERWAY:
+                break
+        time.sleep(FOLLOW_POLL)
+    if not seen_any:  # run elsewhere (HomelabCmd), or refused before anything was sent
+        for value, stream in ((action.stdout, sys.stdout), (action.stderr, sys.stderr)):
+            if value:
+                stream.write(_inert_lines(value if value.endswith("\n") else value + "\n"))
+    exit_code = "" if action.exit_code is None else f" (exit {action.exit_code})"
+    _print(f"#{action.id} {text(action.status)}{exit_code}")
+    return EXIT_OK if action.status == ActionStatus.COMPLETED else EXIT_ERROR
+
+
+def _inert_lines(chunk: str) -> str:
+    """Output made inert line by line: its line breaks kept, every other control
+    character (an escape sequence, a carriage return) shown as a stand-in."""
+    return "\n".join(visible(line) for line in chunk.split("\n"))
 
 
 def _preview_lines(

@@ -248,7 +248,17 @@ def build_parser() -> Parser:
 
     show = _add(commands, "show", "one action, with its events")
     _id(show)
-    _json(show, "print the action as a JSON object (its events: events --action ID --json)")
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--json",
+        action="store_true",
+        help="print the action as a JSON object (its events: events --action ID --json)",
+    )
+    shown.add_argument(
+        "--follow",
+        action="store_true",
+        help="print its output as it runs; end with it (exit 0 completed, 1 otherwise)",
+    )
 
     approve = _add(commands, "approve", "approve a pending action")
     _id(approve)
