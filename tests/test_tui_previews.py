@@ -194,3 +194,34 @@ async def test_hostile_probe_output_is_inert(tmp_path: Path) -> None:
             assert app.is_running
     finally:
         service.db.close()
+
+
+@run_async
+async def test_a_running_actions_output_is_followed_like_tail_f(svc: ApprovalService) -> None:
+    """Output written by the executor (here: another connection) appears in the detail
+    pane while the action runs; the table's cursor stays where it was."""
+    path = Path(str(svc.db.engine.url.database))
+    with raw(path) as conn:
+        conn.execute("UPDATE remediation_actions SET status = 'executing' WHERE id = 2")
+    async with running(svc) as (app, pilot):
+        await pilot.press("p")  # all actions, newest first: 3, 2, 1
+        await wait_until(pilot, lambda: screen(app).table.action_ids == [3, 2, 1], "all")
+        await pilot.press("down")
+        await wait_until(pilot, lambda: "waiting for output…" in detail_text(app), "running")
+        table = screen(app).table
+        with other_connection(path) as executor:
+            executor.add_output(2, [("stdout", "Reading package lists...\nBuilding dep")])
+            await wait_until(pilot, lambda: "Building dep" in detail_text(app), "first chunk")
+            executor.add_output(2, [("stdout", "endency tree...\n"), ("stderr", "W: \x1b[2J\n")])
+            await wait_until(pilot, lambda: "W: ␛[2J" in detail_text(app), "second chunk")
+            assert "Building dependency tree..." in detail_text(app)
+            for n in range(30):
+                executor.add_output(2, [("stdout", f"Unpacking package-{n:02d} ...\n")])
+            await wait_until(pilot, lambda: "package-29" in detail_text(app), "the tail")
+        text = detail_text(app)
+        assert "Unpacking package-18 ..." in text
+        assert "Unpacking package-17 ..." not in text  # the last 12 lines only
+        assert table.highlighted_id == 2
+        with raw(path) as conn:
+            conn.execute("UPDATE remediation_actions SET status = 'completed' WHERE id = 2")
+        await wait_until(pilot, lambda: "Output (live)" not in detail_text(app), "finished")

@@ -37,6 +37,8 @@ _LABEL_STYLE = "bold"
 _LABEL_WIDTH = 9
 #: How many lines of a plan the pane shows; enter (the pane full screen) shows them all.
 PREVIEW_LINES = 5
+#: The end of a running action's output the pane keeps, as `tail -f` shows it.
+OUTPUT_TAIL_LINES = 12
 
 
 class ActionDetail(VerticalScroll):
@@ -56,6 +58,11 @@ class ActionDetail(VerticalScroll):
         self.preview: PreviewView | None = None
         self.preview_for: int | None = None
         self._now: datetime | None = None
+        #: Live output of `output_for` while it runs: (stream, line) pairs, the last line
+        #: possibly unfinished, and the id of the last chunk read.
+        self.output_for: int | None = None
+        self.output_lines: list[tuple[str, str]] = []
+        self.output_last = 0
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -97,6 +104,28 @@ class ActionDetail(VerticalScroll):
         self.preview_for, self.preview = action_id, preview
         self._render_body()
 
+    def add_output(self, action_id: int, chunks: list[tuple[str, str]], last: int) -> None:
+        """Append live output of `action_id` (read in a worker), keeping its tail."""
+        if self.output_for != action_id:
+            self.output_for, self.output_lines, self.output_last = action_id, [], 0
+        if last <= self.output_last:
+            return
+        self.output_last = last
+        lines = self.output_lines
+        for stream, text in chunks:
+            pieces = text.split("\n")
+            if lines and lines[-1][0] == stream and not lines[-1][1].endswith("\n"):
+                lines[-1] = (stream, lines[-1][1] + pieces[0] + ("\n" if len(pieces) > 1 else ""))
+                pieces = pieces[1:]
+            for index, piece in enumerate(pieces):
+                last_piece = index == len(pieces) - 1
+                if last_piece and not piece:
+                    break
+                lines.append((stream, piece if last_piece else piece + "\n"))
+        del lines[: max(0, len(lines) - OUTPUT_TAIL_LINES)]
+        if self.view is not None and self.view.id == action_id:
+            self._render_body()
+
     def shown_digest(self, action_id: int) -> str | None:
         """The digest of the plan on display for `action_id` (None: no plan shown)."""
         if self.preview_for != action_id or self.preview is None:
@@ -118,6 +147,9 @@ class ActionDetail(VerticalScroll):
         preview = self.preview if loaded else None
         full = self.has_focus if full is None else full
         section = render_preview(view, preview, loaded, now, full=full)
+        if view.status == ActionStatus.EXECUTING:
+            lines = self.output_lines if self.output_for == view.id else []
+            section = Group(section, Text(""), render_live_output(lines))
         body = self.query_one("#detail-body", Static)
         body.update(render_detail(view, self.events, now, section))
 
@@ -189,6 +221,18 @@ def render_detail(
     if preview is not None:
         parts += [preview, Text("")]
     return Group(*parts, _history(events))
+
+
+def render_live_output(lines: list[tuple[str, str]]) -> RenderableType:
+    """The end of a running action's output, stderr in red; inert like all output."""
+    heading = Text("Output (live)", style=_LABEL_STYLE)
+    if not lines:
+        return Group(heading, Text("waiting for output…", style="dim"))
+    body = Text()
+    for stream, line in lines:
+        body.append_text(safe(line.rstrip("\n"), "red" if stream == "stderr" else ""))
+        body.append("\n")
+    return Group(heading, body)
 
 
 def render_preview(

@@ -10,9 +10,10 @@ from textual import on, work
 from textual.timer import Timer
 from textual.widgets import DataTable
 
+from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.tui.console_part import ConsolePart
-from homelab_approvals.tui.live import EventsFetched, PreviewFetched
+from homelab_approvals.tui.live import EventsFetched, OutputFetched, PreviewFetched
 
 if TYPE_CHECKING:
     pass
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
 DETAIL_DEBOUNCE = 0.05
+#: A running action's output is read this often while its detail is shown (tail -f).
+OUTPUT_POLL = 0.25
 
 
 class DetailSyncMixin(ConsolePart):
@@ -29,6 +32,7 @@ class DetailSyncMixin(ConsolePart):
         super().__init__()
         self._detail_events_for: int | None = None
         self._detail_timer: Timer | None = None
+        self._output_timer: Timer | None = None
 
     @property
     def _detail_settled(self) -> bool:
@@ -63,12 +67,14 @@ class DetailSyncMixin(ConsolePart):
             if detail.events is None and self._detail_events_for != view.id:
                 self._fetch_events(view.id)  # the last read failed (or waited): try again
             self._fetch_preview(view.id)  # something changed: a new preview, perhaps
+            self._follow_output()
             return
         same_action = detail.view is not None and detail.view.id == view.id
         events = detail.events if same_action else None
         detail.show(view, events, self.now)
         self._fetch_events(view.id)
         self._fetch_preview(view.id)
+        self._follow_output()
 
     def _why_empty(self) -> str:
         query, page = self.view_query, self.page
@@ -94,6 +100,38 @@ class DetailSyncMixin(ConsolePart):
             self.post_message(EventsFetched(action_id, None, error.message))
         else:
             self.post_message(EventsFetched(action_id, events))
+
+    def _follow_output(self) -> None:
+        """Read the running action's output every OUTPUT_POLL s while its detail is
+        shown; the table and its cursor are not touched."""
+        view = self.detail.view
+        running = view is not None and view.status == ActionStatus.EXECUTING
+        if running and self._output_timer is None:
+            self._output_timer = self.set_interval(OUTPUT_POLL, self._tail_output)
+            self._tail_output()
+        elif not running and self._output_timer is not None:
+            self._output_timer.stop()
+            self._output_timer = None
+
+    def _tail_output(self) -> None:
+        view = self.detail.view
+        if view is None or self.service is None:
+            return
+        after = self.detail.output_last if self.detail.output_for == view.id else 0
+        self._load_output(view.id, after)
+
+    @work(thread=True, group="output", exclusive=True, exit_on_error=False)
+    def _load_output(self, action_id: int, after: int) -> None:
+        try:
+            rows, last = self._opened_service().output_since(action_id, after)
+        except ApprovalsError:
+            return  # the next tick reads again
+        chunks = [(row.stream, row.text) for row in rows]
+        self.post_message(OutputFetched(action_id, chunks, last if rows else after))
+
+    @on(OutputFetched)
+    def _output_fetched(self, message: OutputFetched) -> None:
+        self.detail.add_output(message.action_id, message.chunks, message.last)
 
     def _fetch_preview(self, action_id: int) -> None:
         if self.service is not None:

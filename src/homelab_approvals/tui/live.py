@@ -111,6 +111,17 @@ class PreviewFetched(Message):
         self.preview = preview
 
 
+class OutputFetched(Message):
+    """Live output of a running action: (stream, text) chunks after chunk id `after`, up
+    to chunk id `last`."""
+
+    def __init__(self, action_id: int, chunks: list[tuple[str, str]], last: int) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.chunks = chunks
+        self.last = last
+
+
 class DecisionFinished(Message):
     """A decision came back from the service: `error` is None on success. Posted, not
     called, from the worker, so a worker never waits on a UI that is shutting down."""
