@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from homelab_approvals.cli import output
+from homelab_approvals.cli import many, output
 from homelab_approvals.cli.errors import EXIT_OK, UsageError
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
@@ -19,6 +19,7 @@ from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
 from homelab_approvals.service import ActionQuery
+from homelab_approvals.service.bulk import Decision
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
@@ -322,25 +323,52 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
     return f"{stamp} by {visible(who)}" if who else stamp
 
 
+def _approved(action: ActionView) -> str:
+    return f"approved {_about(action)}"
+
+
+def _rejected(action: ActionView) -> str:
+    return f"rejected {_about(action)}: {text(action.rejection_reason)}"
+
+
+def _cancelled(action: ActionView) -> str:
+    return f"cancelled {_about(action)} (now {text(action.status)})"
+
+
+def _decide_batch(
+    s: Session, decision: Decision, sentence: Callable[[ActionView], str], reason: str | None
+) -> int:
+    """Several ids, or '-': each its own transaction through the service's bulk path."""
+    ids = many.ids_from(s.args.action_ids, sys.stdin)  # all read before deciding
+    if not ids:
+        sys.stderr.write("note: no action ids given on stdin; nothing to do\n")
+        if s.args.json:
+            write_json([])
+        return EXIT_OK
+    result = s.service.decide_many(ids, s.actor, decision, reason)
+    return many.report_batch(result.outcomes, sentence, as_json=s.args.json)
+
+
 def approve(s: Session) -> int:
-    actor = s.actor
-    action = s.service.approve(s.args.action_id, actor)
-    return _print_action(action, s.args.json, f"approved {_about(action)}")
+    if many.is_batch(s.args.action_ids):
+        return _decide_batch(s, Decision.APPROVE, _approved, None)
+    action = s.service.approve(s.args.action_ids[0], s.actor)
+    return _print_action(action, s.args.json, _approved(action))
 
 
 def reject(s: Session) -> int:
-    actor = s.actor
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
-    action = s.service.reject(s.args.action_id, actor, reason)
-    sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_action(action, s.args.json, sentence)
+    if many.is_batch(s.args.action_ids):
+        return _decide_batch(s, Decision.REJECT, _rejected, reason)
+    action = s.service.reject(s.args.action_ids[0], s.actor, reason)
+    return _print_action(action, s.args.json, _rejected(action))
 
 
 def cancel(s: Session) -> int:
-    actor = s.actor
-    action = s.service.cancel(s.args.action_id, actor)
-    sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_action(action, s.args.json, sentence)
+    if many.is_batch(s.args.action_ids):
+        return _decide_batch(s, Decision.CANCEL, _cancelled, None)
+    action = s.service.cancel(s.args.action_ids[0], s.actor)
+    return _print_action(action, s.args.json, _cancelled(action))
 
 
 def events(s: Session) -> int:

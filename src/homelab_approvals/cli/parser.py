@@ -106,6 +106,14 @@ def action_id(text: str) -> int:
         raise argparse.ArgumentTypeError(refusal) from None
 
 
+STDIN = "-"
+
+
+def action_id_or_stdin(text: str) -> int | str:
+    """For approve, reject and cancel: an action id, or '-' (read the ids from stdin)."""
+    return STDIN if text == STDIN else action_id(text)
+
+
 def not_empty(text: str) -> str:
     """For --db, --database-url and --config: `--db "$DB"` with DB unset must not quietly
     fall back to the default database (and approve there)."""
@@ -142,6 +150,10 @@ def since(text: str) -> datetime:
 _ACTION_JSON = "print the action as a JSON object instead of a sentence"
 _SERVER_JSON = "print the server as a JSON object instead of a sentence"
 _SERVER_ID = "the server's id, as 'servers' lists it"
+_DECISION_JSON = (
+    "print the action as a JSON object instead of a sentence; with several ids or '-', "
+    "a JSON array with one object (or error object) per id"
+)
 
 
 def build_parser() -> Parser:
@@ -250,16 +262,16 @@ def build_parser() -> Parser:
     _id(show)
     _json(show, "print the action as a JSON object (its events: events --action ID --json)")
 
-    approve = _add(commands, "approve", "approve a pending action")
-    _id(approve)
-    _json(approve, _ACTION_JSON)
-    reject = _add(commands, "reject", "reject a pending action, with a reason")
-    _id(reject)
+    approve = _add(commands, "approve", "approve pending actions")
+    _ids(approve)
+    _json(approve, _DECISION_JSON)
+    reject = _add(commands, "reject", "reject pending actions, with one reason for all")
+    _ids(reject)
     reject.add_argument("--reason", required=True, metavar="TEXT", help="1-1000 characters")
-    _json(reject, _ACTION_JSON)
-    cancel = _add(commands, "cancel", "cancel a pending or approved action (it becomes failed)")
-    _id(cancel)
-    _json(cancel, _ACTION_JSON)
+    _json(reject, _DECISION_JSON)
+    cancel = _add(commands, "cancel", "cancel pending or approved actions (they become failed)")
+    _ids(cancel)
+    _json(cancel, _DECISION_JSON)
 
     events = _add(commands, "events", "the audit trail, oldest first")
     events.add_argument(
@@ -279,6 +291,17 @@ def _add(commands: Any, name: str, what: str) -> Parser:
 
 def _id(parser: Parser) -> None:
     parser.add_argument("action_id", type=action_id, metavar="ID", help="the action's id")
+
+
+def _ids(parser: Parser) -> None:
+    parser.add_argument(
+        "action_ids",
+        type=action_id_or_stdin,
+        nargs="+",
+        metavar="ID",
+        help="the actions' ids, each decided in its own transaction; '-' reads them from "
+        "stdin: one per line, or the JSON array 'list --json' prints",
+    )
 
 
 def _json(parser: Parser, what: str = "print a JSON array instead of a table") -> None:
