@@ -386,6 +386,13 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def completion(s: Session) -> int:
+    from homelab_approvals.cli.completion import script
+
+    sys.stdout.write(script(s.args.shell))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "tui": console,
     "demo": demo,
@@ -400,6 +407,7 @@ COMMANDS: dict[str, Command] = {
     "reject": reject,
     "cancel": cancel,
     "events": events,
+    "completion": completion,
 }
 
 

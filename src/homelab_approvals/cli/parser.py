@@ -27,6 +27,7 @@ GLOBAL_FLAGS = (
 STATUSES = tuple(s.value for s in ActionStatus)
 TYPES = tuple(t.value for t in ActionType)
 SORTS = tuple(s.value for s in SortOrder)
+SHELLS = ("bash", "zsh")
 _MAX_INT = 2**63 - 1  # SQLite integers are signed 64-bit
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "٤٢", "4_2" and "+4"
 _UNDECODED = re.compile("[\udc80-\udcff]")  # undecodable argv bytes (surrogateescape)
@@ -156,7 +157,9 @@ _DECISION_JSON = (
 )
 
 
-def build_parser() -> Parser:
+def build_parser(*, path_completion: object = None) -> Parser:
+    """The grammar. `path_completion` (shtab's FILE, for `completion`) marks the options
+    that take a path, so a completion script offers files for them."""
     parser = Parser(
         prog=PROG,
         description=DESCRIPTION,
@@ -165,7 +168,7 @@ def build_parser() -> Parser:
         allow_abbrev=False,  # an abbreviation in a script breaks when an option is added
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument(
+    db = where.add_argument(
         "--db",
         type=not_empty,
         metavar="PATH",
@@ -177,7 +180,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--operator", metavar="NAME", help="who is acting (default: the OS account name)"
     )
-    parser.add_argument(
+    config = parser.add_argument(
         "--config",
         type=not_empty,
         metavar="PATH",
@@ -192,6 +195,9 @@ def build_parser() -> Parser:
         help="create a new database group-readable/writable (0660, folder 0770)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    if path_completion is not None:
+        for action in (db, config):
+            action.complete = path_completion  # type: ignore[attr-defined]  # read by shtab
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add(commands, "tui", "open the console (the default)")
@@ -272,6 +278,9 @@ def build_parser() -> Parser:
     cancel = _add(commands, "cancel", "cancel pending or approved actions (they become failed)")
     _ids(cancel)
     _json(cancel, _DECISION_JSON)
+
+    completion = _add(commands, "completion", "print a shell completion script (see README)")
+    completion.add_argument("shell", choices=SHELLS, help="one of: " + ", ".join(SHELLS))
 
     events = _add(commands, "events", "the audit trail, oldest first")
     events.add_argument(
