@@ -71,20 +71,34 @@ def _require_terminal() -> None:
 def console(s: Session) -> int:
     actor = s.actor
     args = s.args
+    from homelab_approvals.tui.view_state import ViewState, is_default
+
     if args.database_url:
         reason = s.console_read_only_reason()  # opens the database: its errors come first
         _require_terminal()
         # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
         from homelab_approvals.tui.app import run_console
 
-        return run_console(s.service, actor, read_only_reason=reason, simulate=False)
+        assert s.db is not None
+        state = ViewState.for_database(s.db.label)  # the URL, its password hidden
+        return run_console(
+            s.service,
+            actor,
+            read_only_reason=reason,
+            view=None if args.fresh else state.load(),
+            view_state=state,
+        )
     from homelab_approvals.storage.first_window import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
     policy = s.load_policy()  # the config's errors come before the database's
     path = resolve_db_path(args.db)
+    state = ViewState.for_database(str(path.resolve()))
+    view = None if args.fresh else state.load()
     pause_collector()  # until the database is open: see tui/collector.py
-    first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    first_window = None
+    if view is None or is_default(view):  # else the first window is not what is shown
+        first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
     from homelab_approvals.tui.app import console_app, run_app
 
     app = console_app(  # the database's errors, if any, come from here
@@ -95,6 +109,8 @@ def console(s: Session) -> int:
         group_shared=args.group_shared,
         config_path=s.config_path,
         first_window=first_window,
+        view=view,
+        view_state=state,
     )
     try:
         _require_terminal()

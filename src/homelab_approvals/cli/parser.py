@@ -23,6 +23,7 @@ GLOBAL_FLAGS = (
     "--config",
     "--read-only",
     "--group-shared",
+    "--fresh",
 )
 STATUSES = tuple(s.value for s in ActionStatus)
 TYPES = tuple(t.value for t in ActionType)
@@ -193,6 +194,11 @@ def build_parser(*, path_completion: object = None) -> Parser:
         "--group-shared",
         action="store_true",
         help="create a new database group-readable/writable (0660, folder 0770)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="console: start with the default view, not the one remembered from last time",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     if path_completion is not None:
