@@ -7,7 +7,7 @@ operator on a Raspberry Pi notices."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +23,7 @@ from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.first_window import FirstWindow, read_first_window
 from homelab_approvals.tui.console import ConsoleScreen
+from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.live import POLL_INTERVAL
 from homelab_approvals.tui.signals import exit_on_signals
 from homelab_approvals.tui.startup import DeferredStart, ServiceReady
@@ -76,13 +77,18 @@ class ApprovalsApp(App[int]):
         owns_database: bool = False,
         view: ActionQuery | None = None,
         view_state: ViewState | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         """`clock` (default: the service's) dates the "3m ago" column; tests freeze it.
         `window` is how many rows the table holds at most; SQL pages through the rest.
         `owns_database`: `close_database()` closes the service's database (always so for
         a deferred start, which opens it itself). `view`: the view to start with (else
-        the pending queue); `view_state`: where `remember_view()` keeps it for next time."""
+        the pending queue); `view_state`: where `remember_view()` keeps it for next time.
+        `keymap`: binding ids to keys, checked (`tui.keymap.check_keymap`)."""
         super().__init__()
+        self.keys = KeysInForce(keymap)
+        if keymap:
+            self.set_keymap(dict(keymap))  # Textual's own: footer and key handling follow
         if (service is None) == (deferred is None):
             raise ValueError("give either a service or a deferred start")
         self.service = service
@@ -118,6 +124,7 @@ class ApprovalsApp(App[int]):
             window=self.window,
             deferred=self.deferred,
             view=self.view,
+            keys=self.keys,
         )
         return self.main_screen
 

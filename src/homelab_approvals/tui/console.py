@@ -33,6 +33,7 @@ from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
 from homelab_approvals.tui.inputs import OneLineInput
+from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin
@@ -113,11 +114,14 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         window: int = DEFAULT_WINDOW,
         deferred: DeferredStart | None = None,
         view: ActionQuery | None = None,
+        keys: KeysInForce | None = None,
     ) -> None:
         """`service` is None for a `deferred` start: the screen then draws the first
         window it was given and opens the service after that (see tui/startup.py).
-        `view`: the view to start with (remembered from last time), else the queue."""
+        `view`: the view to start with (remembered from last time), else the queue.
+        `keys`: the keys in force ([keys] in the config), for every hint naming one."""
         super().__init__()
+        self.keys = keys or KeysInForce()
         self.database_label = self._use_service(service, deferred)
         self.actor = actor
         self.read_only_reason = read_only_reason
@@ -311,7 +315,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         else:
             parts.append(f"none of {page.total:,}" if query.offset else "nothing to show")
         if query.search and query.search == self.restored_search:
-            parts.append(f'restored filter "{visible(query.search)}" · escape clears')
+            clear = self.keys.named("clear-filter")
+            parts.append(f'restored filter "{visible(query.search)}" · {clear} clears')
         elif query.search:
             parts.append(f'filter "{visible(query.search)}"')
         title = " · ".join(parts)
@@ -442,9 +447,11 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
                 tooltip="Search the commands above by name",
             )
         ]
+        in_force = self.keys.in_force
+        moves = in_force([*DataTable.BINDINGS, *ActionTable.BINDINGS])
         return [
-            ("Actions and view", describe(app, self.BINDINGS)),
-            ("Moving around", describe(app, [*DataTable.BINDINGS, *ActionTable.BINDINGS], _MOVES)),
+            ("Actions and view", describe(app, in_force(self.BINDINGS))),
+            ("Moving around", describe(app, moves, _MOVES)),
             ("Details pane", describe(app, ActionDetail.BINDINGS)),
             ("Anywhere", describe(app, [*palette, *app.BINDINGS])),
         ]
