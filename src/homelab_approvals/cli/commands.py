@@ -74,6 +74,7 @@ def console(s: Session) -> int:
     from homelab_approvals.tui.view_state import ViewState, is_default
 
     if args.database_url:
+        keymap = _keymap(s)  # the config's errors come before the database's
         reason = s.console_read_only_reason()  # opens the database: its errors come first
         _require_terminal()
         # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
@@ -87,6 +88,7 @@ def console(s: Session) -> int:
             read_only_reason=reason,
             view=None if args.fresh else state.load(),
             view_state=state,
+            keymap=keymap,
         )
     from homelab_approvals.storage.first_window import read_in_background
     from homelab_approvals.tui.collector import pause_collector
@@ -99,6 +101,7 @@ def console(s: Session) -> int:
     first_window = None
     if view is None or is_default(view):  # else the first window is not what is shown
         first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    keymap = _keymap(s)  # imports Textual; a bad [keys] stops here, before the database
     from homelab_approvals.tui.app import console_app, run_app
 
     app = console_app(  # the database's errors, if any, come from here
@@ -111,6 +114,7 @@ def console(s: Session) -> int:
         first_window=first_window,
         view=view,
         view_state=state,
+        keymap=keymap,
     )
     try:
         _require_terminal()
@@ -118,6 +122,13 @@ def console(s: Session) -> int:
         app.close_database()
         raise
     return run_app(app)
+
+
+def _keymap(s: Session) -> dict[str, str]:
+    """The config's [keys], checked against the console's bindings (exit 2 if wrong)."""
+    from homelab_approvals.tui.keymap import check_keymap
+
+    return check_keymap(s.load_config().keys, s.config_path)
 
 
 def demo(s: Session) -> int:

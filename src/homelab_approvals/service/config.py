@@ -57,6 +57,9 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     #: When false, nobody approves an action they created (rejecting is fine).
     allow_self_approval: bool = True
     executor: ExecutorConfig = msgspec.field(default_factory=ExecutorConfig)
+    #: `[keys]`: the console's binding ids to keys (`approve = "y"`). Which ids exist is
+    #: the console's to say (tui/keymap.py checks them, and the keys, before it starts).
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -170,6 +173,8 @@ def _explain(message: str) -> str:
         got = _WANTS.get(expected.group("got"), expected.group("got"))
         if path == "approvers":  # the one list a newcomer writes as a string
             wants = 'a list of names, e.g. ["alice"]'
+        if path == "keys":  # msgspec does not say which entry of the table
+            wants = 'a table of binding ids to keys, each a string: approve = "y"'
         return f"{path!r} must be {wants} (got {got})"
     if problem.startswith("Invalid enum value"):
         choices = _choices(path)

@@ -165,6 +165,7 @@ def console_app(
     first_window: Callable[[], FirstWindow | None] | None = None,
     view: ActionQuery | None = None,
     view_state: ViewState | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> ApprovalsApp:
     """The console on the SQLite file at `db_path`, ready to run: how the CLI starts it
     (and the benchmarks, so they measure what users get).
@@ -209,6 +210,7 @@ def console_app(
             owns_database=True,
             view=view,
             view_state=view_state,
+            keymap=keymap,
         )
     reason = off_reason(
         actor,
@@ -225,6 +227,7 @@ def console_app(
         deferred=start,
         view=view,
         view_state=view_state,
+        keymap=keymap,
     )
 
 
@@ -246,13 +249,19 @@ def run_console(
     simulate: bool = False,
     view: ActionQuery | None = None,
     view_state: ViewState | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> int:
     """Run the console on `service` until the operator quits; returns the exit status.
 
     `simulate` (the demo) adds a pending action every few seconds from a background
     thread, so live refresh can be seen. The database stays open: the caller owns it."""
     app = ApprovalsApp(
-        service, actor, read_only_reason=read_only_reason, view=view, view_state=view_state
+        service,
+        actor,
+        read_only_reason=read_only_reason,
+        view=view,
+        view_state=view_state,
+        keymap=keymap,
     )
     simulator = None
     if simulate:

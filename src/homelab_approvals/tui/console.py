@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Label, Static
@@ -71,6 +71,14 @@ _MOVES = frozenset(
         "scroll_bottom",
     }
 )
+
+
+#: Binding id -> its place in the footer.
+_DECLARED_ORDER: dict[str | None, int] = {
+    binding.id: place
+    for place, binding in enumerate(Binding.make_bindings(CONSOLE_BINDINGS))
+    if binding.id
+}
 
 
 def _console_commands() -> type[Provider]:
@@ -141,6 +149,18 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.refreshes = 0
         self.last_apply_seconds = 0.0
         self._preset_breakpoints()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, in the order the bindings are declared: Textual's keymap moves a
+        remapped binding to the end, and the footer would then list approve last."""
+        found = super().active_bindings
+        if not self.keys.keymap:
+            return found
+        last = len(_DECLARED_ORDER)
+        return dict(
+            sorted(found.items(), key=lambda item: _DECLARED_ORDER.get(item[1].binding.id, last))
+        )
 
     def _preset_breakpoints(self) -> None:
         """Set the breakpoint classes for the terminal's size now, as Textual will on the
