@@ -240,3 +240,27 @@ def test_the_most_severe_code_wins_whatever_the_order(codes: tuple[int, ...]) ->
     assert worst((EXIT_ERROR, *codes, EXIT_FORBIDDEN)) == EXIT_ERROR
     assert worst(codes[:1]) == codes[0]
     assert worst(()) == 0
+
+
+def test_a_vote_short_of_its_quorum_says_so_in_the_batch(
+    db_path: Path, env: dict[str, str], service: ApprovalService, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[rules.clear_logs]\napprovals = 2\n")
+    service.add_server("pi-4", "pi4.lan", paused=True)
+    two = service.create_action("pi-4", "clear_logs", actor="automation").id
+    one = service.create_action("pi-4", "apt_update", actor="automation").id
+    pre = ["--operator", "alice", "--config", str(config)]
+    said = run(db_path, env, *pre, "approve", str(two), str(one))
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.splitlines() == [
+        "#1 clear logs on pi4.lan: 1 of 2 approvals; waiting for another approver",
+        "approved #2 apt update on pi4.lan",
+    ]
+    shown = run(db_path, env, *pre, "--operator", "bob", "approve", "-", "--json", stdin="1\n")
+    (item,) = json.loads(shown.stdout)
+    assert (item["status"], item["approvals_required"], len(item["approvals"])) == (
+        "approved",
+        2,
+        2,
+    )

@@ -89,7 +89,10 @@ def test_the_config_file_holds_keys(tmp_path: Path) -> None:
     path.write_text('[keys]\napprove = "y"\n')
     assert load_config(path).keys == {"approve": "y"}
     path.write_text("[keys]\napprove = 5\n")
-    with pytest.raises(ConfigError, match="'keys' must be a table of binding ids to keys"):
+    with pytest.raises(ConfigError, match=r"'keys\.ID' must be a string \(got a whole number\)"):
+        load_config(path)
+    path.write_text('keys = "y"\n')
+    with pytest.raises(ConfigError, match=r"'keys' must be a table \(got a string\)"):
         load_config(path)
 
 

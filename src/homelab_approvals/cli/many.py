@@ -12,9 +12,8 @@ import json
 import sys
 from argparse import ArgumentTypeError
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
-from homelab_approvals.cli import output
 from homelab_approvals.cli.errors import (
     EXIT_CONFLICT,
     EXIT_ERROR,
@@ -132,12 +131,13 @@ def worst(codes: Sequence[int]) -> int:
 def report_batch(
     outcomes: dict[int, ActionView | ApprovalsError],
     sentence: Callable[[ActionView], str],
+    as_object: Callable[[ActionView], dict[str, object]],
     *,
     as_json: bool,
 ) -> int:
     """Print one line (or one JSON item) per id, in order; return the batch's exit status."""
     codes: list[int] = []
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, object]] = []
     for aid, outcome in outcomes.items():
         if isinstance(outcome, ApprovalsError):
             codes.append(exit_code_for(outcome.code))
@@ -149,7 +149,7 @@ def report_batch(
                 sys.stdout.flush()  # keep the lines in order on a shared terminal
                 report(outcome, as_json=False)
         elif as_json:
-            items.append(output.as_dict(outcome))
+            items.append(as_object(outcome))
         else:
             sys.stdout.write(sentence(outcome) + "\n")
     if as_json:
