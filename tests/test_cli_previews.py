@@ -149,3 +149,16 @@ def test_a_malformed_digest_is_a_usage_error(cli: Cli, apt_action: int) -> None:
     assert bad.code == 2
     assert bad.err.startswith("error: VALIDATION_ERROR: a preview digest is 64 hex digits")
     assert cli("show", str(apt_action), "--json").json()["status"] == "pending"
+
+
+def test_several_ids_each_bind_their_plan_and_expect_preview_takes_one(
+    cli: Cli, db_path: Path, apt_action: int
+) -> None:
+    digest = record(db_path, apt_action, "apt-get-s-remove-zip.txt")
+    other = cli("create", "--server", "nas", "--type", "clear_logs", "--json").json()["id"]
+    refused = cli("approve", str(apt_action), str(other), "--expect-preview", digest)
+    assert refused.code == 2
+    assert "--expect-preview takes one action id" in refused.err
+    assert cli("approve", str(apt_action), str(other)).code == 0
+    shown = cli("show", str(apt_action))
+    assert f"digest {digest[:12]}: remove 1" in shown.out
