@@ -37,6 +37,7 @@ from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin
 from homelab_approvals.tui.table import ActionTable
+from homelab_approvals.tui.toast import toast
 from homelab_approvals.tui.topbar import TopBar
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         yield TopBar(self.actor, self.database_label, id="topbar")
         if self.read_only_reason:
             yield self._read_only_banner()
-        yield Static("", id="refresh-error", markup=False)
+        yield Static("", id="refresh-error")
         with Horizontal(id="body"):
             with Vertical(id="list"):
                 yield ActionTable(id="actions")
@@ -154,13 +155,13 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
                         max_length=SEARCH_MAX,
                         id="filter",
                     )
-                yield Static("", id="marks-bar", markup=False)
+                yield Static("", id="marks-bar")
             yield ActionDetail(id="detail")
         yield Footer(compact=True)
 
     def _read_only_banner(self) -> Static:
         text = f"READ-ONLY · {self.read_only_reason} · approve, reject and cancel are off"
-        return Static(text, id="banner", markup=False)
+        return Static(text, id="banner")
 
     @property
     def table(self) -> ActionTable:
@@ -267,7 +268,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
     def _refresh_failed_message(self, message: RefreshFailed) -> None:
         self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
         if message.attempts == 1:
-            self.notify(message.message, title="Database", severity="error", markup=False)
+            toast(self, message.message, title="Database", severity="error")
 
     @on(RefreshRecovered)
     def _refresh_recovered(self) -> None:
@@ -359,7 +360,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         try:
             query = self.view_query.with_(search=event.value, offset=0)
         except ValidationError as error:
-            self.notify(visible(error.message), title="Filter", severity="error", markup=False)
+            toast(self, visible(error.message), title="Filter", severity="error")
             return
         self.query_one("#filter-bar").display = bool(query.search)
         self.table.focus()

@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import EventsFetched
+from homelab_approvals.tui.toast import toast
 
 if TYPE_CHECKING:
     pass
@@ -97,7 +98,7 @@ class DetailSyncMixin(ConsolePart):
         if message.events is None:
             if self._detail_events_for == message.action_id:
                 self._detail_events_for = None  # the next refresh tries again
-            self.notify(message.error or "", title="History", severity="warning", markup=False)
+            toast(self, message.error or "", title="History", severity="warning")
             return
         view = self.detail.view
         if view is not None and view.id == message.action_id:

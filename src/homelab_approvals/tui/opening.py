@@ -20,6 +20,7 @@ from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import ActionsFetched
 from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
+from homelab_approvals.tui.toast import toast
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
@@ -114,5 +115,5 @@ class OpeningMixin(ConsolePart):
             f"cannot open the database: decisions are off and the list is not refreshed. "
             f"{message.message}"
         )
-        self.notify(message.message, title="Database", severity="error", markup=False)
+        toast(self, message.message, title="Database", severity="error")
         resume_collector()
