@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from homelab_approvals.domain.damaged import problem_of, shown_moment
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView, EventView, ServerView, to_json
 
@@ -119,7 +120,7 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     """A UTC timestamp for people; the header or label says UTC."""
     if moment is None:
         return NONE
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return visible(shown_moment(moment, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
 def text(value: str | None) -> str:
@@ -188,8 +189,20 @@ def event_row(e: EventView, *, with_action: bool = True) -> list[str]:
 
 
 def as_dict(view: ActionView | EventView | ServerView) -> dict[str, Any]:
-    """Column names as keys; datetimes as ISO 8601 with their UTC offset."""
-    return {name: to_json(value) for name, value in zip(view._fields, view, strict=True)}
+    """Column names as keys; datetimes as ISO 8601 with their UTC offset.
+
+    A row with values that could not be read as stored (see domain/damaged.py) gets one
+    more key, "damaged": {field: why}, and those fields hold what is shown instead."""
+    fields = zip(view._fields, view, strict=True)
+    values: dict[str, Any] = {name: to_json(value) for name, value in fields}
+    damaged = {
+        name: problem
+        for name, value in zip(view._fields, view, strict=True)
+        if (problem := problem_of(value)) is not None
+    }
+    if damaged:
+        values["damaged"] = damaged
+    return values
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:

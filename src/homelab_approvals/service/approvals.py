@@ -15,6 +15,7 @@ from homelab_approvals.domain.cancelling import (
     CANCELLED_STDERR,
 )
 from homelab_approvals.domain.commands import command_for
+from homelab_approvals.domain.damaged import shown_moment
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE, ActionStatus, ActionType
 from homelab_approvals.domain.errors import (
     ActionNotFound,
@@ -96,7 +97,7 @@ _LAST_EVENT = (
 
 
 def format_when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
 
 
 class ApprovalService(ServerOps, BulkOps):

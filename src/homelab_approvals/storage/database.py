@@ -17,6 +17,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, func, sele
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from homelab_approvals.domain.damaged import text_from_bytes
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.storage.errors import translated
@@ -153,6 +154,9 @@ def _install_sqlite_hooks(engine: Engine, *, new_file: bool, query_only: bool = 
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
+        # Bytes that are not UTF-8 in a text column: shown with stand-ins and marked,
+        # instead of an error that would hide every other row of the query.
+        dbapi_conn.text_factory = text_from_bytes
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

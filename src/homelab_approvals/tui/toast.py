@@ -5,25 +5,30 @@ a driver's error, an exception or a row's text can never reach the terminal raw.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 from textual.app import App
-from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
+from textual.widget import Widget
 
 from homelab_approvals.domain.text import visible
 
-Severity = Literal["information", "warning", "error"]
+_SEVERITIES: tuple[SeverityLevel, ...] = ("information", "warning", "error")
 
 
 def toast(
-    node: DOMNode | App[object],
+    node: Widget | App[Any],
     message: object,
     *,
     title: object = "",
-    severity: Severity = "information",
+    severity: str = "information",
     timeout: float | None = None,
 ) -> None:
     """A toast of `message` under `title`, both through visible(), never read as markup."""
+    level: SeverityLevel = "error"
+    for known in _SEVERITIES:
+        if known == severity:
+            level = known
     node.notify(
-        visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False
+        visible(message), title=visible(title), severity=level, timeout=timeout, markup=False
     )
