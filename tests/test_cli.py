@@ -927,7 +927,21 @@ def test_busy_database_is_one_line_and_changes_nothing(
 def test_unexpected_errors_are_one_line_exit_1(
     cli: Cli, seeded: ApprovalService, db_path: Path
 ) -> None:
-    # A row no code expects: a HomelabCmd table with a timestamp that is not one.
+    # A table no code expects: a HomelabCmd table that lost a column.
+    conn = sqlite3.connect(db_path)
+    conn.execute("ALTER TABLE remediation_actions DROP COLUMN stderr")
+    conn.commit()
+    conn.close()
+    run = cli("list")
+    assert run.code == 1
+    assert run.error_line.startswith("error: ")
+    assert "Traceback" not in run.err
+
+
+def test_a_time_that_is_no_time_is_shown_marked_and_the_rest_listed(
+    cli: Cli, seeded: ApprovalService, db_path: Path
+) -> None:
+    """Issue 16: it used to make every list fail (exit 1)."""
     conn = sqlite3.connect(db_path)
     conn.execute(
         "INSERT INTO remediation_actions (server_id, action_type, status, command, created_at,"
@@ -936,9 +950,9 @@ def test_unexpected_errors_are_one_line_exit_1(
     conn.commit()
     conn.close()
     run = cli("list")
-    assert run.code == 1
-    assert run.error_line.startswith("error: ")
-    assert "Traceback" not in run.err
+    assert run.code == 0
+    assert "\u26a0not a time" in run.out
+    assert len(run.out.splitlines()) == 2 + len(seeded.list_actions().rows)
 
 
 # -- hostile text ------------------------------------------------------------------------------
