@@ -7,7 +7,9 @@ terminal: a display name holding "\\x1b[2J" is shown as "␛[2J", never executed
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import shutil
 import sys
 import unicodedata
@@ -111,6 +113,15 @@ def _fit(columns: Sequence[Column], widths: list[int], max_width: int) -> list[i
         widths[widest] -= 1
         excess -= 1
     return widths
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # AttributeError: sys.stdout is None when fd 1 was closed at start
 
 
 # -- values -----------------------------------------------------------------------------
