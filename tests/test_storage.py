@@ -3,6 +3,7 @@ schema versions, read-only opens and hostile bytes. Real files, inspected with p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -605,3 +606,27 @@ def test_unwritable_file_and_folder_open_read_only_and_create_nothing(tmp_path: 
     finally:
         folder.chmod(0o755)
         path.chmod(0o644)
+
+
+@pytest.mark.parametrize(("group_shared", "mode"), [(False, 0o600), (True, 0o660)])
+def test_a_pre_existing_empty_file_gets_a_new_databases_mode(
+    tmp_path: Path, group_shared: bool, mode: int
+) -> None:
+    """Issue 16: an empty 0666 file given as --db used to stay 0666 as a full database."""
+    path = tmp_path / "empty.db"
+    path.touch()
+    os.chmod(path, 0o666)
+    open_database(path, group_shared=group_shared).close()
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM approvals_schema").fetchone() == (1,)
+    conn.close()
+
+
+def test_an_empty_file_opened_read_only_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    os.chmod(path, 0o644)
+    with contextlib.suppress(StorageError):
+        open_database(path, read_only=True).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

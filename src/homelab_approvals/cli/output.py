@@ -228,12 +228,25 @@ EVENT_FIELDS = EventView._fields
 
 def write_events_csv(events: Iterable[EventView], stream: TextIO | None = None) -> None:
     """CSV (the csv module's quoting, "\\n" line ends) with a header row. Values are exact
-    when written to a file or a pipe, and made inert with visible() only on a terminal."""
+    when written to a file or a pipe, and made inert with visible() only on a terminal.
+    Either way a cell a spreadsheet would run as a formula is neutralised (`formula_safe`)."""
     out = stream or sys.stdout
     inert = terminal_width(out) is not None
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EVENT_FIELDS)
     for event in events:
         values = as_dict(event)
-        row = ["" if values[name] is None else str(values[name]) for name in EVENT_FIELDS]
+        row = [formula_safe(values[name]) for name in EVENT_FIELDS]
         writer.writerow([visible(cell) for cell in row] if inert else row)
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: object) -> str:
+    """A CSV cell no spreadsheet runs: one starting like a formula (`=HYPERLINK(...)`,
+    `+`, `-`, `@`, a tab or a carriage return) gets a leading single quote, as OWASP
+    recommends; the csv module's quoting does the rest."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

@@ -210,6 +210,19 @@ def _create_file(path: Path, *, group_shared: bool) -> None:
     os.chmod(path, mode)  # the umask must not widen or narrow what we asked for
 
 
+def _restrict_empty_file(path: Path, *, group_shared: bool) -> None:
+    """An empty file we are about to turn into a database gets a new database's mode
+    (0600, or 0660 shared), whatever it was made with: an empty 0666 file given as --db
+    must not become a world-writable audit trail. Someone else's file is left as it is
+    (only its owner may change its mode)."""
+    try:
+        os.chmod(path, 0o660 if group_shared else 0o600)
+    except PermissionError:
+        pass
+    except OSError as error:
+        raise StorageError(f"cannot open the database ({error.strerror}): {path}") from error
+
+
 def _sqlite_url(path: Path, **uri_params: str) -> URL:
     """A URL SQLAlchemy will not re-parse: a path may hold '?', '#', '%' or spaces."""
     if not uri_params:
@@ -278,6 +291,8 @@ def open_database(
     except OSError as error:
         raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
     unwritable = unwritable_reason(path)
+    if new_file and unwritable is None and not read_only:
+        _restrict_empty_file(path, group_shared=group_shared)
     snapshot = False
     if unwritable is not None:
         engine, snapshot = _open_read_only_engine(path, label)
