@@ -45,6 +45,9 @@ class Database:
     snapshot: bool = False
     #: Set when SQLite foreign keys are off for this database, and why.
     foreign_keys_off_reason: str | None = None
+    #: The audit triggers found changed or removed on open, and restored (issue 16): the
+    #: CLI and the console say so; the trail itself records it.
+    audit_repairs: list[str] = field(default_factory=list)
     _watcher: ChangeWatcher | None = field(default=None, repr=False)
     _held: HeldConnections | None = field(default=None, repr=False)
 
@@ -315,7 +318,7 @@ def open_database(
         snapshot=snapshot,
     )
     try:
-        ensure_schema(db)
+        db.audit_repairs = ensure_schema(db)
         _check_foreign_key_parents(db, pragmas)
     except BaseException:
         engine.dispose()
@@ -349,7 +352,7 @@ def _open_url(url: str, *, read_only: bool, group_shared: bool) -> Database:
     reason = "--read-only was given" if read_only else None
     db = Database(engine, label, read_only, reason)
     try:
-        ensure_schema(db)
+        db.audit_repairs = ensure_schema(db)
         if pragmas is not None:
             _check_foreign_key_parents(db, pragmas)
     except BaseException:

@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import ActionStatus, SortOrder
+from homelab_approvals.domain.enums import AUDIT_RESTORED, ActionStatus, SortOrder
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
@@ -144,6 +144,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         yield TopBar(self.actor, self.database_label, id="topbar")
         if self.read_only_reason:
             yield self._read_only_banner()
+        yield Static("", id="audit-banner")
+        yield Static("", id="file-banner")
         yield Static("", id="refresh-error")
         with Horizontal(id="body"):
             with Vertical(id="list"):
@@ -199,8 +201,12 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.query_one("#filter-bar").display = False
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
+        self.query_one("#audit-banner").display = False
+        self.query_one("#file-banner").display = False
         self.table.border_title = "Loading…"
         if self.deferred is None:
+            if self.service is not None:
+                self._show_audit_repairs(self.service.db.audit_repairs)
             self._watch_database()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
         else:
@@ -273,6 +279,14 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
     @on(RefreshRecovered)
     def _refresh_recovered(self) -> None:
         self.query_one("#refresh-error").display = False
+
+    def _show_audit_repairs(self, repairs: list[str]) -> None:
+        """The audit triggers were found changed or removed when the database was opened,
+        and restored (issue 16): the operator must know someone tampered with them."""
+        if repairs:
+            banner = self.query_one("#audit-banner", Static)
+            banner.update(visible(f"{AUDIT_RESTORED} ({'; '.join(repairs)})"))
+            banner.display = True
 
     def _show_refresh_error(self, text: str) -> None:
         banner = self.query_one("#refresh-error", Static)

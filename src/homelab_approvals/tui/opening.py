@@ -101,6 +101,7 @@ class OpeningMixin(ConsolePart):
         if reason and not self.read_only_reason:
             self.read_only_reason = reason
             self.mount(self._read_only_banner(), before="#refresh-error")
+        self._show_audit_repairs(service.db.audit_repairs)
         self._watch_database()
         self._update_keys()
         self._sync_detail()  # the history, which waited for the service
