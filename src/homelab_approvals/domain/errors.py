@@ -46,3 +46,8 @@ class DatabaseBusy(StorageError):
 
 class ConfigError(ApprovalsError):
     code = "CONFIG_ERROR"
+
+
+class DatabaseReplaced(StorageError):
+    """The file an open database was read from is no longer the file at its path (moved
+    over, or its -wal removed): what is written now would go where nobody reads it."""

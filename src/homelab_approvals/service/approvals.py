@@ -21,6 +21,7 @@ from homelab_approvals.domain.errors import (
     ActionNotFound,
     InvalidTransition,
     PermissionDenied,
+    StorageError,
     ValidationError,
 )
 from homelab_approvals.domain.models import ActionEvent as E
@@ -39,7 +40,7 @@ from homelab_approvals.service.queries import (
     to_view,
 )
 from homelab_approvals.service.servers import ServerOps
-from homelab_approvals.storage import Database, WriteTransaction
+from homelab_approvals.storage import Database, WriteTransaction, open_database
 
 AUTO_APPROVER = "auto"
 _PENDING = ActionStatus.PENDING.value
@@ -326,6 +327,15 @@ class ApprovalService(ServerOps, BulkOps):
         with self.db.reading() as conn:
             rows = conn.execute(stmt).all()
         return [EventView(**row._mapping) for row in rows]
+
+    def reopened(self) -> ApprovalService:
+        """This service on its database file opened afresh: after the file was replaced
+        under it (DatabaseReplaced). Never creates a file that has gone."""
+        path = self.db.path
+        if path is None:
+            raise StorageError(f"cannot reopen the database: {self.db.label}")
+        db = open_database(path, read_only=self.db.read_only, create=False)
+        return ApprovalService(db, self.policy, clock=self.clock)
 
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""

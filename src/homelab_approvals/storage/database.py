@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from homelab_approvals.domain.damaged import text_from_bytes
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.errors import DatabaseReplaced, StorageError
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.storage.errors import translated
 from homelab_approvals.storage.prepared import HeldConnections, WriteTransaction, portable
@@ -48,6 +48,9 @@ class Database:
     #: The audit triggers found changed or removed on open, and restored (issue 16): the
     #: CLI and the console say so; the trail itself records it.
     audit_repairs: list[str] = field(default_factory=list)
+    #: The file this database was opened on, for a SQLite file (see `check_file`).
+    path: Path | None = None
+    _identity: _FileIdentity | None = field(default=None, repr=False)
     _watcher: ChangeWatcher | None = field(default=None, repr=False)
     _held: HeldConnections | None = field(default=None, repr=False)
 
@@ -75,6 +78,39 @@ class Database:
             yield conn
 
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """A write transaction; once the file is watched (`change_token`), the file is
+        checked before it and again after its commit, so a decision that went to a
+        replaced file is an error, never reported as done."""
+        if self._identity is None:
+            return self._write_transaction()
+        return self._checked(self._write_transaction())
+
+    @contextmanager
+    def _checked(
+        self, transaction: AbstractContextManager[WriteTransaction]
+    ) -> Iterator[WriteTransaction]:
+        self.check_file()
+        with transaction as tx:
+            yield tx
+        self.check_file(committed=True)
+
+    def check_file(self, *, committed: bool = False) -> None:
+        """Raise DatabaseReplaced when the file at our path is not the one we opened
+        (another inode) or its -wal, there when watching began, is gone."""
+        identity = self._identity
+        if identity is None or self.path is None:
+            return
+        problem = identity.problem(self.path)
+        if problem is None:
+            return
+        after = (
+            "; the change just made went to the old file, which nobody reads now"
+            if committed
+            else ""
+        )
+        raise DatabaseReplaced(f"the database file was replaced ({problem}){after}: {self.label}")
+
+    def _write_transaction(self) -> AbstractContextManager[WriteTransaction]:
         """`writing()` for the decision hot path: the same one transaction under the write
         lock, running Core statements. On SQLite they run precompiled on a held connection
         (storage/prepared.py has the profile that justifies it); elsewhere through an
@@ -99,8 +135,13 @@ class Database:
         """A value that changes whenever another connection commits. Cheap to call often."""
         if self._watcher is None:
             self._watcher = ChangeWatcher(self)
+            if self.path is not None:
+                # From now on a connection is held open, so a WAL database keeps its -wal.
+                self._identity = _FileIdentity.of(self.path)
         with translated(self.label):
-            return self._watcher.token()
+            token = self._watcher.token()
+        self.check_file()
+        return token
 
     def close(self) -> None:
         if self._held is not None:
@@ -110,6 +151,38 @@ class Database:
             self._watcher.close()
             self._watcher = None
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class _FileIdentity:
+    device: int
+    inode: int
+    wal: bool  # the -wal existed
+
+    @classmethod
+    def of(cls, path: Path) -> _FileIdentity | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return cls(info.st_dev, info.st_ino, _wal_of(path).exists())
+
+    def problem(self, path: Path) -> str | None:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return "it was removed"
+        except OSError:
+            return None  # cannot tell; the next read says what is wrong
+        if (info.st_dev, info.st_ino) != (self.device, self.inode):
+            return "another file is at its path"
+        if self.wal and not _wal_of(path).exists():
+            return "its -wal file was removed"
+        return None
+
+
+def _wal_of(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
 
 
 class ChangeWatcher:
@@ -316,6 +389,7 @@ def open_database(
         read_only_reason=reason,
         created=new_file,
         snapshot=snapshot,
+        path=path,
     )
     try:
         db.audit_repairs = ensure_schema(db)

@@ -272,6 +272,9 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
 
     @on(RefreshFailed)
     def _refresh_failed_message(self, message: RefreshFailed) -> None:
+        if message.replaced:
+            self._file_replaced(message.message)
+            return
         self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
         if message.attempts == 1:
             toast(self, message.message, title="Database", severity="error")
