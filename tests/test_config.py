@@ -203,3 +203,69 @@ def test_deep_nesting_is_a_config_error(tmp_path: Path, text: str) -> None:
         load_config(path)
     assert caught.value.code == "CONFIG_ERROR"
     assert str(path) in caught.value.message
+
+
+# -- expiry, rules, notify, bell ----------------------------------------------------------------
+
+
+def test_rules_expiry_notify_and_bell(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'approvers = ["alice", "bob", "carol"]\n'
+        "bell = true\n"
+        '[expiry]\npending = "24h"\napproved = "90s"\n'
+        '[rules.apt_upgrade_all]\napprovals = 2\napprovers = ["alice", "bob"]\n'
+        '[[notify]]\nurl = "https://ntfy.sh/my-homelab"\nformat = "ntfy"\n'
+        '[[notify]]\nurl = "http://hooks.lan/x"\nformat = "json"\non = ["failed"]\n',
+    )
+    config = load_config(path)
+    policy = config.policy
+    assert config.bell is True
+    assert policy.expiry.pending is not None
+    assert policy.expiry.pending.text == "24h"
+    assert policy.expiry.approved is not None
+    assert policy.expiry.approved.delta.total_seconds() == 90
+    rule = policy.rule("apt_upgrade_all")
+    assert (rule.approvals, rule.approvers) == (2, frozenset({"alice", "bob"}))
+    assert policy.rule("clear_logs").approvals == 1
+    assert [(n.format, n.on) for n in config.notify] == [
+        ("ntfy", ["pending", "failed", "expired"]),
+        ("json", ["failed"]),
+    ]
+    defaults = load_config(write(tmp_path, ""))
+    assert (defaults.bell, defaults.notify, defaults.policy.rules) == (False, [], {})
+    assert defaults.policy.expiry.pending is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[expiry]\npending = "1 day"\n', "'expiry.pending': '1 day' is not a duration"),
+        ('[expiry]\npending = "0h"\n', "'expiry.pending': '0h' is not a duration"),
+        ("[expiry]\npending = 24\n", "'expiry.pending': must be a duration such as \"24h\""),
+        ('[expiry]\nstale = "1h"\n', "unknown key 'expiry.stale' (known keys here: approved"),
+        ("[rules.reboot]\napprovals = 2\n", "'rules': 'reboot' is not an action type"),
+        ("[rules.clear_logs]\napprovals = 0\n", "'rules.TYPE.approvals' must be a whole number"),
+        ("[rules.clear_logs]\nquorum = 2\n", "unknown key 'rules.TYPE.quorum'"),
+        (
+            '[rules.clear_logs]\napprovals = 3\napprovers = ["a", "b"]\n',
+            "needs 3 approvals but names only 2 approvers",
+        ),
+        (
+            '[[notify]]\nurl = "file:///etc/passwd"\nformat = "json"\n',
+            "url must be an http:// or https:// address",
+        ),
+        ('[[notify]]\nurl = "https://x"\nformat = "teams"\n', "'notify.format': 'teams'"),
+        (
+            '[[notify]]\nurl = "https://x"\nformat = "json"\non = ["done"]\n',
+            "'notify.on': 'done' is not one of 'pending', 'failed', 'expired'",
+        ),
+        ('bell = "yes"\n', "'bell' must be true or false"),
+    ],
+)
+def test_rule_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert expected in caught.value.message

@@ -15,14 +15,17 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 from platformdirs import user_config_path
 
 from homelab_approvals.domain import validation
+from homelab_approvals.domain.durations import Duration, parse_duration
+from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.errors import ConfigError, ValidationError
-from homelab_approvals.service.policy import Policy
+from homelab_approvals.service.policy import Expiry, Policy, TypeRule
 from homelab_approvals.storage.paths import expand_user_path
 
 APP_NAME = "homelab-approvals"
@@ -33,6 +36,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 class ActorName(str):
     """A person's name in the config: trimmed and checked like `--operator`."""
+
+
+class DurationText(str):
+    """A duration as written: `90s`, `30m`, `24h`, `7d`."""
 
 
 # Every table of the file is a Struct declared with frozen=True, forbid_unknown_fields=True
@@ -48,6 +55,49 @@ class ExecutorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     sudo: Literal["apt", "always", "never"] = "apt"
 
 
+class ExpiryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[expiry]`: without it (or a key of it) nothing expires."""
+
+    #: A pending action older than this is rejected by "expiry".
+    pending: DurationText | None = None
+    #: An approved action not started within this fails, and is never run.
+    approved: DurationText | None = None
+
+
+class RuleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[rules.TYPE]`: what deciding one action type takes."""
+
+    #: Distinct people needed to approve it.
+    approvals: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    #: Narrows `approvers` for this type.
+    approvers: list[ActorName] | None = None
+
+    def __post_init__(self) -> None:
+        if self.approvers is not None and len(set(self.approvers)) < self.approvals:
+            raise ValueError(
+                f"needs {self.approvals} approvals but names only "
+                f"{len(set(self.approvers))} approvers"
+            )
+
+
+NoticeName = Literal["pending", "failed", "expired"]
+NOTICE_KINDS: tuple[NoticeName, ...] = ("pending", "failed", "expired")
+
+
+class NotifyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[[notify]]`: one webhook target."""
+
+    url: str
+    format: Literal["ntfy", "slack", "json"]
+    on: list[NoticeName] = msgspec.field(default_factory=lambda: list(NOTICE_KINDS))
+
+    def __post_init__(self) -> None:
+        # urllib would open file:// and ftp:// too: only a web address is a target.
+        scheme, _, rest = self.url.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError("url must be an http:// or https:// address")
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole file. A new table is a Struct like ExecutorConfig, added here as a field
     with a default, so a file without it means what it meant before."""
@@ -57,11 +107,36 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     #: When false, nobody approves an action they created (rejecting is fine).
     allow_self_approval: bool = True
     executor: ExecutorConfig = msgspec.field(default_factory=ExecutorConfig)
+    expiry: ExpiryConfig = msgspec.field(default_factory=ExpiryConfig)
+    #: Per action type; the keys are action types, anything else is refused.
+    rules: dict[ActionType, RuleConfig] = msgspec.field(default_factory=dict)
+    notify: list[NotifyConfig] = msgspec.field(default_factory=list)
+    #: Ring the terminal bell in the console when a new action starts waiting.
+    bell: bool = False
 
     @property
     def policy(self) -> Policy:
         approvers = None if self.approvers is None else frozenset(self.approvers)
-        return Policy(approvers=approvers, allow_self_approval=self.allow_self_approval)
+        rules = {
+            kind.value: TypeRule(
+                approvals=rule.approvals,
+                approvers=None if rule.approvers is None else frozenset(rule.approvers),
+            )
+            for kind, rule in self.rules.items()
+        }
+        expiry = Expiry(
+            pending=_duration(self.expiry.pending), approved=_duration(self.expiry.approved)
+        )
+        return Policy(
+            approvers=approvers,
+            allow_self_approval=self.allow_self_approval,
+            rules=MappingProxyType(rules),
+            expiry=expiry,
+        )
+
+
+def _duration(text: str | None) -> Duration | None:
+    return None if text is None else parse_duration(text)
 
 
 def default_config_path() -> Path:
@@ -131,6 +206,13 @@ def _read_bounded(path: Path) -> bytes | None:
 
 
 def _decode_custom(kind: type, value: object) -> object:
+    if kind is DurationText:
+        if not isinstance(value, str):
+            raise TypeError('must be a duration such as "24h"')
+        try:
+            return DurationText(parse_duration(value).text)
+        except ValidationError as error:
+            raise ValueError(error.message) from error
     if kind is ActorName:
         if not isinstance(value, str):
             raise TypeError('must be a list of names, e.g. ["alice"]')
@@ -141,7 +223,8 @@ def _decode_custom(kind: type, value: object) -> object:
     raise NotImplementedError(kind)
 
 
-_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_AT = re.compile(r" - at (?:`key` in )?`\$(?P<path>[^`]*)`$")
+_BOUND = re.compile(r"^Expected `int` (?P<bound>[<>]=? -?\d+)$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>[^`]*)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]*)`, got `(?P<got>[^`]*)`$")
 _WANTS = {
@@ -171,6 +254,13 @@ def _explain(message: str) -> str:
         if path == "approvers":  # the one list a newcomer writes as a string
             wants = 'a list of names, e.g. ["alice"]'
         return f"{path!r} must be {wants} (got {got})"
+    if bound := _BOUND.match(problem):
+        return f"{path!r} must be a whole number {bound.group('bound')}"
+    if problem.startswith("Invalid enum value") and " - at `key` in " in message:
+        # A table keyed by action type ([rules.TYPE]) with a key that is none.
+        choices = ", ".join(repr(kind.value) for kind in ActionType)
+        key = problem[len("Invalid enum value ") :]
+        return f"{path!r}: {key} is not an action type; choose one of {choices}"
     if problem.startswith("Invalid enum value"):
         choices = _choices(path)
         return f"{path!r}: {problem[len('Invalid enum value ') :]} is not one of {choices}"
@@ -178,15 +268,20 @@ def _explain(message: str) -> str:
 
 
 def _dotted(msgspec_path: str) -> str:
-    """`.rules.apt[0]` -> `rules.apt`: list positions say nothing to the reader."""
-    return re.sub(r"\[[^\]]*\]", "", msgspec_path).lstrip(".")
+    """`.notify[0].url` -> `notify.url`: list positions say nothing to the reader.
+    msgspec writes a table key as `[...]`; the one table keyed by name is [rules.TYPE]."""
+    keyed = msgspec_path.replace("[...]", ".TYPE")
+    return re.sub(r"\[[^\]]*\]", "", keyed).lstrip(".")
 
 
 def _field_type(path: str) -> Any:
     kind: Any = Config
     for part in filter(None, path.split(".")):
-        kind = get_type_hints(kind).get(part) if isinstance(kind, type) else None
-        while get_origin(kind) is not None and get_origin(kind) is not Literal:
+        if get_origin(kind) is dict:  # this part is one of its keys
+            kind = get_args(kind)[-1]
+        else:
+            kind = get_type_hints(kind).get(part) if isinstance(kind, type) else None
+        while get_origin(kind) not in (None, Literal, dict):
             kind = next(a for a in get_args(kind) if a is not type(None))
     return kind
 
