@@ -213,3 +213,22 @@ def test_a_decision_into_a_replaced_file_is_an_error(tmp_path: Path) -> None:
         assert type(caught.value).__name__ == "DatabaseReplaced"
     finally:
         service.db.close()
+
+
+@run_async
+async def test_the_reject_modal_keeps_its_title_to_one_line(queue: ApprovalService) -> None:
+    """A very long name or command used to push the modal's title off an 80x24 screen."""
+    conn = raw(Path(queue.db.label))
+    conn.execute(
+        "UPDATE remediation_actions SET service_name = ?, command = ? WHERE id = 1",
+        ("x" * 300, "systemctl restart " + "y " * 2000),
+    )
+    conn.close()
+    async with running(queue, size=(80, 24)) as (app, pilot):
+        await open_reject(pilot, app)
+        title = app.screen.query_one("#reject-title")
+        assert title.size.height == 1
+        assert title.region.y >= 0
+        reason = app.screen.query_one("#reason")
+        assert reason.region.bottom <= 24
+        await pilot.press("escape")
