@@ -17,7 +17,11 @@ _FORMAT_CLASS = (  # Unicode 14 (Python 3.11); tests/test_text.py checks it agai
     "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
-CONTROL_CHARS = re.compile(f"[{_CONTROL_CLASS}{_FORMAT_CLASS}]")
+#: What new text may not hold (validation.py): controls and the Trojan Source set. Other
+#: format characters are allowed in (an emoji's zero-width joiner), but shown as stand-ins.
+CONTROL_CHARS = re.compile(f"[{_CONTROL_CLASS}]")
+#: What `visible()` replaces: all of the above, and every format character.
+INVISIBLE_CHARS = re.compile(f"[{_CONTROL_CLASS}{_FORMAT_CLASS}]")
 
 # C0 and DEL have printable stand-ins in Unicode's Control Pictures block (␛, ␇...),
 # so "\x1b[2J" is shown as "␛[2J": visible, literal and inert. Everything else (C1,
@@ -50,4 +54,4 @@ def visible(value: object) -> str:
             text = f"<{type(value).__name__}>"
     if not text:
         return ""
-    return CONTROL_CHARS.sub(_picture, text)
+    return INVISIBLE_CHARS.sub(_picture, text)
