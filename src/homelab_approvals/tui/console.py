@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from homelab_approvals.domain.enums import ActionStatus, SortOrder
@@ -425,7 +425,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         ]
         return [
             ("Actions and view", describe(app, self.BINDINGS)),
-            ("Moving around", describe(app, [*DataTable.BINDINGS, *ActionTable.BINDINGS], _MOVES)),
+            ("Moving around", describe(app, ActionTable.BINDINGS, _MOVES)),
             ("Details pane", describe(app, ActionDetail.BINDINGS)),
             ("Anywhere", describe(app, [*palette, *app.BINDINGS])),
         ]

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.timer import Timer
-from textual.widgets import DataTable
 
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import EventsFetched
+from homelab_approvals.tui.table import ActionTable
 
 if TYPE_CHECKING:
     pass
@@ -38,14 +38,14 @@ class DetailSyncMixin(ConsolePart):
             return False
         return detail.view is None or detail.events is not None
 
-    @on(DataTable.RowHighlighted, "#actions")
+    @on(ActionTable.Highlighted, "#actions")
     def _highlighted(self) -> None:
         self._update_keys()
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, self._sync_detail)
 
-    @on(DataTable.RowSelected, "#actions")
+    @on(ActionTable.Selected, "#actions")
     def _selected(self) -> None:
         self.action_focus_detail()
 
