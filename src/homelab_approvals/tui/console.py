@@ -8,7 +8,7 @@ the view (filter, toggle, sort, windows) are here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
@@ -62,6 +62,13 @@ _DYNAMIC = (*DECISION_KEYS, "show_all", "show_pending", "next_window", "previous
 _MOVES = frozenset(
     {"cursor_up", "cursor_down", "page_up", "page_down", "scroll_top", "scroll_bottom"}
 )
+
+
+def breakpoint_class(dimension: int, breakpoints: Sequence[tuple[int, str]]) -> str | None:
+    """The class Textual sets for a terminal `dimension` cells wide (or high): that of
+    the largest breakpoint it reaches (Textual's documented breakpoint rule)."""
+    reached = [(at, name) for at, name in breakpoints if dimension >= at]
+    return max(reached)[1] if reached else None
 
 
 def _console_commands() -> type[Provider]:
@@ -133,8 +140,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             (size.width, self.HORIZONTAL_BREAKPOINTS),
             (size.height, self.VERTICAL_BREAKPOINTS),
         ):
-            # Textual's own choice, the one its resize handler makes (pinned textual<9).
-            for name in self._get_breakpoint_classes(dimension, list(breakpoints or [])):
+            name = breakpoint_class(dimension, breakpoints or [])
+            if name is not None:
                 self.add_class(name, update=False)
 
     # -- layout ----------------------------------------------------------------------------
