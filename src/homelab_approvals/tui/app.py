@@ -24,8 +24,9 @@ from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.first_window import FirstWindow, read_first_window
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.live import POLL_INTERVAL
+from homelab_approvals.tui.opening import ServiceReady
 from homelab_approvals.tui.signals import exit_on_signals
-from homelab_approvals.tui.startup import DeferredStart, ServiceReady
+from homelab_approvals.tui.startup import DeferredStart
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService

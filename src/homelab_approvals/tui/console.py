@@ -35,7 +35,7 @@ from homelab_approvals.tui.detail_sync import DetailSyncMixin
 from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
-from homelab_approvals.tui.opening import OpeningMixin
+from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.topbar import TopBar
 
@@ -231,10 +231,21 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.feed.run(self.post_message, lambda: worker.is_cancelled)
 
     @on(Worker.StateChanged)
-    def _live_crashed(self, event: Worker.StateChanged) -> None:
-        # (The "open" worker's crash is OpeningMixin's: Textual calls both handlers.)
-        if event.state is WorkerState.ERROR and event.worker.group == "live":
-            self._show_refresh_error(f"live refresh stopped: {event.worker.error}")
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place for a worker of this screen that raised (each turns the errors
+        it expects into a message of its own; this is for anything else): it becomes a
+        message, never a crash."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        unexpected = f"unexpected {type(error).__name__}: {error}"
+        if event.worker.group == "live":
+            self._show_refresh_error(f"live refresh stopped: {error}")
+        elif event.worker.group == "open":
+            self._service_failed(ServiceFailed(unexpected))
+        else:  # a decision, or an action's history
+            self.notify(visible(unexpected), title="Not done", severity="error", markup=False)
+            self._update_keys()
 
     @on(ActionsFetched)
     def _apply(self, message: ActionsFetched) -> None:
