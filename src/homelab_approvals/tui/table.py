@@ -90,8 +90,11 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("down,j", "cursor_down", "Cursor down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("ctrl+home,g,home", "scroll_top", "Top", show=False),
-        Binding("ctrl+end,G,end", "scroll_bottom", "Bottom", show=False),
+        Binding("ctrl+home,g", "scroll_top", "Top", show=False),
+        Binding("ctrl+end,G", "scroll_bottom", "Bottom", show=False),
+        # Also, unlisted (the help's key column is narrow): home and end.
+        Binding("home", "scroll_top", show=False),
+        Binding("end", "scroll_bottom", show=False),
         Binding("left", "scroll_left", "Scroll left", show=False),
         Binding("right", "scroll_right", "Scroll right", show=False),
     ]
