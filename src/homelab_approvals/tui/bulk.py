@@ -25,7 +25,7 @@ from homelab_approvals.tui.formatting import action_title, cell, server_label
 SHOWN_PROBLEMS = 3
 #: Listed in the reject modal before "… and N more".
 LISTED = 6
-_DONE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+_DONE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected", Decision.CANCEL: "Cancelled"}
 
 
 def plural(count: int, noun: str = "action") -> str:

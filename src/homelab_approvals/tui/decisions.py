@@ -148,7 +148,7 @@ class DecisionsMixin(ConsolePart):
             self._hold_timer.stop()  # another row left meanwhile: the hold starts again
         self._hold_timer = self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
         # Greyed keys alone do not say why, nor when they come back.
-        self.detail.set_note(HOLD_NOTE)
+        self.detail.set_note(self._hold_note())
         self.notify(
             f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
             title="The highlighted action left",
@@ -286,11 +286,20 @@ class DecisionsMixin(ConsolePart):
                 markup=False,
             )
 
+    def _hold_note(self) -> str:
+        """HOLD_NOTE, naming the decision keys in force."""
+        keys = " ".join(self.keys.named(name) for name in ("approve", "reject", "cancel"))
+        return HOLD_NOTE.replace("a r c", keys)
+
     def _marks_changed(self) -> None:
         """Show or hide the marks bar; runs after every refresh, so it touches the bar
         only when its text changes."""
         marked = len(self.table.marked_ids)
-        text = f"{marked:,} marked · A approves them · R rejects them · escape unmarks"
+        named = self.keys.named
+        text = (
+            f"{marked:,} marked · {named('approve-marked')} approves them · "
+            f"{named('reject-marked')} rejects them · {named('clear-filter')} unmarks"
+        )
         bar = self.query_one("#marks-bar", Static)
         if marked and text != self._marks_text:
             bar.update(text)

@@ -85,18 +85,28 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows keyed by action id. `show()` is the only way rows change."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The keys DataTable gave this table before it was a widget of its own.
         Binding("enter", "select_cursor", "Select", show=False),
-        Binding("up,k", "cursor_up", "Cursor up", show=False),
-        Binding("down,j", "cursor_down", "Cursor down", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("ctrl+home,g", "scroll_top", "Top", show=False),
-        Binding("ctrl+end,G", "scroll_bottom", "Bottom", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("left", "scroll_left", show=False),
+        Binding("right", "scroll_right", show=False),
         # Also, unlisted (the help's key column is narrow): home and end.
         Binding("home", "scroll_top", show=False),
         Binding("end", "scroll_bottom", show=False),
-        Binding("left", "scroll_left", "Scroll left", show=False),
-        Binding("right", "scroll_right", "Scroll right", show=False),
+        # vim-style movement beside the arrows; the ids let [keys] remap them. None of
+        # these keys is a decision key (a, r, c, A, R): a slip of the finger moves, never
+        # decides.
+        Binding("g", "scroll_top", "First row", show=False, id="top"),
+        Binding("G", "scroll_bottom", "Last row", show=False, id="bottom"),
+        Binding("j", "cursor_down", "Down", show=False, id="down"),
+        Binding("k", "cursor_up", "Up", show=False, id="up"),
+        Binding("ctrl+d", "half_page_down", "Half page down", show=False, id="half-page-down"),
+        Binding("ctrl+u", "half_page_up", "Half page up", show=False, id="half-page-up"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -436,6 +446,15 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         page = self._rows_in_sight
         self.scroll_to(y=round(self.scroll_y) + page, animate=False, immediate=True)
         self._keys_moved(self._cursor + page)
+
+    def _half_page(self) -> int:
+        return max(1, self._rows_in_sight // 2)
+
+    def action_half_page_down(self) -> None:
+        self._keys_moved(self._cursor + self._half_page())
+
+    def action_half_page_up(self) -> None:
+        self._keys_moved(self._cursor - self._half_page())
 
     def action_scroll_top(self) -> None:
         self._keys_moved(0)
