@@ -24,11 +24,17 @@ def toast(
     severity: str = "information",
     timeout: float | None = None,
 ) -> None:
-    """A toast of `message` under `title`, both through visible(), never read as markup."""
+    """A toast of `message` under `title`, both through visible() (keeping the message's
+    line breaks), never read as markup."""
     level: SeverityLevel = "error"
     for known in _SEVERITIES:
         if known == severity:
             level = known
-    node.notify(
-        visible(message), title=visible(title), severity=level, timeout=timeout, markup=False
-    )
+    # Line by line: a toast may have several lines (a bulk summary); a line break is
+    # no escape sequence, and every other control character is replaced.
+    text = "\n".join(visible(line) for line in visible_lines(message))
+    node.notify(text, title=visible(title), severity=level, timeout=timeout, markup=False)
+
+
+def visible_lines(message: object) -> list[str]:
+    return (message if isinstance(message, str) else visible(message)).split("\n")
