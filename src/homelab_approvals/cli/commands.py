@@ -461,7 +461,7 @@ def _preview_lines(
     action: ActionView, preview: PreviewView | None, bound: PreviewView | None
 ) -> list[str]:
     """`show`'s preview: its headline, when it was taken, and every line of the plan."""
-    headline = preview_headline(action.action_type, action.service_name, preview)
+    headline = preview_headline(action.action_type, action.service_name, preview, action.status)
     lines = [f"  {'preview':<10}  {visible(headline)}"]
     pad = f"  {'':<10}  "
     if preview is not None:

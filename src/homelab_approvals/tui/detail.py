@@ -248,7 +248,7 @@ def render_preview(
     if not loaded:
         grid.add_row("Preview", Text("loading…", style="dim"))
         return grid
-    headline = preview_headline(view.action_type, view.service_name, preview)
+    headline = preview_headline(view.action_type, view.service_name, preview, view.status)
     if preview is not None and preview.plan is None:
         line = Text("no plan: ", style="italic")
         line.append_text(safe(preview.error or "the probe gave no output"))
