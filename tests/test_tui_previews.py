@@ -155,11 +155,14 @@ async def test_the_approval_is_bound_to_the_plan_shown_and_refused_if_it_changed
     async with running(svc) as (app, pilot):
         await wait_until(pilot, lambda: "upgrade 8, install 13" in detail_text(app), "the plan")
         shown = screen(app).detail.shown_digest(1)
-        # Another preview lands between the look and the key: refused, nothing changes.
+        # Another preview lands between the look and the key (the live refresh held back,
+        # so the pane still shows the old plan): refused, nothing changes.
+        screen(app).feed.stop()
         svc.record_preview(1, APT, ProbeRun(0, transcript("apt-get-s-dist-upgrade-root.txt")))
         await pilot.press("a")
         await wait_until(pilot, lambda: any(t[1] == "The plan changed" for t in toasts(app)), "")
         assert svc.get_action(1).status == "pending"
+    async with running(svc) as (app, pilot):
         await wait_until(pilot, lambda: "upgrade 105" in detail_text(app), "the new plan")
         await pilot.press("a")
         await wait_until(pilot, lambda: svc.get_action(1).status == "approved", "approved")

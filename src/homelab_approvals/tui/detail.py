@@ -107,7 +107,10 @@ class ActionDetail(VerticalScroll):
         self._render_body()
 
     def add_output(self, action_id: int, chunks: list[tuple[str, str]], last: int) -> None:
-        """Append live output of `action_id` (read in a worker), keeping its tail."""
+        """Append live output of `action_id` (read in a worker), keeping its tail. Like
+        `tail -f`, the pane stays at its end, unless the operator scrolled up."""
+        first = self.output_for != action_id or not self.output_lines
+        following = first or self.scroll_y >= self.max_scroll_y - 1
         if self.output_for != action_id:
             self.output_for, self.output_lines, self.output_last = action_id, [], 0
         if last <= self.output_last:
@@ -127,6 +130,8 @@ class ActionDetail(VerticalScroll):
         del lines[: max(0, len(lines) - OUTPUT_TAIL_LINES)]
         if self.view is not None and self.view.id == action_id:
             self._render_body()
+            if following:
+                self.call_after_refresh(self.scroll_end, animate=False)
 
     def shown_digest(self, action_id: int) -> str | None:
         """The digest of the plan on display for `action_id` (None: no plan shown)."""
@@ -149,11 +154,12 @@ class ActionDetail(VerticalScroll):
         preview = self.preview if loaded else None
         full = self.has_focus if full is None else full
         section = render_preview(view, preview, loaded, now, full=full)
-        if view.status == ActionStatus.EXECUTING:
+        tail = None
+        if view.status == ActionStatus.EXECUTING:  # its output last: the pane's end
             lines = self.output_lines if self.output_for == view.id else []
-            section = Group(section, Text(""), render_live_output(lines))
+            tail = render_live_output(lines)
         body = self.query_one("#detail-body", Static)
-        body.update(render_detail(view, self.events, now, section))
+        body.update(render_detail(view, self.events, now, section, tail))
 
     def set_note(self, note: str) -> None:
         self.note = note
@@ -172,6 +178,7 @@ def render_detail(
     events: tuple[EventView, ...] | None,
     now: datetime,
     preview: RenderableType | None = None,
+    tail: RenderableType | None = None,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
     fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
@@ -222,7 +229,10 @@ def render_detail(
     parts: list[RenderableType] = [fields, Text("")]
     if preview is not None:
         parts += [preview, Text("")]
-    return Group(*parts, _history(events))
+    parts.append(_history(events))
+    if tail is not None:
+        parts += [Text(""), tail]
+    return Group(*parts)
 
 
 def render_live_output(lines: list[tuple[str, str]]) -> RenderableType:
