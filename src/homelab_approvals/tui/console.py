@@ -8,7 +8,7 @@ the view (filter, toggle, sort, windows) are here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from homelab_approvals.domain.enums import SortOrder
@@ -36,7 +36,7 @@ from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
-from homelab_approvals.tui.opening import OpeningMixin
+from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.topbar import TopBar
 from homelab_approvals.tui.view_state import PENDING_QUERY
@@ -79,6 +79,13 @@ _DECLARED_ORDER: dict[str | None, int] = {
     for place, binding in enumerate(Binding.make_bindings(CONSOLE_BINDINGS))
     if binding.id
 }
+
+
+def breakpoint_class(dimension: int, breakpoints: Sequence[tuple[int, str]]) -> str | None:
+    """The class Textual sets for a terminal `dimension` cells wide (or high): that of
+    the largest breakpoint it reaches (Textual's documented breakpoint rule)."""
+    reached = [(at, name) for at, name in breakpoints if dimension >= at]
+    return max(reached)[1] if reached else None
 
 
 def _console_commands() -> type[Provider]:
@@ -171,8 +178,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             (size.width, self.HORIZONTAL_BREAKPOINTS),
             (size.height, self.VERTICAL_BREAKPOINTS),
         ):
-            # Textual's own choice, the one its resize handler makes (pinned textual<9).
-            for name in self._get_breakpoint_classes(dimension, list(breakpoints or [])):
+            name = breakpoint_class(dimension, breakpoints or [])
+            if name is not None:
                 self.add_class(name, update=False)
 
     # -- layout ----------------------------------------------------------------------------
@@ -263,10 +270,21 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.feed.run(self.post_message, lambda: worker.is_cancelled)
 
     @on(Worker.StateChanged)
-    def _live_crashed(self, event: Worker.StateChanged) -> None:
-        # (The "open" worker's crash is OpeningMixin's: Textual calls both handlers.)
-        if event.state is WorkerState.ERROR and event.worker.group == "live":
-            self._show_refresh_error(f"live refresh stopped: {event.worker.error}")
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place for a worker of this screen that raised (each turns the errors
+        it expects into a message of its own; this is for anything else): it becomes a
+        message, never a crash."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        unexpected = f"unexpected {type(error).__name__}: {error}"
+        if event.worker.group == "live":
+            self._show_refresh_error(f"live refresh stopped: {error}")
+        elif event.worker.group == "open":
+            self._service_failed(ServiceFailed(unexpected))
+        else:  # a decision, or an action's history
+            self.notify(visible(unexpected), title="Not done", severity="error", markup=False)
+            self._update_keys()
 
     @on(ActionsFetched)
     def _apply(self, message: ActionsFetched) -> None:
@@ -468,7 +486,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             )
         ]
         in_force = self.keys.in_force
-        moves = in_force([*DataTable.BINDINGS, *ActionTable.BINDINGS])
+        moves = in_force(ActionTable.BINDINGS)
         return [
             ("Actions and view", describe(app, in_force(self.BINDINGS))),
             ("Moving around", describe(app, moves, _MOVES)),
