@@ -82,6 +82,9 @@ class ActionEvent(Base):
     actor: Mapped[str] = mapped_column(String(50), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
+    # On an approval: the command text that was approved. An executor runs an action
+    # only if its command still equals this (schema version 2 on).
+    command: Mapped[str | None] = mapped_column(Text)
 
 
 class SchemaVersion(Base):

@@ -72,6 +72,7 @@ class EventView(NamedTuple):
     actor: str
     at: datetime
     reason: str | None
+    command: str | None = None  # on an approval: the command approved
 
 
 @dataclass(frozen=True, slots=True)

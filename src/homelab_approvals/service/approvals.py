@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.expression import Executable
@@ -39,6 +40,7 @@ from homelab_approvals.service.queries import (
 )
 from homelab_approvals.service.servers import ServerOps
 from homelab_approvals.storage import Database, WriteTransaction
+from homelab_approvals.storage.execution_tables import event_has_command
 
 AUTO_APPROVER = "auto"
 _PENDING = ActionStatus.PENDING.value
@@ -82,6 +84,7 @@ _EVENT = insert(E).values(
     actor=bindparam("actor"),
     at=bindparam("at"),
     reason=bindparam("reason"),
+    command=bindparam("command"),
 )
 # One action with its server's label and pause state: `get_action`, and a decision's result.
 _ONE_ACTION = ROW_QUERY.where(A.id == bindparam("aid"))
@@ -111,6 +114,7 @@ class ApprovalService(ServerOps, BulkOps):
         self.db = db
         self.policy = policy or Policy()
         self.clock = clock
+        self._events_have_command: bool | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -165,6 +169,8 @@ class ApprovalService(ServerOps, BulkOps):
             # its approved_at, which is how a cancel knows where it came from.
             params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
             params["to_status"] = view.status
+            # An approval records the command it approved: the executor runs nothing else.
+            params["command"] = view.command if verb == "approve" else None
             tx.run(_EVENT, params)
         return view
 
@@ -275,6 +281,7 @@ class ApprovalService(ServerOps, BulkOps):
             if not paused:
                 events.append((_PENDING, _APPROVED, AUTO_APPROVER, "server not in maintenance"))
             for from_status, to_status, who, why in events:
+                approved = command if to_status == _APPROVED else None
                 conn.execute(
                     _EVENT,
                     {
@@ -284,6 +291,7 @@ class ApprovalService(ServerOps, BulkOps):
                         "actor": who,
                         "at": now,
                         "reason": why,
+                        "command": approved,
                     },
                 )
         return self.get_action(view.id)
@@ -313,7 +321,7 @@ class ApprovalService(ServerOps, BulkOps):
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[EventView]:
-        stmt = select(*E.__table__.c).order_by(E.id)
+        stmt = select(*self._event_columns()).order_by(E.id)
         where = []
         if action_id is not None:
             where.append(E.action_id == validation.action_id(action_id))
@@ -325,6 +333,14 @@ class ApprovalService(ServerOps, BulkOps):
         with self.db.reading() as conn:
             rows = conn.execute(stmt).all()
         return [EventView(**row._mapping) for row in rows]
+
+    def _event_columns(self) -> list[Any]:
+        """action_events' columns; without `command` on a database opened read-only
+        before it was brought up to schema version 2 (it cannot be added there)."""
+        if self._events_have_command is None:
+            with self.db.reading() as conn:
+                self._events_have_command = event_has_command(conn)
+        return [c for c in E.__table__.c if c.name != "command" or self._events_have_command]
 
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""

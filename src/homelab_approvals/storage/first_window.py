@@ -67,7 +67,16 @@ DATETIME_COLUMNS = frozenset(
 )
 BOOLEAN_COLUMNS = frozenset({"server_paused"})
 #: What `ensure_schema` would find missing in a database that is not up to date.
-TABLES = frozenset({"servers", "remediation_actions", "action_events", "approvals_schema"})
+TABLES = frozenset(
+    {
+        "servers",
+        "remediation_actions",
+        "action_events",
+        "approvals_schema",
+        "executor_claims",
+        "executor_heartbeats",
+    }
+)
 TRIGGERS = frozenset(
     {"action_events_no_replace", "action_events_no_update", "action_events_no_delete"}
 )

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.models import Base, SchemaVersion
+from homelab_approvals.domain.models import ActionEvent, Base, SchemaVersion
+from homelab_approvals.storage.execution_tables import event_has_command
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -37,9 +38,13 @@ _SQLITE_TRIGGERS = {
 
 
 def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
-    """(missing tables, missing triggers, stored version)."""
+    """(missing tables, missing triggers, stored version). A table that exists but lacks
+    a column added since (version 2: action_events.command) counts as missing too;
+    `_add_columns` completes it."""
     tables = set(inspect(conn).get_table_names())
     missing_tables = [name for name in Base.metadata.tables if name not in tables]
+    if _EVENTS in tables and not event_has_command(conn):
+        missing_tables.append(_EVENTS)
     missing_triggers: list[str] = []
     if conn.dialect.name == "sqlite":
         present = set(
@@ -50,6 +55,9 @@ def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
     if SchemaVersion.__tablename__ in tables:
         version = conn.execute(select(SchemaVersion.version).where(SchemaVersion.id == 1)).scalar()
     return missing_tables, missing_triggers, version
+
+
+_EVENTS = ActionEvent.__tablename__
 
 
 def missing_foreign_key_parents(conn: Connection) -> list[str]:
@@ -92,6 +100,9 @@ def ensure_schema(db: Database) -> None:
             Base.metadata.create_all(
                 conn, tables=[Base.metadata.tables[name] for name in tables], checkfirst=True
             )
+            if _EVENTS in tables and not event_has_command(conn):
+                # Portable DDL: SQLite and PostgreSQL add a nullable column in place.
+                conn.execute(text(f"ALTER TABLE {_EVENTS} ADD COLUMN command TEXT"))
         for name in triggers:
             conn.execute(text(_SQLITE_TRIGGERS[name]))
         if version is None:

@@ -2,4 +2,6 @@
 window checks it before SQLAlchemy is loaded; schema.py brings databases up to it)."""
 
 #: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
-SCHEMA_VERSION = 1
+#: 2: action_events.command (the command an approval approved), executor_claims and
+#: executor_heartbeats (storage/execution_tables.py).
+SCHEMA_VERSION = 2
