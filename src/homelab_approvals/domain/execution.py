@@ -113,3 +113,20 @@ def timed_out(seconds: float) -> str:
 
 def outcome_unknown(executor: str) -> str:
     return f"outcome unknown: executor {executor} stopped during the run"
+
+
+# A destination or login from the database is passed to ssh as one argument after `--`,
+# so it cannot become an option; these keep it to what a host name or account can be.
+_DESTINATION = re.compile(r"[A-Za-z0-9_.:%\[\]][A-Za-z0-9_.:%\[\]-]*")
+_LOGIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def route_refusal(destination: str | None, login: str | None) -> str | None:
+    """Why ssh must not be asked to go there, or None."""
+    if not destination:
+        return "not run: the server has no host name to connect to"
+    if len(destination) > 255 or not _DESTINATION.fullmatch(destination):
+        return f"not run: {destination!r} is not a host name or address"
+    if login is not None and (len(login) > 255 or not _LOGIN.fullmatch(login)):
+        return f"not run: {login!r} is not an account name (ssh_username)"
+    return None
