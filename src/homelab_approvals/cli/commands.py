@@ -358,6 +358,37 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def executor(s: Session) -> int:
+    """Carry out approved actions over SSH (see executor/)."""
+    import socket
+
+    from homelab_approvals.domain import execution
+    from homelab_approvals.executor.run import run_executor
+    from homelab_approvals.executor.worker import Settings
+    from homelab_approvals.service.executions import ExecutionService
+
+    args = s.args
+    if args.read_only:
+        raise UsageError("the executor writes each run's result; --read-only does not apply to it")
+    name = validation.actor(
+        args.name if args.name is not None else f"executor@{socket.gethostname()}"
+    )
+    ssh_config = Path(args.ssh_config) if args.ssh_config else None
+    if ssh_config is not None and not ssh_config.is_file():
+        raise UsageError(f"--ssh-config: no such file: {ssh_config}")
+    settings = Settings(
+        name=name,
+        ssh_config=ssh_config,
+        timeout=args.timeout or execution.DEFAULT_TIMEOUT_S,
+        lease=args.lease or execution.DEFAULT_LEASE_S,
+        concurrency=args.concurrency or execution.DEFAULT_CONCURRENCY,
+        once=args.once,
+        sudo=execution.SudoMode.APT,
+    )
+    service = ExecutionService(s.service.db)
+    return run_executor(service, settings, as_json=args.json)
+
+
 COMMANDS: dict[str, Command] = {
     "tui": console,
     "demo": demo,
@@ -372,6 +403,7 @@ COMMANDS: dict[str, Command] = {
     "reject": reject,
     "cancel": cancel,
     "events": events,
+    "executor": executor,
 }
 
 
