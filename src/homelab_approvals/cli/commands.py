@@ -6,18 +6,28 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from homelab_approvals.cli import output
-from homelab_approvals.cli.errors import EXIT_OK, UsageError
+from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.errors import ConfigError, DeliveryError
+from homelab_approvals.domain.expiry import approved_reason
 from homelab_approvals.domain.text import visible
-from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
+from homelab_approvals.domain.views import (
+    ActionPage,
+    ActionView,
+    ApprovalTally,
+    EventView,
+    ServerView,
+)
+from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
 from homelab_approvals.storage.paths import resolve_db_path
 
@@ -262,13 +272,22 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
+def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, object]:
+    """An action's JSON with `approvals_required` and `approvals` ({actor, at} each)."""
+    shown = output.as_dict(action)
+    shown["approvals_required"] = tally.required
+    shown["approvals"] = [output.as_dict(approval) for approval in tally.approvals]
+    return shown
+
+
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    tally = s.service.approval_tally(action.id)
     if s.args.json:
-        write_json(output.as_dict(action))
+        write_json(_with_approvals(action, tally))
         return EXIT_OK
     events = s.service.list_events(action_id=action.id)
-    _lines(_details(action))
+    _lines(_details(action, tally))
     _print()
     if events:
         _print("events")
@@ -280,7 +299,15 @@ def show(s: Session) -> int:
     return EXIT_OK
 
 
-def _details(a: ActionView) -> list[str]:
+def _approvals_line(tally: ApprovalTally) -> str | None:
+    """ "1 of 2: alice (2026-11-27 10:02:00 UTC)"; only for a type needing several."""
+    if tally.required <= 1:
+        return None
+    who = ", ".join(f"{visible(a.actor)} ({when(a.at, seconds=True)} UTC)" for a in tally.approvals)
+    return f"{tally.count} of {tally.required}" + (f": {who}" if who else "")
+
+
+def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     """`show`'s key/value block. Fields HomelabCmd leaves empty are left out."""
     server = output.server_cell(a)
     if a.server_label and a.server_label != a.server_id:
@@ -296,6 +323,7 @@ def _details(a: ActionView) -> list[str]:
         ("created", _by(a.created_at, a.created_by)),
         ("alert", None if a.alert_id is None else str(a.alert_id)),
         ("approved", _by(a.approved_at, a.approved_by)),
+        ("approvals", _approvals_line(tally)),
         ("rejected", _by(a.rejected_at, a.rejected_by)),
         ("reason", a.rejection_reason),
         ("executed", _by(a.executed_at)),
@@ -325,7 +353,15 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
 def approve(s: Session) -> int:
     actor = s.actor
     action = s.service.approve(s.args.action_id, actor)
-    return _print_action(action, s.args.json, f"approved {_about(action)}")
+    if action.status != ActionStatus.PENDING and not s.args.json:
+        return _print_action(action, False, f"approved {_about(action)}")
+    # A vote short of the quorum (the action is still pending), or --json: say the count.
+    tally = s.service.approval_tally(action.id)
+    if s.args.json:
+        write_json(_with_approvals(action, tally))
+    else:
+        _print(f"{_about(action)}: {waiting_line(tally.count, tally.required)}")
+    return EXIT_OK
 
 
 def reject(s: Session) -> int:
@@ -333,14 +369,77 @@ def reject(s: Session) -> int:
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
     action = s.service.reject(s.args.action_id, actor, reason)
     sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_action(action, s.args.json, sentence)
+    return _print_decided(s, action, sentence)
 
 
 def cancel(s: Session) -> int:
     actor = s.actor
     action = s.service.cancel(s.args.action_id, actor)
     sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_action(action, s.args.json, sentence)
+    return _print_decided(s, action, sentence)
+
+
+def _print_decided(s: Session, action: ActionView, sentence: str) -> int:
+    """A decision's result: with --json exactly what `show --json` prints next."""
+    if s.args.json:
+        write_json(_with_approvals(action, s.service.approval_tally(action.id)))
+    else:
+        _print(sentence)
+    return EXIT_OK
+
+
+def expire(s: Session) -> int:
+    expired = s.service.expire()
+    if s.args.json:
+        write_json([output.as_dict(a) for a in expired])
+        return EXIT_OK
+    expiry = s.service.policy.expiry
+    if expiry.pending is None and expiry.approved is None:
+        _print(f"nothing expires: the config has no [expiry] table ({s.config_path})")
+        return EXIT_OK
+    for action in expired:
+        why = action.rejection_reason if action.status == ActionStatus.REJECTED else None
+        why = why or _approved_expiry(s)
+        _print(f"expired {_about(action)}, now {text(action.status)}: {text(why)}")
+    if not expired:
+        _print("nothing to expire")
+    return EXIT_OK
+
+
+def _approved_expiry(s: Session) -> str:
+    limit = s.service.policy.expiry.approved
+    return approved_reason(limit.text) if limit else "expired"
+
+
+def notify(s: Session) -> int:
+    """Send notifications: one pass with --once (exit 1 if a target failed; the next
+    run retries it), else pass after pass until interrupted."""
+    from homelab_approvals.notify.sender import Pass, Sender
+    from homelab_approvals.notify.targets import targets_from
+
+    targets = targets_from(s.load_config().notify)
+    if not targets:
+        raise ConfigError(f"no [[notify]] targets in the config ({s.config_path})")
+    sender = Sender(s.service, targets)
+    if s.args.once:
+        sender.start()
+        result = sender.run_once()
+        _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
+        return EXIT_ERROR if result.failed else EXIT_OK
+
+    def said(result: Pass) -> None:
+        if result.sent:
+            _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+            sys.stdout.flush()
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; retrying with backoff"), as_json=False)
+
+    _print(f"sending notifications to {len(targets)} target(s); ctrl+c stops")
+    sys.stdout.flush()
+    sender.run_forever(threading.Event(), said)
+    return EXIT_OK
 
 
 def events(s: Session) -> int:
@@ -402,6 +501,8 @@ COMMANDS: dict[str, Command] = {
     "approve": approve,
     "reject": reject,
     "cancel": cancel,
+    "expire": expire,
+    "notify": notify,
     "events": events,
     "executor": executor,
 }

@@ -261,6 +261,16 @@ def build_parser() -> Parser:
     _id(cancel)
     _json(cancel, _ACTION_JSON)
 
+    expire = _add(
+        commands, "expire", "expire stale actions now, as the config's [expiry] says (for cron)"
+    )
+    _json(expire, "print the expired actions as a JSON array")
+
+    notify = _add(commands, "notify", "send the config's [[notify]] notifications, until stopped")
+    notify.add_argument(
+        "--once", action="store_true", help="send what is waiting, then exit (for cron)"
+    )
+
     _add_executor(commands)
 
     events = _add(commands, "events", "the audit trail, oldest first")

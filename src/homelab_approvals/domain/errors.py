@@ -46,3 +46,9 @@ class DatabaseBusy(StorageError):
 
 class ConfigError(ApprovalsError):
     code = "CONFIG_ERROR"
+
+
+class DeliveryError(ApprovalsError):
+    """A notification target did not acknowledge a message (it is sent again later)."""
+
+    code = "DELIVERY_FAILED"

@@ -50,6 +50,11 @@ class BulkResult:
         return tuple(view.id for view in self.succeeded)
 
     @property
+    def votes(self) -> tuple[int, ...]:
+        """Approvals recorded as a vote: the action still waits for more approvers."""
+        return tuple(view.id for view in self.succeeded if view.status == "pending")
+
+    @property
     def settled_ids(self) -> frozenset[int]:
         """Actions there is no point trying again: decided now, or decided by others."""
         return frozenset(self.succeeded_ids) | self.conflicts.keys() | self.refused.keys()

@@ -23,6 +23,7 @@ from homelab_approvals.domain.errors import (
 )
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service.bulk import BulkResult, Decision
 from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.console_part import ConsolePart
@@ -168,13 +169,17 @@ class DecisionsMixin(ConsolePart):
     @work(thread=True, group="decide", exit_on_error=False)
     def _decide(self, verb: str, action_id: int, title: str) -> None:
         error: ApprovalsError | None = None
+        waiting: str | None = None
         try:
             service = self._opened_service()
             decide = {"approve": service.approve, "cancel": service.cancel}[verb]
-            decide(action_id, self.actor)
+            view = decide(action_id, self.actor)
+            if verb == "approve" and view.status in DECIDABLE:  # a vote, short of its quorum
+                tally = service.approval_tally(action_id)
+                waiting = waiting_line(tally.count, tally.required)
         except ApprovalsError as refused:
             error = refused
-        self.post_message(DecisionFinished(verb, action_id, title, error))
+        self.post_message(DecisionFinished(verb, action_id, title, error, waiting=waiting))
 
     @on(DecisionFinished)
     def _decision_finished(self, message: DecisionFinished) -> None:
@@ -182,6 +187,10 @@ class DecisionsMixin(ConsolePart):
         self.feed.poke()
         if message.error is not None:
             self._refused(message.error)
+            return
+        if message.waiting is not None:
+            text = f"{message.title}: {message.waiting}"
+            self.notify(text, title="Approval recorded", markup=False)
             return
         done = {"approve": "Approved", "cancel": "Cancelled"}[message.verb]
         self.notify(message.title, title=done, markup=False)
