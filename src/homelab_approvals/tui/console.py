@@ -32,6 +32,7 @@ from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
+from homelab_approvals.tui.executor_watch import ExecutorWatchMixin
 from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
@@ -84,7 +85,7 @@ class FilterInput(OneLineInput):
     ]
 
 
-class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
+class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, OpeningMixin):
     # Textual sets the class matching the terminal size on the screen (see console.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
@@ -201,6 +202,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.table.border_title = "Loading…"
         if self.deferred is None:
             self._watch_database()
+            self._watch_executors()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
         else:
             self._show_first_window(self.deferred.first.page)
@@ -215,6 +217,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
 
     def on_unmount(self) -> None:
         self.feed.stop()
+        self._stop_watching_executors()
 
     # -- live refresh ----------------------------------------------------------------------
 

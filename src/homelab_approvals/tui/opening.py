@@ -101,6 +101,7 @@ class OpeningMixin(ConsolePart):
             self.read_only_reason = reason
             self.mount(self._read_only_banner(), before="#refresh-error")
         self._watch_database()
+        self._watch_executors()
         self._update_keys()
         self._sync_detail()  # the history, which waited for the service
         resume_collector()  # SQLAlchemy is in: freeze the startup's objects (collector.py)
