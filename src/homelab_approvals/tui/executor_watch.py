@@ -66,5 +66,7 @@ class ExecutorWatchMixin(ConsolePart):
     def _executor_state(self, message: ExecutorState) -> None:
         self.no_executor = message.no_executor
         self.query_one(TopBar).no_executor = message.no_executor
-        self.detail.no_executor = message.no_executor
-        self._sync_detail()
+        detail = self.detail
+        detail.no_executor = message.no_executor
+        if detail.view is not None:  # the same action, told again with or without the hint
+            detail.show(detail.view, detail.events, self.now)
