@@ -183,6 +183,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
             return False
         if self._shown_generation != self.feed.current.generation:
             return False
+        if not self.executors_known:
+            return False
         return self._detail_settled
 
     @property

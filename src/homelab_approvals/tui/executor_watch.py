@@ -33,6 +33,8 @@ class ExecutorWatchMixin(ConsolePart):
     def __init__(self) -> None:
         super().__init__()
         self.no_executor = False
+        #: The first check has been shown (for `settled`: tests and screenshots wait on it).
+        self.executors_known = False
         self._executors_stopped = threading.Event()
 
     @work(thread=True, group="executors", exit_on_error=False, name="executor watch")
@@ -46,14 +48,15 @@ class ExecutorWatchMixin(ConsolePart):
         interval = self.feed.interval * EXECUTOR_CHECK_POLLS
         last: bool | None = None
         while not worker.is_cancelled:
-            state: bool | None
             try:
                 if not service.db.read_only and not self.read_only_reason:
                     executions.prune_stalled(self.actor)
                 state = executions.waiting_without_executor()
             except ApprovalsError:
-                state = last  # the live refresh reports database trouble; keep what we knew
-            if state is not None and state != last:
+                # The live refresh reports database trouble; keep what we knew (at first:
+                # nothing to warn about).
+                state = False if last is None else last
+            if state != last:
                 last = state
                 self.post_message(ExecutorState(state))
             if self._executors_stopped.wait(interval):
@@ -65,6 +68,7 @@ class ExecutorWatchMixin(ConsolePart):
     @on(ExecutorState)
     def _executor_state(self, message: ExecutorState) -> None:
         self.no_executor = message.no_executor
+        self.executors_known = True
         self.query_one(TopBar).no_executor = message.no_executor
         detail = self.detail
         detail.no_executor = message.no_executor
