@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
     from homelab_approvals.service.listing import ActionQuery
     from homelab_approvals.tui.detail import ActionDetail
+    from homelab_approvals.tui.keymap import KeysInForce
     from homelab_approvals.tui.live import ActionsFetched, LiveFeed
     from homelab_approvals.tui.table import ActionTable
 
@@ -30,6 +31,7 @@ class ConsolePart(Screen[None]):
 
     if TYPE_CHECKING:
         actor: str
+        keys: KeysInForce
         clock: Callable[[], datetime]
         feed: LiveFeed
         page: ActionPage | None
@@ -54,3 +56,5 @@ class ConsolePart(Screen[None]):
         def _watch_database(self) -> object: ...  # a @work method: returns its Worker
         def _watch_executors(self) -> object: ...  # likewise
         def _show_refresh_error(self, text: str) -> None: ...
+        def _show_audit_repairs(self, repairs: list[str]) -> None: ...
+        def _file_replaced(self, message: str) -> None: ...

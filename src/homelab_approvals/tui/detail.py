@@ -14,7 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.enums import ActionStatus
+from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView, EventView
 from homelab_approvals.tui.formatting import (
     action_title,
@@ -141,7 +143,7 @@ def render_detail(
         add("Reason", safe(view.rejection_reason))
     if view.executed_at:
         started = when(view.executed_at)
-        if view.status == ActionStatus.EXECUTING:
+        if view.status == ActionStatus.EXECUTING and not isinstance(view.executed_at, DamagedTime):
             started += f" · running for {duration((now - view.executed_at).total_seconds())}"
         add("Started", started)
     if view.completed_at:
@@ -185,5 +187,5 @@ def _history(events: tuple[EventView, ...] | None) -> RenderableType:
         if event.reason:
             step.append(": ")
             step.append_text(safe(event.reason, "italic"))
-        table.add_row(Text(event.at.strftime("%m-%d %H:%M")), step)
+        table.add_row(Text(visible(shown_moment(event.at, "%m-%d %H:%M"))), step)
     return Group(heading, table)

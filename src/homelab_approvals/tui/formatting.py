@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
@@ -87,6 +88,8 @@ def age(moment: datetime | None, now: datetime) -> str:
     """ "just now", "3m ago", "5h ago", "2d ago", "4mo ago", "2y ago"."""
     if moment is None:
         return ""
+    if isinstance(moment, DamagedTime):
+        return shown_moment(moment, "")  # the stored text, marked
     seconds = (now - moment).total_seconds()
     if seconds < 60:
         return "just now"  # also covers a clock a little behind the writer's
@@ -119,8 +122,9 @@ def duration(seconds: float) -> str:
 def age_cell_text(view: ActionView, now: datetime) -> str:
     """The age column: how long an action waited, or for a run what matters more: an
     executing one's time so far ("run 2m"), a finished one's exit code ("exit 0")."""
-    if view.status == ActionStatus.EXECUTING and view.executed_at is not None:
-        return f"run {duration((now - view.executed_at).total_seconds())}"
+    started = view.executed_at
+    if view.status == ActionStatus.EXECUTING and started and not isinstance(started, DamagedTime):
+        return f"run {duration((now - started).total_seconds())}"
     if (
         view.status in (ActionStatus.COMPLETED, ActionStatus.FAILED)
         and view.exit_code is not None
@@ -137,7 +141,7 @@ def lines_text(value: str, style: Style | str = "") -> Text:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[Text, ...]:
