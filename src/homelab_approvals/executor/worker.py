@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.errors import ApprovalsError, StorageError
 from homelab_approvals.domain.execution import NO_EXIT_CODE, SudoMode, remote_command
 from homelab_approvals.domain.text import visible
 from homelab_approvals.executor import transport
@@ -23,6 +23,7 @@ from homelab_approvals.service.executions import Claim, ExecutionService
 
 POLL_S = 0.1  # new approvals are picked up well within 1 s
 _FINISH_ATTEMPTS = 5  # a result is worth waiting for a busy database
+_RETRY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +85,28 @@ class Worker:
         look = True
         try:
             while not self.stopping.is_set():
-                fresh = self.service.db.change_token()
-                if fresh != token:
-                    token, look = fresh, True
-                if look and self.running() < s.concurrency:
-                    look = False
-                    self._claim_more(started, todo)
-                if todo is not None and not todo and not self.running():
-                    break
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + beat_every
-                    self.service.heartbeat(s.name, s.lease, started)
-                    self._prune()
+                try:
+                    fresh = self.service.db.change_token()
+                    if fresh != token:
+                        token, look = fresh, True
+                    if look and self.running() < s.concurrency:
+                        look = False
+                        self._claim_more(started, todo)
+                    if todo is not None and not todo and not self.running():
+                        break
+                    if time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + beat_every
+                        self.service.heartbeat(s.name, s.lease, started)
+                        self._prune()
+                except StorageError as error:
+                    if s.once:
+                        raise  # cron sees exit 1
+                    # A long-running worker outlives a busy or briefly missing database.
+                    self.log.message(f"database error, retrying in {_RETRY_S:g} s: {error.message}")
+                    look = True
+                    if self._wake.wait(_RETRY_S):
+                        self._wake.clear()
+                    continue
                 if self._wake.wait(POLL_S):
                     self._wake.clear()
                     look = True  # a slot may be free
@@ -173,6 +184,11 @@ class Worker:
             self._finish(
                 claim, result.exit_code, result.stdout, result.stderr, result.seconds, note
             )
+        except Exception as error:  # one line, never a thread's traceback
+            self.log.message(
+                f"#{claim.action.id}: unexpected {type(error).__name__}: {error}; "
+                "it will be marked outcome unknown"
+            )
         finally:
             with self._lock:
                 self._runs.pop(claim.action.id, None)
@@ -194,7 +210,7 @@ class Worker:
                     claim.action.id, claim.executor, exit_code, stdout, stderr, reason
                 )
                 break
-            except StorageError as error:
+            except ApprovalsError as error:
                 if attempt == _FINISH_ATTEMPTS - 1:
                     self.log.message(
                         f"#{claim.action.id}: result not recorded ({error.message}); "

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    import threading
+
     from textual.widgets import Static
 
     from homelab_approvals.domain.views import ActionPage
@@ -39,6 +41,7 @@ class ConsolePart(Screen[None]):
         read_only_reason: str | None
         service: ApprovalService | None
         _open_error: str | None
+        executor_check_lock: threading.Lock
 
         @property
         def table(self) -> ActionTable: ...

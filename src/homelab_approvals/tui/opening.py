@@ -169,7 +169,9 @@ class OpeningMixin(ConsolePart):
             return
         # Let go of the old file first: our connections keep its lost -wal's index
         # alive, and SQLite reads that as damage until the last of them is closed.
-        service.db.close()
+        # (The executor check, executor_watch.py, finishes first and then waits.)
+        with self.executor_check_lock:
+            service.db.close()
         try:
             fresh = service.reopened()
         except ApprovalsError as error:
