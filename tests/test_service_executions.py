@@ -288,23 +288,23 @@ def test_a_read_only_database_refuses_an_executor(db_path: Path) -> None:
 # -- the schema ---------------------------------------------------------------------------------
 
 
-def _as_version_1(path: Path) -> None:
+def _before_the_executor(path: Path) -> None:
     """What a database made before the executor looks like."""
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("DROP TABLE executor_claims")
         conn.execute("DROP TABLE executor_heartbeats")
         conn.execute("ALTER TABLE action_events DROP COLUMN command")
-        conn.execute("UPDATE approvals_schema SET version = 1")
+        conn.execute("UPDATE approvals_schema SET version = ?", (SCHEMA_VERSION - 1,))
     conn.close()
 
 
-def test_a_version_1_database_is_brought_up_to_date(db_path: Path) -> None:
+def test_a_database_from_before_the_executor_is_brought_up_to_date(db_path: Path) -> None:
     service = ApprovalService(open_database(db_path))
     service.add_server("web", "web.lan")
     service.create_action("web", "clear_logs", actor="alice")
     service.db.close()
-    _as_version_1(db_path)
+    _before_the_executor(db_path)
 
     reopened = ApprovalService(open_database(db_path))
     try:
@@ -318,12 +318,14 @@ def test_a_version_1_database_is_brought_up_to_date(db_path: Path) -> None:
     assert {"executor_claims", "executor_heartbeats"} <= tables
 
 
-def test_a_version_1_database_opened_read_only_still_lists_events(db_path: Path) -> None:
+def test_a_database_from_before_the_executor_opened_read_only_still_lists_events(
+    db_path: Path,
+) -> None:
     service = ApprovalService(open_database(db_path))
     service.add_server("web", "web.lan")
     service.create_action("web", "clear_logs", actor="alice")
     service.db.close()
-    _as_version_1(db_path)
+    _before_the_executor(db_path)
 
     reader = ApprovalService(open_database(db_path, read_only=True))
     try:
@@ -332,7 +334,7 @@ def test_a_version_1_database_opened_read_only_still_lists_events(db_path: Path)
         assert all(e.command is None for e in events)
     finally:
         reader.db.close()
-    assert sql(db_path, "SELECT version FROM approvals_schema") == [(1,)]
+    assert sql(db_path, "SELECT version FROM approvals_schema") == [(SCHEMA_VERSION - 1,)]
 
 
 def test_limits_match_homelabcmd() -> None:

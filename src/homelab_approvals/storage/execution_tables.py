@@ -44,7 +44,7 @@ def route_columns(conn: Connection) -> tuple[str, ...]:
 
 
 def event_has_command(conn: Connection) -> bool:
-    """Whether action_events has its `command` column (schema version 2 on). Without the
+    """Whether action_events has its `command` column (schema version 3 on). Without the
     table at all, True: reading it then fails with the usual "no approvals tables"."""
     try:
         columns = inspect(conn).get_columns("action_events")

@@ -77,6 +77,10 @@ TABLES = frozenset(
         "remediation_actions",
         "action_events",
         "approvals_schema",
+        "approval_previews",
+        "approval_plan_bindings",
+        "approval_output_chunks",
+        "approval_preview_requests",
         "executor_claims",
         "executor_heartbeats",
     }

@@ -12,6 +12,7 @@ from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import ActionEvent, Base, SchemaVersion
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.storage.execution_tables import event_has_command
+from homelab_approvals.storage.previews import previews as _registers_preview_tables
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ __all__ = [
     "ensure_schema",
     "missing_foreign_key_parents",
 ]
+
+# Importing storage/previews.py adds its tables to Base.metadata, so they are made here.
+assert _registers_preview_tables.metadata is Base.metadata
 
 # The audit trail is append-only in the database itself: even a hand-typed sqlite3
 # session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's
@@ -77,7 +81,7 @@ def _missing(conn: Connection, label: str) -> _State:
     state = _State(tables=[name for name in Base.metadata.tables if name not in present_tables])
     _refuse_foreign(conn, present_tables, label)
     if _EVENTS in present_tables and not event_has_command(conn):
-        state.columns.append("command")  # version 2
+        state.columns.append("command")  # version 3
     if SchemaVersion.__tablename__ in present_tables:
         state.version = conn.execute(
             select(SchemaVersion.version).where(SchemaVersion.id == 1)
