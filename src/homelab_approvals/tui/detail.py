@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from homelab_approvals.domain.damaged import shown_moment
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.previews import (
     NO_PREVIEW_YET,
@@ -28,6 +28,8 @@ from homelab_approvals.tui.formatting import (
     WARNING_STYLE,
     action_title,
     age,
+    duration,
+    lines_text,
     safe,
     server_label,
     status_label,
@@ -65,6 +67,8 @@ class ActionDetail(VerticalScroll):
         self.output_for: int | None = None
         self.output_lines: list[tuple[str, str]] = []
         self.output_last = 0
+        #: Our approved actions wait and no executor is alive (tui/executor_watch.py).
+        self.no_executor = False
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -159,7 +163,9 @@ class ActionDetail(VerticalScroll):
             lines = self.output_lines if self.output_for == view.id else []
             tail = render_live_output(lines)
         body = self.query_one("#detail-body", Static)
-        body.update(render_detail(view, self.events, now, section, tail))
+        body.update(
+            render_detail(view, self.events, now, section, tail, no_executor=self.no_executor)
+        )
 
     def set_note(self, note: str) -> None:
         self.note = note
@@ -173,12 +179,22 @@ class ActionDetail(VerticalScroll):
         self.border_title = Text(f"{title} · {self.note}" if self.note else title)
 
 
+#: Said in the detail of an approved action of ours when no executor is alive.
+START_EXECUTOR = (
+    "Waiting for an executor, and none is running. Start one with "
+    "'homelab-approvals executor' (the README has a systemd unit), or run what is "
+    "approved now with 'homelab-approvals executor --once'."
+)
+
+
 def render_detail(
     view: ActionView,
     events: tuple[EventView, ...] | None,
     now: datetime,
     preview: RenderableType | None = None,
     tail: RenderableType | None = None,
+    *,
+    no_executor: bool = False,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
     fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
@@ -216,17 +232,22 @@ def render_detail(
     if view.rejection_reason:
         add("Reason", safe(view.rejection_reason))
     if view.executed_at:
-        add("Started", when(view.executed_at))
+        started = when(view.executed_at)
+        if view.status == ActionStatus.EXECUTING and not isinstance(view.executed_at, DamagedTime):
+            started += f" · running for {duration((now - view.executed_at).total_seconds())}"
+        add("Started", started)
     if view.completed_at:
         label = "Cancelled" if status_label(view) == "cancelled" else "Finished"
         add(label, when(view.completed_at))
     if view.exit_code is not None:
         add("Exit code", str(view.exit_code))
     if view.stdout:
-        add("stdout", safe(view.stdout))
+        add("stdout", lines_text(view.stdout))
     if view.stderr:
-        add("stderr", safe(view.stderr))
+        add("stderr", lines_text(view.stderr))
     parts: list[RenderableType] = [fields, Text("")]
+    if no_executor and view.status == ActionStatus.APPROVED and _approved_by_us(events):
+        parts += [Text(START_EXECUTOR, style="italic"), Text("")]
     if preview is not None:
         parts += [preview, Text("")]
     parts.append(_history(events))
@@ -282,6 +303,11 @@ def render_preview(
         more = f"… {len(lines) - len(shown)} more: enter shows them all"
         grid.add_row("", Text(more, style="italic"))
     return grid
+
+
+def _approved_by_us(events: tuple[EventView, ...] | None) -> bool:
+    """An approval event is ours: only such actions are any executor's to run."""
+    return bool(events) and any(e.to_status == ActionStatus.APPROVED for e in events or ())
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:
