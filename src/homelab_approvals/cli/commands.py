@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_approvals.cli import many, output
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report, report_line
@@ -34,6 +35,11 @@ from homelab_approvals.service import ActionQuery
 from homelab_approvals.service.bulk import Decision
 from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.execution import SudoMode
+    from homelab_approvals.executor.previews import PreviewTaker
+    from homelab_approvals.service.executions import ExecutionService
 
 Command = Callable[[Session], int]
 
@@ -666,7 +672,66 @@ def executor(s: Session) -> int:
         sudo=execution.SudoMode(config.sudo),
     )
     service = ExecutionService(s.service.db)
-    return run_executor(service, settings, as_json=args.json)
+    previews = _preview_taker(s, service, ssh_config, settings.sudo)
+    return run_executor(service, settings, as_json=args.json, previews=previews)
+
+
+def _preview_taker(
+    s: Session, executions: ExecutionService, ssh_config: Path | None, sudo: SudoMode
+) -> PreviewTaker:
+    from homelab_approvals.executor.previews import PreviewTaker, ProbeSettings
+
+    settings = ProbeSettings(ssh_config, sudo, s.service.preview_settings)
+    return PreviewTaker(s.service, executions, settings)
+
+
+def _ssh_config(s: Session) -> Path | None:
+    """--ssh-config, else the config's executor.ssh_config; it must exist."""
+    from homelab_approvals.storage.paths import expand_user_path
+
+    args = s.args
+    chosen = args.ssh_config or s.load_config().executor.ssh_config
+    ssh_config = expand_user_path(chosen) if chosen else None
+    if ssh_config is not None and not ssh_config.is_file():
+        where = "--ssh-config" if args.ssh_config else f"{s.config_path}: 'executor.ssh_config'"
+        raise UsageError(f"{where}: no such file: {ssh_config}")
+    return ssh_config
+
+
+def preview(s: Session) -> int:
+    """Take previews over SSH without the executor daemon: of the given actions now, of
+    every pending action whose preview is due (--once), or that, until stopped."""
+    from homelab_approvals.domain import execution
+    from homelab_approvals.executor.previews import run_previews
+    from homelab_approvals.service.executions import ExecutionService
+
+    args = s.args
+    if args.read_only:
+        raise UsageError("a preview is written to the database; --read-only does not apply")
+    ssh_config = _ssh_config(s)
+    sudo = execution.SudoMode(s.load_config().executor.sudo)
+    executions = ExecutionService(s.service.db)
+    taker = _preview_taker(s, executions, ssh_config, sudo)
+    ids = list(dict.fromkeys(args.action_ids or ()))
+    actions = [s.service.get_action(aid) for aid in ids]  # an unknown id: exit 3 first
+
+    def said(action: ActionView, shown: PreviewView | None) -> None:
+        words = (
+            shown.summary
+            if shown is not None
+            else preview_headline(action.action_type, action.service_name, None)
+        )
+        digest = f" (plan {short_digest(shown.digest)})" if shown and shown.digest else ""
+        _print(f"{_about(action)}: {visible(words)}{digest}")
+        sys.stdout.flush()
+
+    return run_previews(
+        taker,
+        actions if ids else None,
+        concurrency=args.concurrency or execution.DEFAULT_CONCURRENCY,
+        once=args.once or bool(ids),
+        said=said,
+    )
 
 
 def completion(s: Session) -> int:
@@ -693,6 +758,7 @@ COMMANDS: dict[str, Command] = {
     "notify": notify,
     "events": events,
     "executor": executor,
+    "preview": preview,
     "completion": completion,
 }
 
