@@ -33,8 +33,10 @@ STATUS_STYLES: dict[str, Style] = {
     CANCELLED: Style(dim=True),
 }
 #: A plan that removes packages or installs a new kernel: colour, and words in capitals
-#: ("REMOVES 1", "NEW KERNEL") for NO_COLOR.
+#: ("REMOVES 1", "KERNEL") for NO_COLOR.
 WARNING_STYLE = Style(color="red", bold=True)
+#: A warning's word in the table, where the detail pane says it whole.
+_TAGS = {"new kernel": "KERNEL"}
 #: A row that just arrived through live refresh, for a few seconds.
 FRESH_STYLE = Style(bold=True, underline=True)  # readable with and without colour
 
@@ -148,10 +150,12 @@ def when(moment: datetime | None) -> str:
 
 
 def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
-    """ "apt upgrade all", led by its plan's warnings: "REMOVES 1 NEW KERNEL apt upgr…"."""
+    """ "apt upgrade all", led by its plan's warnings in capitals, short enough for 80
+    columns to keep a little of the action: "REMOVES 1 KERNEL apt upg…"."""
     text = cell(view.summary)
     if warnings:
-        lead = Text(" ".join(w.upper() for w in warnings) + " ", style=WARNING_STYLE, end="")
+        words = " ".join(_TAGS.get(w, w.upper()) for w in warnings)
+        lead = Text(words + " ", style=WARNING_STYLE, end="")
         text = lead + text
         text.no_wrap = True
         text.overflow = "ellipsis"
