@@ -8,6 +8,7 @@ tell that a refused run sent nothing."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -254,3 +255,70 @@ def test_live_output_while_a_chatty_command_runs(
             (service.id,),
         ).fetchone()
     assert writes < CHATTY_LINES / 2  # batched: not one write per line
+
+
+def test_with_bind_false_a_grown_plan_is_logged_and_runs(
+    svc: ApprovalService, fresh: RemoteEnd, db_path: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[preview]\nbind = false\n")
+    fresh.serve_plan("apt-get-s-remove-zip.txt")
+    aid = approved_with_plan(svc, db_path, fresh)
+    fresh.serve_plan("apt-get-s-dist-upgrade-kernel-removal.txt")
+    result = cli(db_path, fresh, "--config", str(config), "executor", "--once")
+    assert result.returncode == 0, result.stderr
+    assert svc.get_action(aid).status == "completed"
+    assert "plan changed since approval:" in result.stderr
+    assert "(preview.bind is false: run anyway)" in result.stderr
+
+
+def test_preview_without_once_keeps_taking_them_until_interrupted(
+    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+) -> None:
+    looping = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "homelab_approvals",
+            "--db",
+            str(db_path),
+            "preview",
+            "--ssh-config",
+            str(fresh.ssh_config),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        action = svc.create_action("exec-host", "clear_logs", actor="bot")
+        wait_until(lambda: svc.get_preview(action.id) is not None, 30, lambda: "no preview")
+        looping.send_signal(signal.SIGINT)
+        out, err = looping.communicate(timeout=30)
+    finally:
+        looping.kill()
+    assert looping.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"#{action.id} clear logs on exec-host: journals take up 3.9G" in out
+
+
+def test_hostile_probe_output_stays_inert(
+    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+) -> None:
+    action = svc.create_action("exec-host", "restart_service", "evil-unit", actor="bot")
+    assert cli(db_path, fresh, "preview", str(action.id)).returncode == 0
+    preview = svc.get_preview(action.id)
+    assert preview is not None
+    assert preview.plan is not None
+    shown = subprocess.run(
+        [sys.executable, "-m", "homelab_approvals", "--db", str(db_path), "show", str(action.id)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "ActiveState=␛[2Jfailed" in shown.stdout
+    assert "SubState=[@click=app.quit]x" in shown.stdout
+    assert "\x1b" not in shown.stdout
