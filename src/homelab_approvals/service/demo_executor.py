@@ -58,7 +58,7 @@ class DemoExecutor:
         started = self.executions.clock()
         next_beat = 0.0
         token: object = None
-        while not self._stopping.wait(self.poll):
+        while True:  # the first heartbeat at once: the console must not say "no executor"
             try:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self.lease / 3
@@ -69,7 +69,9 @@ class DemoExecutor:
                     self._claim()
                 self._finish_due()
             except ApprovalsError:
-                continue  # a busy database: the next tick tries again
+                pass  # a busy database: the next tick tries again
+            if self._stopping.wait(self.poll):
+                break
         with contextlib.suppress(ApprovalsError):
             self.executions.retire(NAME)
 
