@@ -50,7 +50,8 @@ async def settled(app: ApprovalsApp, pilot: Pilot[Any]) -> None:
 
 async def main_screen(app: ApprovalsApp, pilot: Pilot[Any]) -> None:
     await settled(app, pilot)
-    await pilot.press("down", "down")  # a row with some history in the detail pane
+    # An apt upgrade whose plan brings a new kernel and removes a package: the preview.
+    await pilot.press("down", "down", "down")
     await wait_for(pilot, lambda: app.console_screen.settled)
 
 

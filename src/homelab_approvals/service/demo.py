@@ -21,6 +21,8 @@ from homelab_approvals.domain.errors import ApprovalsError, InvalidTransition
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.approvals import ApprovalService
+from homelab_approvals.service.demo_previews import demo_probe_run
+from homelab_approvals.service.previews import probe_of
 
 #: Who proposes actions in the demo (HomelabCmd's remediation engine).
 PROPOSER = "homelabcmd"
@@ -121,16 +123,33 @@ def build_demo(service: ApprovalService, *, now: datetime | None = None, seed: i
     # The live queue: pending actions from the last few hours, oldest first.
     queued = sorted(end - timedelta(minutes=rng.randint(2, 6 * 60)) for _ in range(16))
     paused = [s for s in SERVERS if s.paused]
+    previews = random.Random(seed + 1)  # its own stream: the actions stay as they were
+    risky_shown = False
     for moment in queued:
         with clock.at(moment):
             server = rng.choice(paused)
             kind, unit = _kind_and_unit(rng, server)
-            _create(demo, server.id, kind, unit)
+            created = _create(demo, server.id, kind, unit)
+        if created is not None:
+            risky = not risky_shown and created.action_type == ActionType.APT_UPGRADE_ALL
+            risky_shown = risky_shown or risky
+            with clock.at(min(end, moment + timedelta(minutes=1))):
+                _preview(demo, created, previews, risky=risky)
 
     with clock.at(end - timedelta(minutes=1)):
         for server in SERVERS:
             if not server.paused:
                 demo.set_paused(server.id, False)
+
+
+def _preview(
+    demo: ApprovalService, action: ActionView, rng: random.Random, *, risky: bool = False
+) -> None:
+    """The preview the executor would have taken of a pending action (service/demo_previews)."""
+    probe = probe_of(action)
+    run = demo_probe_run(action, rng, risky=risky)
+    if probe is not None and run is not None:
+        demo.record_preview(action.id, probe, run)
 
 
 def _create(
@@ -261,6 +280,7 @@ class DemoSimulator:
         self.interval = interval
         self.created = 0
         self._rng = random.Random(seed)
+        self._preview_rng = random.Random(None if seed is None else seed + 1)
         self._on_error = on_error
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -299,6 +319,7 @@ class DemoSimulator:
         action = _create(self.service, server.id, kind, unit)
         if action is not None:
             self.created += 1
+            _preview(self.service, action, self._preview_rng)
         return action
 
     def _run(self) -> None:
