@@ -210,7 +210,7 @@ async def test_a_running_actions_output_is_followed_like_tail_f(svc: ApprovalSer
         await pilot.press("p")  # all actions, newest first: 3, 2, 1
         await wait_until(pilot, lambda: screen(app).table.action_ids == [3, 2, 1], "all")
         await pilot.press("down")
-        await wait_until(pilot, lambda: "waiting for output…" in detail_text(app), "running")
+        await wait_until(pilot, lambda: "no output yet" in detail_text(app), "running")
         table = screen(app).table
         with other_connection(path) as executor:
             executor.add_output(2, [("stdout", "Reading package lists...\nBuilding dep")])

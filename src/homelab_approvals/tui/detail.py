@@ -260,7 +260,7 @@ def render_live_output(lines: list[tuple[str, str]]) -> RenderableType:
     """The end of a running action's output, stderr in red; inert like all output."""
     heading = Text("Output (live)", style=_LABEL_STYLE)
     if not lines:
-        return Group(heading, Text("waiting for output…", style="dim"))
+        return Group(heading, Text("no output yet", style="dim"))
     body = Text()
     for stream, line in lines:
         body.append_text(safe(line.rstrip("\n"), "red" if stream == "stderr" else ""))
