@@ -86,11 +86,13 @@ def console(s: Session) -> int:
         # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
         from homelab_approvals.tui.app import run_console
 
-        return run_console(s.service, actor, read_only_reason=reason, simulate=False)
+        bell = s.load_config().bell
+        return run_console(s.service, actor, read_only_reason=reason, simulate=False, bell=bell)
     from homelab_approvals.storage.first_window import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
-    policy = s.load_policy()  # the config's errors come before the database's
+    config = s.load_config()  # the config's errors come before the database's
+    policy = config.policy
     path = resolve_db_path(args.db)
     pause_collector()  # until the database is open: see tui/collector.py
     first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
@@ -104,6 +106,7 @@ def console(s: Session) -> int:
         group_shared=args.group_shared,
         config_path=s.config_path,
         first_window=first_window,
+        bell=config.bell,
     )
     try:
         _require_terminal()

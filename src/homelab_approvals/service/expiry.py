@@ -109,13 +109,8 @@ class ExpiryOps:
         return done
 
     def expires_at(self, action: ActionView) -> datetime | None:
-        """When this action will expire if nothing happens to it first, or None."""
-        expiry = self.policy.expiry
-        if action.status == _PENDING and expiry.pending is not None:
-            return action.created_at + expiry.pending.delta
-        if action.status == _APPROVED and expiry.approved is not None and action.approved_at:
-            return action.approved_at + expiry.approved.delta
-        return None
+        """When this action expires if nothing happens to it first, or None."""
+        return self.policy.expires_at(action)
 
     def _candidates(self, stmt: Executable, cutoff: datetime) -> list[int]:
         with self.db.reading() as conn:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App
+from textual.driver import Driver
 from textual.screen import Screen
 
 from homelab_approvals.domain.timestamps import utcnow
@@ -24,8 +25,10 @@ from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.first_window import FirstWindow, read_first_window
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.live import POLL_INTERVAL
+from homelab_approvals.tui.rules import EXPIRY_SWEEP_SECONDS
 from homelab_approvals.tui.signals import exit_on_signals
 from homelab_approvals.tui.startup import DeferredStart, ServiceReady
+from homelab_approvals.tui.terminal import title_sequence, titled_driver
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
@@ -73,12 +76,20 @@ class ApprovalsApp(App[int]):
         window: int = DEFAULT_WINDOW,
         deferred: DeferredStart | None = None,
         owns_database: bool = False,
+        bell: bool = False,
+        sweep_interval: float = EXPIRY_SWEEP_SECONDS,
     ) -> None:
         """`clock` (default: the service's) dates the "3m ago" column; tests freeze it.
         `window` is how many rows the table holds at most; SQL pages through the rest.
         `owns_database`: `close_database()` closes the service's database (always so for
-        a deferred start, which opens it itself)."""
+        a deferred start, which opens it itself). `bell`: ring the terminal bell when a
+        new action starts waiting. `sweep_interval`: seconds between expiry sweeps."""
+        self._title_driver: Driver | None = None
+        #: The terminal title last asked for (written whenever a real terminal is there).
+        self.terminal_title = ""
         super().__init__()
+        self.bell_on_pending = bell
+        self.sweep_interval = sweep_interval
         if (service is None) == (deferred is None):
             raise ValueError("give either a service or a deferred start")
         self.service = service
@@ -100,6 +111,22 @@ class ApprovalsApp(App[int]):
         self.poll_interval = poll_interval
         self.window = window
         self.owns_database = owns_database or deferred is not None
+
+    def get_driver_class(self) -> type[Driver]:
+        return titled_driver(super().get_driver_class(), self)
+
+    def title_driver(self, driver: Driver | None) -> None:
+        self._title_driver = driver
+        if driver is not None and self.terminal_title:
+            driver.write(title_sequence(self.terminal_title))
+
+    def set_terminal_title(self, title: str) -> None:
+        """The terminal window's title (see tui/terminal.py); a no-op when unchanged."""
+        if title == self.terminal_title:
+            return
+        self.terminal_title = title
+        if self._title_driver is not None:
+            self._title_driver.write(title_sequence(title))
 
     def get_default_screen(self) -> Screen[None]:
         return ConsoleScreen(
@@ -142,6 +169,7 @@ def console_app(
     group_shared: bool = False,
     config_path: Path | None = None,
     first_window: Callable[[], FirstWindow | None] | None = None,
+    bell: bool = False,
 ) -> ApprovalsApp:
     """The console on the SQLite file at `db_path`, ready to run: how the CLI starts it
     (and the benchmarks, so they measure what users get).
@@ -175,7 +203,7 @@ def console_app(
             snapshot=db.snapshot,
             config_path=config_path,
         )
-        return ApprovalsApp(service, actor, read_only_reason=reason, owns_database=True)
+        return ApprovalsApp(service, actor, read_only_reason=reason, owns_database=True, bell=bell)
     reason = off_reason(
         actor,
         chosen,
@@ -184,7 +212,7 @@ def console_app(
         config_path=config_path,
     )
     start = DeferredStart(first, chosen, open_service)
-    return ApprovalsApp(None, actor, read_only_reason=reason, deferred=start)
+    return ApprovalsApp(None, actor, read_only_reason=reason, deferred=start, bell=bell)
 
 
 def run_app(app: ApprovalsApp) -> int:
@@ -202,12 +230,13 @@ def run_console(
     *,
     read_only_reason: str | None = None,
     simulate: bool = False,
+    bell: bool = False,
 ) -> int:
     """Run the console on `service` until the operator quits; returns the exit status.
 
     `simulate` (the demo) adds a pending action every few seconds from a background
     thread, so live refresh can be seen. The database stays open: the caller owns it."""
-    app = ApprovalsApp(service, actor, read_only_reason=read_only_reason)
+    app = ApprovalsApp(service, actor, read_only_reason=read_only_reason, bell=bell)
     simulator = None
     if simulate:
         from homelab_approvals.service.demo import DemoSimulator

@@ -22,11 +22,11 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import ActionStatus, SortOrder
+from homelab_approvals.domain.enums import DECIDABLE, ActionStatus, SortOrder
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
-from homelab_approvals.domain.views import ActionPage
+from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
@@ -36,6 +36,7 @@ from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin
+from homelab_approvals.tui.rules import RulesMixin
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.topbar import TopBar
 
@@ -84,7 +85,7 @@ class FilterInput(OneLineInput):
     ]
 
 
-class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
+class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
     # Textual sets the class matching the terminal size on the screen (see console.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
@@ -208,6 +209,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             # window has been painted, so as not to delay it.
             self.call_after_refresh(self._open_service)
         self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
+        self._start_rules()
 
     def on_resize(self) -> None:
         # At 80 columns the decision keys need the whole footer; ctrl+p is in the help.
@@ -243,17 +245,22 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         same_view = not first_of_view and not self._shown_partial
         # A live change may take the highlighted row away (someone else decided it).
         before = self.table.highlighted_view if same_view else None
-        self.page = message.page
+        page = message.page
+        # A pending action that arrived live (for the bell): only looked for when asked.
+        arrived = same_view and self._bell_wanted and self._new_pending(page.rows)
+        self.page = page
         self.now = message.at
         self.table.show(
-            message.page.rows,
+            page.rows,
             message.at,
             mark_new=same_view,
             cursor_to_top=request.cursor_to_top and first_of_view,
+            votes=page.votes,
         )
         self._shown_generation = request.generation
         self._shown_partial = message.partial
         self._show_counts()
+        self._show_queue(page, same_view=same_view, arrived=arrived)
         self._marks_changed()
         self._after_live_change(before)
         self._sync_detail()
@@ -301,6 +308,14 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         if title != self._table_title:  # setting it repaints the whole table
             self._table_title = title
             self.table.border_title = Text(title)  # Text: never read as markup
+
+    @property
+    def _bell_wanted(self) -> bool:
+        return bool(getattr(self.app, "bell_on_pending", False))
+
+    def _new_pending(self, rows: tuple[ActionView, ...]) -> bool:
+        table = self.table
+        return any(v.status in DECIDABLE and table.view_of(v.id) is None for v in rows)
 
     def _tick_ages(self) -> None:
         self.now = self.clock()

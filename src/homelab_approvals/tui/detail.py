@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -18,6 +18,7 @@ from homelab_approvals.domain.views import ActionView, EventView
 from homelab_approvals.tui.formatting import (
     action_title,
     age,
+    expires_in,
     safe,
     server_label,
     status_label,
@@ -27,6 +28,16 @@ from homelab_approvals.tui.formatting import (
 
 _LABEL_STYLE = "bold"
 _LABEL_WIDTH = 9
+_AUTO_APPROVER = "auto"  # the service's actor for a server not in maintenance
+
+
+class DetailExtras(NamedTuple):
+    """What the rules add to an action's details (None when there are no rules)."""
+
+    approvals_required: int
+    voters: tuple[str, ...]  # who has approved a still-pending action, oldest first
+    expires_at: datetime | None
+    notes: tuple[str, ...]  # why keys are off for this row
 
 
 class ActionDetail(VerticalScroll):
@@ -42,6 +53,7 @@ class ActionDetail(VerticalScroll):
         self.view: ActionView | None = None
         self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
         self.note = ""  # said after the action's title, e.g. why its keys wait
+        self.extras: DetailExtras | None = None
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -58,9 +70,11 @@ class ActionDetail(VerticalScroll):
         now: datetime,
         *,
         empty: str = "",
+        extras: DetailExtras | None = None,
     ) -> None:
         moved = view is None or self.view is None or view.id != self.view.id
         self.view = view
+        self.extras = extras
         self.events = None if events is None else tuple(events)
         body = self.query_one("#detail-body", Static)
         if view is None:
@@ -68,7 +82,7 @@ class ActionDetail(VerticalScroll):
             body.update(Text(empty, style="italic"))
             return
         self._show_title()
-        body.update(render_detail(view, self.events, now))
+        body.update(render_detail(view, self.events, now, extras))
         if moved:
             self.scroll_home(animate=False)
 
@@ -85,7 +99,10 @@ class ActionDetail(VerticalScroll):
 
 
 def render_detail(
-    view: ActionView, events: tuple[EventView, ...] | None, now: datetime
+    view: ActionView,
+    events: tuple[EventView, ...] | None,
+    now: datetime,
+    extras: DetailExtras | None = None,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
     fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
@@ -118,6 +135,8 @@ def render_detail(
     )
     if view.approved_by or view.approved_at:
         add("Approved", safe(view.approved_by, "bold"), f" · {when(view.approved_at)}")
+    if extras is not None:
+        _add_rules(add, view, events, now, extras)
     if view.rejected_by or view.rejected_at:
         add("Rejected", safe(view.rejected_by, "bold"), f" · {when(view.rejected_at)}")
     if view.rejection_reason:
@@ -134,6 +153,39 @@ def render_detail(
     if view.stderr:
         add("stderr", safe(view.stderr))
     return Group(fields, Text(""), _history(events))
+
+
+def _add_rules(
+    add: Callable[..., None],
+    view: ActionView,
+    events: tuple[EventView, ...] | None,
+    now: datetime,
+    extras: DetailExtras,
+) -> None:
+    """Approvals so far (two-person approval), when it expires, and why keys are off."""
+    if extras.approvals_required > 1 and view.status in ("pending", "approved"):
+        if events is not None:  # votes, then the approval that completed them
+            approvals = [
+                (e.actor, e.at)
+                for e in events
+                if e.from_status == "pending"
+                and e.to_status in ("pending", "approved")
+                and e.actor != _AUTO_APPROVER
+            ]
+            line = Text(f"{len(approvals)} of {extras.approvals_required}")
+            for index, (actor, at) in enumerate(approvals):
+                line.append(": " if index == 0 else ", ")
+                line.append_text(safe(actor, "bold"))
+                line.append(f" {when(at)}")
+            add("Approvals", line)
+        else:
+            voters = ", ".join(extras.voters)
+            count = f"{len(extras.voters)} of {extras.approvals_required}"
+            add("Approvals", safe(f"{count}: {voters}" if voters else count))
+    if extras.expires_at is not None:
+        add("Expires", f"{expires_in(extras.expires_at, now)} · {when(extras.expires_at)}")
+    for note in extras.notes:
+        add("Keys", safe(note, "italic"))
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:

@@ -5,7 +5,7 @@ action id, survives refreshes, and goes when its row leaves the table."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import is_
 from time import monotonic
@@ -25,7 +25,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import Row, RowKey
 
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.tui.formatting import FRESH_STYLE, age, cell, row_cells
+from homelab_approvals.tui.formatting import FRESH_STYLE, aged, row_cells
 
 
 class ColumnSpec(NamedTuple):
@@ -58,6 +58,10 @@ _KEPT_LINES = 600
 
 #: A kept line: the cell values it shows, the row index it was rendered at, the line.
 _KeptLine = tuple[tuple[object, ...], int, Strip]
+
+
+def _one_approval(_action_type: str) -> int:
+    return 1
 
 
 def _mark_cell(marked: bool) -> Text:
@@ -106,6 +110,11 @@ class ActionTable(DataTable[Text]):
         self._id_width = _ID_SPEC.width
         self._marked: set[int] = set()
         self._paint_style: Style | None = None  # see render_lines
+        # The rules (set by the console): votes per pending action, approvals a type
+        # needs, and when an action expires (None: never). Without rules, none of it.
+        self._votes: Mapping[int, tuple[str, ...]] = {}
+        self.approvals_required: Callable[[str], int] = _one_approval
+        self.expires_at: Callable[[ActionView], datetime | None] | None = None
 
     def on_mount(self) -> None:
         for spec in COLUMNS:
@@ -173,12 +182,25 @@ class ActionTable(DataTable[Text]):
         *,
         mark_new: bool = False,
         cursor_to_top: bool = False,
+        votes: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
         """Make the table hold exactly `rows`, in order, by the smallest change: drop rows
         that left, add rows that arrived (highlighted briefly when `mark_new`), update only
         the cells that changed. The cursor stays on the same action, at the same height
-        on screen; if that action left, it moves to the next one."""
+        on screen; if that action left, it moves to the next one. `votes`: who has
+        approved each half-approved row (a vote changes no row, so it is given apart)."""
         self._now = now
+        old_votes = self._votes
+        new_votes = self._votes = votes or {}
+        revoted = (
+            {
+                aid
+                for aid in old_votes.keys() | new_votes.keys()
+                if old_votes.get(aid) != new_votes.get(aid)
+            }
+            if old_votes or new_votes
+            else set()
+        )
         old_order = self._order
         old_row = self.cursor_row
         cursor_id = self.highlighted_id
@@ -204,7 +226,8 @@ class ActionTable(DataTable[Text]):
                     views[view.id] = view
                     self._cells[view.id] = self._row(view, now, fresh=fresh)
                     added.append(view.id)
-                elif old is not view and old != view:  # `is`: the feed reuses unchanged views
+                elif (old is not view and old != view) or view.id in revoted:
+                    # `is`: the feed reuses unchanged views
                     self._update(view, now)
             if gone or added or old_order != wanted:
                 self._lay_out(gone, added, wanted)
@@ -221,16 +244,17 @@ class ActionTable(DataTable[Text]):
             self._arm_fresh_timer()
 
     def refresh_ages(self, now: datetime) -> None:
-        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago")."""
+        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago", or
+        marked as expiring within the hour)."""
         self._now = now
+        expires_at = self.expires_at
         with self.app.batch_update():
             for aid, view in self._views.items():
-                text = age(view.created_at, now)
+                new = aged(view, now, expires_at(view) if expires_at else None)
+                if aid in self._fresh:
+                    new.stylize(FRESH_STYLE)
                 cells = self._cells[aid]
-                if cells[AGE_COLUMN].plain != text:
-                    new = cell(text)
-                    if aid in self._fresh:
-                        new.stylize(FRESH_STYLE)
+                if cells[AGE_COLUMN] != new:  # its text or its mark changed
                     self._cells[aid] = (*cells[:AGE_COLUMN], new, *cells[AGE_COLUMN + 1 :])
                     self.update_cell(self._row_keys[aid], "age", new)
 
@@ -255,7 +279,11 @@ class ActionTable(DataTable[Text]):
                 self.update_cell(key, spec.key, new)
 
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
-        return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
+        voters = self._votes.get(view.id)
+        decided = f"{len(voters)}/{self.approvals_required(view.action_type)}" if voters else None
+        expires_at = self.expires_at(view) if self.expires_at is not None else None
+        cells = row_cells(view, now, fresh=fresh, decided=decided, expires_at=expires_at)
+        return (_mark_cell(view.id in self._marked), *cells)
 
     def _lay_out(self, gone: list[int], added: list[int], order: list[int]) -> None:
         """Remove the rows of `gone`, add those of `added` (their cells are ready in
