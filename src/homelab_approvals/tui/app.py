@@ -89,6 +89,8 @@ class ApprovalsApp(App[int]):
         self.terminal_title = ""
         super().__init__()
         self.bell_on_pending = bell
+        #: Times the bell rang for a new pending action (for tests and the curious).
+        self.pending_bells = 0
         self.sweep_interval = sweep_interval
         if (service is None) == (deferred is None):
             raise ValueError("give either a service or a deferred start")
@@ -119,6 +121,12 @@ class ApprovalsApp(App[int]):
         self._title_driver = driver
         if driver is not None and self.terminal_title:
             driver.write(title_sequence(self.terminal_title))
+
+    def ring_for_pending(self) -> None:
+        """A new action waits for a person: ring, if the config asks for it."""
+        if self.bell_on_pending:
+            self.pending_bells += 1
+            self.bell()
 
     def set_terminal_title(self, title: str) -> None:
         """The terminal window's title (see tui/terminal.py); a no-op when unchanged."""

@@ -200,6 +200,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
         self.table.border_title = "Loading…"
+        self._start_rules()  # before the first rows: they show the rules too
         if self.deferred is None:
             self._watch_database()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
@@ -209,7 +210,6 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
             # window has been painted, so as not to delay it.
             self.call_after_refresh(self._open_service)
         self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
-        self._start_rules()
 
     def on_resize(self) -> None:
         # At 80 columns the decision keys need the whole footer; ctrl+p is in the help.

@@ -115,6 +115,8 @@ def render_detail(
         fields.add_row(label, line)
 
     add("Status", status_text(view))
+    for note in extras.notes if extras is not None else ():
+        add("Keys", safe(note, "italic"))  # first: why a or r does nothing on this row
     add("Command", safe(view.command, "bold"))
     where = safe(server_label(view))
     if view.server_label and view.server_label != view.server_id:
@@ -162,7 +164,7 @@ def _add_rules(
     now: datetime,
     extras: DetailExtras,
 ) -> None:
-    """Approvals so far (two-person approval), when it expires, and why keys are off."""
+    """Approvals so far (two-person approval), and when it expires."""
     if extras.approvals_required > 1 and view.status in ("pending", "approved"):
         if events is not None:  # votes, then the approval that completed them
             approvals = [
@@ -184,8 +186,6 @@ def _add_rules(
             add("Approvals", safe(f"{count}: {voters}" if voters else count))
     if extras.expires_at is not None:
         add("Expires", f"{expires_in(extras.expires_at, now)} · {when(extras.expires_at)}")
-    for note in extras.notes:
-        add("Keys", safe(note, "italic"))
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:

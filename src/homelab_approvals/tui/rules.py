@@ -88,8 +88,10 @@ class RulesMixin(ConsolePart):
         started waiting (the pending count rose, or a pending row arrived live)."""
         pending = page.pending
         risen = self._last_pending is not None and pending > self._last_pending
-        if same_view and (risen or arrived) and getattr(self.app, "bell_on_pending", False):
-            self.app.bell()
+        if same_view and (risen or arrived):
+            ring = getattr(self.app, "ring_for_pending", None)
+            if ring is not None:
+                ring()
         self._last_pending = pending
         scope = " (filtered)" if self.view_query.narrowed else ""
         set_title = getattr(self.app, "set_terminal_title", None)
