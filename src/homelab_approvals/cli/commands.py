@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from homelab_approvals.cli import output
+from homelab_approvals.cli import many, output
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
@@ -29,6 +29,7 @@ from homelab_approvals.domain.views import (
 )
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
+from homelab_approvals.service.bulk import Decision
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
@@ -80,22 +81,39 @@ def _require_terminal() -> None:
 def console(s: Session) -> int:
     actor = s.actor
     args = s.args
+    from homelab_approvals.tui.view_state import ViewState, is_default
+
     if args.database_url:
+        keymap = _keymap(s)  # the config's errors come before the database's
         reason = s.console_read_only_reason()  # opens the database: its errors come first
         _require_terminal()
         # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
         from homelab_approvals.tui.app import run_console
 
-        bell = s.load_config().bell
-        return run_console(s.service, actor, read_only_reason=reason, simulate=False, bell=bell)
+        assert s.db is not None
+        state = ViewState.for_database(s.db.label)  # the URL, its password hidden
+        return run_console(
+            s.service,
+            actor,
+            read_only_reason=reason,
+            view=None if args.fresh else state.load(),
+            view_state=state,
+            keymap=keymap,
+            bell=s.load_config().bell,
+        )
     from homelab_approvals.storage.first_window import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
     config = s.load_config()  # the config's errors come before the database's
     policy = config.policy
     path = resolve_db_path(args.db)
+    state = ViewState.for_database(str(path.resolve()))
+    view = None if args.fresh else state.load()
     pause_collector()  # until the database is open: see tui/collector.py
-    first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    first_window = None
+    if view is None or is_default(view):  # else the first window is not what is shown
+        first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    keymap = _keymap(s)  # imports Textual; a bad [keys] stops here, before the database
     from homelab_approvals.tui.app import console_app, run_app
 
     app = console_app(  # the database's errors, if any, come from here
@@ -106,6 +124,9 @@ def console(s: Session) -> int:
         group_shared=args.group_shared,
         config_path=s.config_path,
         first_window=first_window,
+        view=view,
+        view_state=state,
+        keymap=keymap,
         bell=config.bell,
     )
     try:
@@ -114,6 +135,13 @@ def console(s: Session) -> int:
         app.close_database()
         raise
     return run_app(app)
+
+
+def _keymap(s: Session) -> dict[str, str]:
+    """The config's [keys], checked against the console's bindings (exit 2 if wrong)."""
+    from homelab_approvals.tui.keymap import check_keymap
+
+    return check_keymap(s.load_config().keys, s.config_path)
 
 
 def demo(s: Session) -> int:
@@ -353,42 +381,75 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
     return f"{stamp} by {visible(who)}" if who else stamp
 
 
-def approve(s: Session) -> int:
-    actor = s.actor
-    action = s.service.approve(s.args.action_id, actor)
-    if action.status != ActionStatus.PENDING and not s.args.json:
-        return _print_action(action, False, f"approved {_about(action)}")
-    # A vote short of the quorum (the action is still pending), or --json: say the count.
+def _approved(s: Session, action: ActionView) -> str:
+    if action.status != ActionStatus.PENDING:
+        return f"approved {_about(action)}"
+    # A vote short of the quorum: the action is still pending; say the count.
     tally = s.service.approval_tally(action.id)
-    if s.args.json:
-        write_json(_with_approvals(action, tally))
-    else:
-        _print(f"{_about(action)}: {waiting_line(tally.count, tally.required)}")
-    return EXIT_OK
+    return f"{_about(action)}: {waiting_line(tally.count, tally.required)}"
+
+
+def _rejected(s: Session, action: ActionView) -> str:
+    return f"rejected {_about(action)}: {text(action.rejection_reason)}"
+
+
+def _cancelled(s: Session, action: ActionView) -> str:
+    return f"cancelled {_about(action)} (now {text(action.status)})"
+
+
+def _decided_json(s: Session, action: ActionView) -> dict[str, object]:
+    """A decision's result with --json: exactly what `show --json` prints next."""
+    return _with_approvals(action, s.service.approval_tally(action.id))
+
+
+def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
+    """One id: its sentence or object, as always. Several ids, or '-': each in its own
+    transaction through the service's bulk path, one line or JSON item per id."""
+    sentence = {
+        Decision.APPROVE: _approved,
+        Decision.REJECT: _rejected,
+        Decision.CANCEL: _cancelled,
+    }[decision]
+    words = s.args.action_ids
+    if not many.is_batch(words):
+        (aid,) = words
+        if decision is Decision.APPROVE:
+            action = s.service.approve(aid, s.actor)
+        elif decision is Decision.REJECT:
+            action = s.service.reject(aid, s.actor, reason)
+        else:
+            action = s.service.cancel(aid, s.actor)
+        if s.args.json:
+            write_json(_decided_json(s, action))
+        else:
+            _print(sentence(s, action))
+        return EXIT_OK
+    ids = many.ids_from(words, sys.stdin)  # all read and checked before deciding
+    if not ids:
+        sys.stderr.write("note: no action ids given on stdin; nothing to do\n")
+        if s.args.json:
+            write_json([])
+        return EXIT_OK
+    result = s.service.decide_many(ids, s.actor, decision, reason)
+    return many.report_batch(
+        result.outcomes,
+        lambda action: sentence(s, action),
+        lambda action: _decided_json(s, action),
+        as_json=s.args.json,
+    )
+
+
+def approve(s: Session) -> int:
+    return _decide(s, Decision.APPROVE)
 
 
 def reject(s: Session) -> int:
-    actor = s.actor
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
-    action = s.service.reject(s.args.action_id, actor, reason)
-    sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_decided(s, action, sentence)
+    return _decide(s, Decision.REJECT, reason)
 
 
 def cancel(s: Session) -> int:
-    actor = s.actor
-    action = s.service.cancel(s.args.action_id, actor)
-    sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_decided(s, action, sentence)
-
-
-def _print_decided(s: Session, action: ActionView, sentence: str) -> int:
-    """A decision's result: with --json exactly what `show --json` prints next."""
-    if s.args.json:
-        write_json(_with_approvals(action, s.service.approval_tally(action.id)))
-    else:
-        _print(sentence)
-    return EXIT_OK
+    return _decide(s, Decision.CANCEL)
 
 
 def expire(s: Session) -> int:
@@ -460,6 +521,13 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def completion(s: Session) -> int:
+    from homelab_approvals.cli.completion import script
+
+    sys.stdout.write(script(s.args.shell))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "tui": console,
     "demo": demo,
@@ -476,6 +544,7 @@ COMMANDS: dict[str, Command] = {
     "expire": expire,
     "notify": notify,
     "events": events,
+    "completion": completion,
 }
 
 

@@ -113,6 +113,9 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     notify: list[NotifyConfig] = msgspec.field(default_factory=list)
     #: Ring the terminal bell in the console when a new action starts waiting.
     bell: bool = False
+    #: `[keys]`: the console's binding ids to keys (`approve = "y"`). Which ids exist is
+    #: the console's to say (tui/keymap.py checks them, and the keys, before it starts).
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -269,8 +272,8 @@ def _explain(message: str) -> str:
 
 def _dotted(msgspec_path: str) -> str:
     """`.notify[0].url` -> `notify.url`: list positions say nothing to the reader.
-    msgspec writes a table key as `[...]`; the one table keyed by name is [rules.TYPE]."""
-    keyed = msgspec_path.replace("[...]", ".TYPE")
+    msgspec writes a table key as `[...]`: [rules.TYPE], or [keys] (its keys are ids)."""
+    keyed = msgspec_path.replace("[...]", ".ID" if msgspec_path.startswith(".keys") else ".TYPE")
     return re.sub(r"\[[^\]]*\]", "", keyed).lstrip(".")
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from homelab_approvals.service.listing import ActionQuery
     from homelab_approvals.service.policy import Policy
     from homelab_approvals.tui.detail import ActionDetail, DetailExtras
+    from homelab_approvals.tui.keymap import KeysInForce
     from homelab_approvals.tui.live import ActionsFetched, LiveFeed
     from homelab_approvals.tui.startup import DeferredStart
     from homelab_approvals.tui.table import ActionTable
@@ -32,6 +33,7 @@ class ConsolePart(Screen[None]):
 
     if TYPE_CHECKING:
         actor: str
+        keys: KeysInForce
         clock: Callable[[], datetime]
         feed: LiveFeed
         page: ActionPage | None

@@ -7,10 +7,12 @@ while a deferred start is still opening the database waits for it (tui/opening.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -25,10 +27,9 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service.bulk import BulkResult, Decision
-from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
+from homelab_approvals.tui.bulk import ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.formatting import action_title
-from homelab_approvals.tui.live import DecisionFinished
 
 if TYPE_CHECKING:
     from homelab_approvals.tui.table import ActionTable
@@ -53,6 +54,45 @@ SLOW_DECISION_SECONDS = 0.75
 MOVED_ROW_HOLD_SECONDS = 1.5
 HOLD_NOTE = "row changed: a r c in a moment"
 _DOING = {"approve": "Approving", "cancel": "Cancelling"}
+
+
+class DecisionFinished(Message):
+    """A decision came back from the service: `error` is None on success. Posted, not
+    called, from the worker, so a worker never waits on a UI that is shutting down."""
+
+    def __init__(
+        self,
+        verb: str,
+        action_id: int,
+        title: str,
+        error: ApprovalsError | None,
+        *,
+        waiting: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.verb = verb
+        self.action_id = action_id
+        self.title = title
+        self.error = error
+        #: An approval recorded as a vote: "1 of 2 approvals; waiting for another approver".
+        self.waiting = waiting
+
+
+class BulkFinished(Message):
+    """`decide_many` returned `result`, or refused the whole call with `error`."""
+
+    def __init__(
+        self,
+        decision: Decision,
+        action_ids: Sequence[int],
+        result: BulkResult | None,
+        error: ApprovalsError | None = None,
+    ) -> None:
+        super().__init__()
+        self.decision = decision
+        self.action_ids = tuple(action_ids)
+        self.result = result
+        self.error = error
 
 
 class DecisionsMixin(ConsolePart):
@@ -111,7 +151,7 @@ class DecisionsMixin(ConsolePart):
             self._hold_timer.stop()  # another row left meanwhile: the hold starts again
         self._hold_timer = self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
         # Greyed keys alone do not say why, nor when they come back.
-        self.detail.set_note(HOLD_NOTE)
+        self.detail.set_note(self._hold_note())
         self.notify(
             f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
             title="The highlighted action left",
@@ -249,11 +289,20 @@ class DecisionsMixin(ConsolePart):
                 markup=False,
             )
 
+    def _hold_note(self) -> str:
+        """HOLD_NOTE, naming the decision keys in force."""
+        keys = " ".join(self.keys.named(name) for name in ("approve", "reject", "cancel"))
+        return HOLD_NOTE.replace("a r c", keys)
+
     def _marks_changed(self) -> None:
         """Show or hide the marks bar; runs after every refresh, so it touches the bar
         only when its text changes."""
         marked = len(self.table.marked_ids)
-        text = f"{marked:,} marked · A approves them · R rejects them · escape unmarks"
+        named = self.keys.named
+        text = (
+            f"{marked:,} marked · {named('approve-marked')} approves them · "
+            f"{named('reject-marked')} rejects them · {named('clear-filter')} unmarks"
+        )
         bar = self.query_one("#marks-bar", Static)
         if marked and text != self._marks_text:
             bar.update(text)

@@ -4,22 +4,30 @@ thread worker. enter (or a click on a row) moves the focus into the pane."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
+from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable
 
 from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.domain.views import EventView
 from homelab_approvals.tui.console_part import ConsolePart
-from homelab_approvals.tui.live import EventsFetched
-
-if TYPE_CHECKING:
-    pass
+from homelab_approvals.tui.table import ActionTable
 
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
 DETAIL_DEBOUNCE = 0.05
+
+
+class EventsFetched(Message):
+    """An action's history; `error` instead when it could not be read."""
+
+    def __init__(
+        self, action_id: int, events: list[EventView] | None, error: str | None = None
+    ) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.events = events
+        self.error = error
 
 
 class DetailSyncMixin(ConsolePart):
@@ -38,14 +46,14 @@ class DetailSyncMixin(ConsolePart):
             return False
         return detail.view is None or detail.events is not None
 
-    @on(DataTable.RowHighlighted, "#actions")
+    @on(ActionTable.Highlighted, "#actions")
     def _highlighted(self) -> None:
         self._update_keys()
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, self._sync_detail)
 
-    @on(DataTable.RowSelected, "#actions")
+    @on(ActionTable.Selected, "#actions")
     def _selected(self) -> None:
         self.action_focus_detail()
 
@@ -72,11 +80,12 @@ class DetailSyncMixin(ConsolePart):
     def _why_empty(self) -> str:
         query, page = self.view_query, self.page
         if query.narrowed:
-            return "No action matches the filter. Press escape to clear it."
+            clear = self.keys.named("clear-filter")
+            return f"No action matches the filter. Press {clear} to clear it."
         if page is not None and not page.grand_total:
             return "No actions yet. They appear here as soon as one is proposed."
         if page is not None and query.statuses:
-            return "No pending actions. Press p to see all actions."
+            return f"No pending actions. Press {self.keys.named('view')} to see all actions."
         return "Nothing here."
 
     def _fetch_events(self, action_id: int) -> None:

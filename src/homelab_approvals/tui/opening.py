@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.message import Message
+from textual.worker import get_current_worker
 
 from homelab_approvals.domain.errors import ApprovalsError, StorageError
 from homelab_approvals.domain.views import ActionPage
@@ -19,13 +20,29 @@ from homelab_approvals.storage.first_window import FIRST_WINDOW
 from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import ActionsFetched
-from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
+    from homelab_approvals.tui.startup import DeferredStart
 
 #: How long a decision made during a deferred start waits for the database to open.
 OPEN_WAIT = 30.0
+
+
+class ServiceReady(Message):
+    """The database is open: decisions, history and live refresh can start."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        super().__init__()
+        self.service = service
+
+
+class ServiceFailed(Message):
+    """The database could not be opened after the first screen was drawn."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
 
 
 class OpeningMixin(ConsolePart):
@@ -82,12 +99,6 @@ class OpeningMixin(ConsolePart):
             return
         if worker.is_cancelled or not self.post_message(ServiceReady(service)):
             service.db.close()  # the console has gone meanwhile
-
-    @on(Worker.StateChanged)
-    def _open_crashed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group == "open":
-            error = event.worker.error
-            self._service_failed(ServiceFailed(f"unexpected {type(error).__name__}: {error}"))
 
     @on(ServiceReady)
     def _service_ready(self, message: ServiceReady) -> None:
