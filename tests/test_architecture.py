@@ -3,6 +3,7 @@ storage layers never load Textual or Rich, checked in a fresh interpreter."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -86,3 +87,30 @@ def test_the_service_works_end_to_end_without_textual_or_rich(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def _calls_named(name: str) -> list[str]:
+    """Every call of `<anything>.name(...)` or `name(...)` in src/, as "file:line"."""
+    found = []
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called == name:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_toasts_go_through_the_one_inert_helper() -> None:
+    """A toast shows text a driver error, an exception or a row may have written: only
+    tui/toast.py calls Textual's notify(), and it makes text inert first."""
+    callers = [place for place in _calls_named("notify") if "tui/toast.py" not in place]
+    assert callers == []
+
+
+def test_every_print_to_the_terminal_is_from_the_cli_writers() -> None:
+    """print() bypasses the CLI's writers (which take only visible() text)."""
+    assert _calls_named("print") == []

@@ -15,11 +15,13 @@ from homelab_approvals.domain.cancelling import (
     CANCELLED_STDERR,
 )
 from homelab_approvals.domain.commands import command_for
+from homelab_approvals.domain.damaged import shown_moment
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE, ActionStatus, ActionType
 from homelab_approvals.domain.errors import (
     ActionNotFound,
     InvalidTransition,
     PermissionDenied,
+    StorageError,
     ValidationError,
 )
 from homelab_approvals.domain.models import ActionEvent as E
@@ -47,7 +49,7 @@ from homelab_approvals.service.queries import (
     to_view,
 )
 from homelab_approvals.service.servers import ServerOps
-from homelab_approvals.storage import Database, WriteTransaction
+from homelab_approvals.storage import Database, WriteTransaction, open_database
 
 AUTO_APPROVER = "auto"
 _PENDING = ActionStatus.PENDING.value
@@ -131,7 +133,7 @@ _LAST_EVENT = (
 
 
 def format_when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
 
 
 def _excluding(stmt: Update, types: frozenset[str]) -> Update:
@@ -463,6 +465,15 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
         with self.db.reading() as conn:
             rows = conn.execute(stmt).all()
         return [EventView(**row._mapping) for row in rows]
+
+    def reopened(self) -> ApprovalService:
+        """This service on its database file opened afresh: after the file was replaced
+        under it (DatabaseReplaced). Never creates a file that has gone."""
+        path = self.db.path
+        if path is None:
+            raise StorageError(f"cannot reopen the database: {self.db.label}")
+        db = open_database(path, read_only=self.db.read_only, create=False)
+        return ApprovalService(db, self.policy, clock=self.clock)
 
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""

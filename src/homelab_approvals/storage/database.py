@@ -17,7 +17,8 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, func, sele
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.damaged import text_from_bytes
+from homelab_approvals.domain.errors import DatabaseReplaced, StorageError
 from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.storage.errors import translated
 from homelab_approvals.storage.prepared import HeldConnections, WriteTransaction, portable
@@ -44,6 +45,12 @@ class Database:
     snapshot: bool = False
     #: Set when SQLite foreign keys are off for this database, and why.
     foreign_keys_off_reason: str | None = None
+    #: The audit triggers found changed or removed on open, and restored (issue 16): the
+    #: CLI and the console say so; the trail itself records it.
+    audit_repairs: list[str] = field(default_factory=list)
+    #: The file this database was opened on, for a SQLite file (see `check_file`).
+    path: Path | None = None
+    _identity: _FileIdentity | None = field(default=None, repr=False)
     _watcher: ChangeWatcher | None = field(default=None, repr=False)
     _held: HeldConnections | None = field(default=None, repr=False)
 
@@ -71,6 +78,39 @@ class Database:
             yield conn
 
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """A write transaction; once the file is watched (`change_token`), the file is
+        checked before it and again after its commit, so a decision that went to a
+        replaced file is an error, never reported as done."""
+        if self._identity is None:
+            return self._write_transaction()
+        return self._checked(self._write_transaction())
+
+    @contextmanager
+    def _checked(
+        self, transaction: AbstractContextManager[WriteTransaction]
+    ) -> Iterator[WriteTransaction]:
+        self.check_file()
+        with transaction as tx:
+            yield tx
+        self.check_file(committed=True)
+
+    def check_file(self, *, committed: bool = False) -> None:
+        """Raise DatabaseReplaced when the file at our path is not the one we opened
+        (another inode) or its -wal, there when watching began, is gone."""
+        identity = self._identity
+        if identity is None or self.path is None:
+            return
+        problem = identity.problem(self.path)
+        if problem is None:
+            return
+        after = (
+            "; the change just made went to the old file, which nobody reads now"
+            if committed
+            else ""
+        )
+        raise DatabaseReplaced(f"the database file was replaced ({problem}){after}: {self.label}")
+
+    def _write_transaction(self) -> AbstractContextManager[WriteTransaction]:
         """`writing()` for the decision hot path: the same one transaction under the write
         lock, running Core statements. On SQLite they run precompiled on a held connection
         (storage/prepared.py has the profile that justifies it); elsewhere through an
@@ -95,8 +135,13 @@ class Database:
         """A value that changes whenever another connection commits. Cheap to call often."""
         if self._watcher is None:
             self._watcher = ChangeWatcher(self)
+            if self.path is not None:
+                # From now on a connection is held open, so a WAL database keeps its -wal.
+                self._identity = _FileIdentity.of(self.path)
         with translated(self.label):
-            return self._watcher.token()
+            token = self._watcher.token()
+        self.check_file()
+        return token
 
     def close(self) -> None:
         if self._held is not None:
@@ -106,6 +151,38 @@ class Database:
             self._watcher.close()
             self._watcher = None
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class _FileIdentity:
+    device: int
+    inode: int
+    wal: bool  # the -wal existed
+
+    @classmethod
+    def of(cls, path: Path) -> _FileIdentity | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return cls(info.st_dev, info.st_ino, _wal_of(path).exists())
+
+    def problem(self, path: Path) -> str | None:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return "it was removed"
+        except OSError:
+            return None  # cannot tell; the next read says what is wrong
+        if (info.st_dev, info.st_ino) != (self.device, self.inode):
+            return "another file is at its path"
+        if self.wal and not _wal_of(path).exists():
+            return "its -wal file was removed"
+        return None
+
+
+def _wal_of(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
 
 
 class ChangeWatcher:
@@ -153,6 +230,9 @@ def _install_sqlite_hooks(engine: Engine, *, new_file: bool, query_only: bool = 
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
+        # Bytes that are not UTF-8 in a text column: shown with stand-ins and marked,
+        # instead of an error that would hide every other row of the query.
+        dbapi_conn.text_factory = text_from_bytes
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -204,6 +284,19 @@ def _create_file(path: Path, *, group_shared: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     os.close(fd)
     os.chmod(path, mode)  # the umask must not widen or narrow what we asked for
+
+
+def _restrict_empty_file(path: Path, *, group_shared: bool) -> None:
+    """An empty file we are about to turn into a database gets a new database's mode
+    (0600, or 0660 shared), whatever it was made with: an empty 0666 file given as --db
+    must not become a world-writable audit trail. Someone else's file is left as it is
+    (only its owner may change its mode)."""
+    try:
+        os.chmod(path, 0o660 if group_shared else 0o600)
+    except PermissionError:
+        pass
+    except OSError as error:
+        raise StorageError(f"cannot open the database ({error.strerror}): {path}") from error
 
 
 def _sqlite_url(path: Path, **uri_params: str) -> URL:
@@ -274,6 +367,8 @@ def open_database(
     except OSError as error:
         raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
     unwritable = unwritable_reason(path)
+    if new_file and unwritable is None and not read_only:
+        _restrict_empty_file(path, group_shared=group_shared)
     snapshot = False
     if unwritable is not None:
         engine, snapshot = _open_read_only_engine(path, label)
@@ -294,9 +389,10 @@ def open_database(
         read_only_reason=reason,
         created=new_file,
         snapshot=snapshot,
+        path=path,
     )
     try:
-        ensure_schema(db)
+        db.audit_repairs = ensure_schema(db)
         _check_foreign_key_parents(db, pragmas)
     except BaseException:
         engine.dispose()
@@ -330,7 +426,7 @@ def _open_url(url: str, *, read_only: bool, group_shared: bool) -> Database:
     reason = "--read-only was given" if read_only else None
     db = Database(engine, label, read_only, reason)
     try:
-        ensure_schema(db)
+        db.audit_repairs = ensure_schema(db)
         if pragmas is not None:
             _check_foreign_key_parents(db, pragmas)
     except BaseException:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
+from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.models import Base, SchemaVersion
+from homelab_approvals.domain.models import ActionEvent, Base, SchemaVersion
+from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from homelab_approvals.storage.database import Database
 
-__all__ = ["SCHEMA_VERSION", "ensure_schema", "missing_foreign_key_parents"]
+__all__ = [
+    "AUDIT_RESTORED",
+    "SCHEMA_VERSION",
+    "ensure_schema",
+    "missing_foreign_key_parents",
+]
 
 # The audit trail is append-only in the database itself: even a hand-typed sqlite3
 # session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's
@@ -36,20 +44,73 @@ _SQLITE_TRIGGERS = {
 }
 
 
-def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
-    """(missing tables, missing triggers, stored version)."""
-    tables = set(inspect(conn).get_table_names())
-    missing_tables = [name for name in Base.metadata.tables if name not in tables]
-    missing_triggers: list[str] = []
+#: Who the event a repair of the audit protection leaves in the trail is by (issue 16).
+AUDIT_ACTOR = "homelab-approvals"
+
+
+def _normalised(sql: str | None) -> str:
+    """A trigger's SQL as compared: white space collapsed, and SQLite drops the
+    IF NOT EXISTS it was created with from what it stores."""
+    words = " ".join((sql or "").split())
+    return words.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1)
+
+
+_EXPECTED = {name: _normalised(sql) for name, sql in _SQLITE_TRIGGERS.items()}
+
+
+@dataclass
+class _State:
+    """What `ensure_schema` found: what is missing, which protections were tampered with,
+    and the stored version."""
+
+    tables: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)  # to (re)create
+    altered: list[str] = field(default_factory=list)  # among them: changed or removed
+    version: int | None = None
+
+
+def _missing(conn: Connection, label: str) -> _State:
+    inspector = inspect(conn)
+    present_tables = set(inspector.get_table_names())
+    state = _State(tables=[name for name in Base.metadata.tables if name not in present_tables])
+    _refuse_foreign(conn, present_tables, label)
+    if SchemaVersion.__tablename__ in present_tables:
+        state.version = conn.execute(
+            select(SchemaVersion.version).where(SchemaVersion.id == 1)
+        ).scalar()
     if conn.dialect.name == "sqlite":
-        present = set(
-            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
+        stored: dict[str, str | None] = dict(
+            conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
         )
-        missing_triggers = [name for name in _SQLITE_TRIGGERS if name not in present]
-    version = None
-    if SchemaVersion.__tablename__ in tables:
-        version = conn.execute(select(SchemaVersion.version).where(SchemaVersion.id == 1)).scalar()
-    return missing_tables, missing_triggers, version
+        # A database this version completed had every trigger: one gone was removed.
+        complete = state.version == SCHEMA_VERSION and not state.tables
+        for name, expected in _EXPECTED.items():
+            if name not in stored:
+                state.triggers.append(name)
+                if complete:
+                    state.altered.append(f"{name} was removed")
+            elif _normalised(stored[name]) != expected:
+                state.triggers.append(name)
+                state.altered.append(f"{name} was changed")
+    return state
+
+
+def _refuse_foreign(conn: Connection, present: set[str], label: str) -> None:
+    """A table of one of our names but another shape (say, another program's
+    remediation_actions) is refused before anything is written."""
+    for name, table in Base.metadata.tables.items():
+        if name not in present:
+            continue
+        have = {column["name"].lower() for column in inspect(conn).get_columns(name)}
+        lacking = [column.name for column in table.columns if column.name.lower() not in have]
+        if lacking:
+            named = ", ".join(lacking[:3]) + (
+                f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+            )
+            raise StorageError(
+                f"not a homelab-approvals or HomelabCmd database: its table {name} has no "
+                f"{named} column{'s' if len(lacking) > 1 else ''}; nothing was changed: {label}"
+            )
 
 
 def missing_foreign_key_parents(conn: Connection) -> list[str]:
@@ -76,27 +137,45 @@ def _refuse_newer(version: int | None, label: str) -> None:
         )
 
 
-def ensure_schema(db: Database) -> None:
+def ensure_schema(db: Database) -> list[str]:
+    """Create what is missing; repair audit triggers whose definition differs from ours.
+    Returns what was repaired (empty when nothing had been tampered with); each repair is
+    also recorded in the audit trail."""
     with db.reading() as conn:
-        tables, triggers, version = _missing(conn)
-    _refuse_newer(version, db.label)
-    if not tables and not triggers and version == SCHEMA_VERSION:
-        return
+        state = _missing(conn, db.label)
+    _refuse_newer(state.version, db.label)
+    if not state.tables and not state.triggers and state.version == SCHEMA_VERSION:
+        return []
     if db.read_only:
-        return  # reads of what exists still work; writes are refused anyway
+        return []  # reads of what exists still work; writes are refused anyway
     with db.writing() as conn:
         # Re-check under the write lock: another process may have just done it.
-        tables, triggers, version = _missing(conn)
-        _refuse_newer(version, db.label)
-        if tables:
+        state = _missing(conn, db.label)
+        _refuse_newer(state.version, db.label)
+        if state.tables:
             Base.metadata.create_all(
-                conn, tables=[Base.metadata.tables[name] for name in tables], checkfirst=True
+                conn,
+                tables=[Base.metadata.tables[name] for name in state.tables],
+                checkfirst=True,
             )
-        for name in triggers:
+        for name in state.triggers:
+            conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
             conn.execute(text(_SQLITE_TRIGGERS[name]))
-        if version is None:
+        if state.version is None:
             conn.execute(insert(SchemaVersion).values(id=1, version=SCHEMA_VERSION))
-        elif version < SCHEMA_VERSION:
+        elif state.version < SCHEMA_VERSION:
             conn.execute(
                 update(SchemaVersion).where(SchemaVersion.id == 1).values(version=SCHEMA_VERSION)
             )
+        if state.altered:
+            conn.execute(
+                insert(ActionEvent).values(
+                    action_id=0,
+                    from_status="audit",
+                    to_status="restored",
+                    actor=AUDIT_ACTOR,
+                    at=utcnow(),
+                    reason=f"{AUDIT_RESTORED}: {'; '.join(state.altered)}",
+                )
+            )
+    return state.altered

@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import DECIDABLE, SortOrder
+from homelab_approvals.domain.enums import AUDIT_RESTORED, DECIDABLE, SortOrder
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
@@ -39,6 +39,7 @@ from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, 
 from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
 from homelab_approvals.tui.rules import RulesMixin
 from homelab_approvals.tui.table import ActionTable
+from homelab_approvals.tui.toast import toast
 from homelab_approvals.tui.topbar import TopBar
 from homelab_approvals.tui.view_state import PENDING_QUERY
 
@@ -189,7 +190,9 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
         yield TopBar(self.actor, self.database_label, id="topbar")
         if self.read_only_reason:
             yield self._read_only_banner()
-        yield Static("", id="refresh-error", markup=False)
+        yield Static("", id="audit-banner")
+        yield Static("", id="file-banner")
+        yield Static("", id="refresh-error")
         with Horizontal(id="body"):
             with Vertical(id="list"):
                 yield ActionTable(id="actions")
@@ -200,13 +203,13 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
                         max_length=SEARCH_MAX,
                         id="filter",
                     )
-                yield Static("", id="marks-bar", markup=False)
+                yield Static("", id="marks-bar")
             yield ActionDetail(id="detail")
         yield Footer(compact=True)
 
     def _read_only_banner(self) -> Static:
         text = f"READ-ONLY · {self.read_only_reason} · approve, reject and cancel are off"
-        return Static(text, id="banner", markup=False)
+        return Static(text, id="banner")
 
     @property
     def table(self) -> ActionTable:
@@ -245,9 +248,13 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
         self.filter_input.value = self.view_query.search or ""
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
+        self.query_one("#audit-banner").display = False
+        self.query_one("#file-banner").display = False
         self.table.border_title = "Loading…"
         self._start_rules()  # before the first rows: they show the rules too
         if self.deferred is None:
+            if self.service is not None:
+                self._show_audit_repairs(self.service.db.audit_repairs)
             self._watch_database()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
         else:
@@ -285,7 +292,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
         elif event.worker.group == "open":
             self._service_failed(ServiceFailed(unexpected))
         else:  # a decision, or an action's history
-            self.notify(visible(unexpected), title="Not done", severity="error", markup=False)
+            toast(self, unexpected, title="Not done", severity="error")
             self._update_keys()
 
     @on(ActionsFetched)
@@ -329,13 +336,24 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
 
     @on(RefreshFailed)
     def _refresh_failed_message(self, message: RefreshFailed) -> None:
+        if message.replaced:
+            self._file_replaced(message.message)
+            return
         self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
         if message.attempts == 1:
-            self.notify(message.message, title="Database", severity="error", markup=False)
+            toast(self, message.message, title="Database", severity="error")
 
     @on(RefreshRecovered)
     def _refresh_recovered(self) -> None:
         self.query_one("#refresh-error").display = False
+
+    def _show_audit_repairs(self, repairs: list[str]) -> None:
+        """The audit triggers were found changed or removed when the database was opened,
+        and restored (issue 16): the operator must know someone tampered with them."""
+        if repairs:
+            banner = self.query_one("#audit-banner", Static)
+            banner.update(visible(f"{AUDIT_RESTORED} ({'; '.join(repairs)})"))
+            banner.display = True
 
     def _show_refresh_error(self, text: str) -> None:
         banner = self.query_one("#refresh-error", Static)
@@ -436,7 +454,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, OpeningMixin):
         try:
             query = self.view_query.with_(search=event.value, offset=0)
         except ValidationError as error:
-            self.notify(visible(error.message), title="Filter", severity="error", markup=False)
+            toast(self, visible(error.message), title="Filter", severity="error")
             return
         self.query_one("#filter-bar").display = bool(query.search)
         self.table.focus()

@@ -12,6 +12,7 @@ from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.domain.views import EventView
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.table import ActionTable
+from homelab_approvals.tui.toast import toast
 
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
@@ -108,7 +109,7 @@ class DetailSyncMixin(ConsolePart):
         if message.events is None:
             if self._detail_events_for == message.action_id:
                 self._detail_events_for = None  # the next refresh tries again
-            self.notify(message.error or "", title="History", severity="warning", markup=False)
+            toast(self, message.error or "", title="History", severity="warning")
             return
         view = self.detail.view
         if view is not None and view.id == message.action_id:

@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.durations import in_words
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
@@ -88,6 +89,8 @@ def age(moment: datetime | None, now: datetime) -> str:
     """ "just now", "3m ago", "5h ago", "2d ago", "4mo ago", "2y ago"."""
     if moment is None:
         return ""
+    if isinstance(moment, DamagedTime):
+        return shown_moment(moment, "")  # the stored text, marked
     seconds = (now - moment).total_seconds()
     if seconds < 60:
         return "just now"  # also covers a clock a little behind the writer's
@@ -106,7 +109,7 @@ def age(moment: datetime | None, now: datetime) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 #: The age column marks an action that expires within this long (see `expiry_mark`).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
 from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import ActionQuery
 from homelab_approvals.storage.first_window import FIRST_WINDOW
@@ -76,10 +76,11 @@ class ActionsFetched(Message):
 
 
 class RefreshFailed(Message):
-    def __init__(self, message: str, attempts: int) -> None:
+    def __init__(self, message: str, attempts: int, *, replaced: bool = False) -> None:
         super().__init__()
         self.message = message
         self.attempts = attempts
+        self.replaced = replaced  # the database file was replaced under us
 
 
 class RefreshRecovered(Message):
@@ -184,7 +185,8 @@ class LiveFeed:
                     post(RefreshRecovered())
             except ApprovalsError as error:
                 failures += 1
-                post(RefreshFailed(error.message, failures))
+                replaced = isinstance(error, DatabaseReplaced)
+                post(RefreshFailed(error.message, failures, replaced=replaced))
             delay = min(MAX_BACKOFF, self.interval * 2**failures) if failures else self.interval
             self._wake.wait(delay)
 
