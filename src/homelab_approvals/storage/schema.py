@@ -11,6 +11,7 @@ from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.models import ActionEvent, Base, SchemaVersion
 from homelab_approvals.domain.timestamps import utcnow
+from homelab_approvals.storage.previews import previews as _registers_preview_tables
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ __all__ = [
     "ensure_schema",
     "missing_foreign_key_parents",
 ]
+
+# Importing storage/previews.py adds its tables to Base.metadata, so they are made here.
+assert _registers_preview_tables.metadata is Base.metadata
 
 # The audit trail is append-only in the database itself: even a hand-typed sqlite3
 # session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's
