@@ -7,9 +7,11 @@ import argparse
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_approvals.cli import many, output
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report, report_line
@@ -33,6 +35,9 @@ from homelab_approvals.service import ActionQuery
 from homelab_approvals.service.bulk import Decision
 from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
+
+if TYPE_CHECKING:
+    from homelab_approvals.service.config import NotifyConfig
 
 Command = Callable[[Session], int]
 
@@ -589,6 +594,78 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def executor(s: Session) -> int:
+    """Carry out approved actions over SSH (see executor/)."""
+    import socket
+
+    from homelab_approvals.domain import execution
+    from homelab_approvals.executor.run import run_executor
+    from homelab_approvals.executor.worker import Settings
+    from homelab_approvals.service.executions import ExecutionService
+    from homelab_approvals.storage.paths import expand_user_path
+
+    args = s.args
+    if args.read_only:
+        raise UsageError("the executor writes each run's result; --read-only does not apply to it")
+    given = args.name if args.name is not None else f"executor@{socket.gethostname()}"
+    name = validation.actor(given)
+    whole = s.load_config()  # the config's errors come before the database's
+    config = whole.executor
+    chosen = args.ssh_config or config.ssh_config
+    ssh_config = expand_user_path(chosen) if chosen else None
+    if ssh_config is not None and not ssh_config.is_file():
+        where = "--ssh-config" if args.ssh_config else f"{s.config_path}: 'executor.ssh_config'"
+        raise UsageError(f"{where}: no such file: {ssh_config}")
+    settings = Settings(
+        name=name,
+        ssh_config=ssh_config,
+        timeout=args.timeout or execution.DEFAULT_TIMEOUT_S,
+        lease=args.lease or execution.DEFAULT_LEASE_S,
+        concurrency=args.concurrency or execution.DEFAULT_CONCURRENCY,
+        once=args.once,
+        sudo=execution.SudoMode(config.sudo),
+    )
+    policy = s.service.policy
+    approved = policy.expiry.approved
+    service = ExecutionService(s.service.db, approved_expiry=approved.delta if approved else None)
+    sweep = s.service.expire if policy.expires else None
+    with _notifying(s, whole.notify, once=args.once):
+        return run_executor(service, settings, as_json=args.json, housekeeping=sweep)
+
+
+@contextmanager
+def _notifying(s: Session, configured: Sequence[NotifyConfig], *, once: bool) -> Iterator[None]:
+    """The executor daemon sends the [[notify]] notifications too: in a thread while it
+    runs; with --once, one pass after its runs (exit 1 if a target failed)."""
+    if not configured:
+        yield
+        return
+    from homelab_approvals.notify.sender import Pass, Sender
+    from homelab_approvals.notify.targets import targets_from
+
+    sender = Sender(s.service, targets_from(configured))
+    sender.start()
+
+    def said(result: Pass) -> None:
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; retrying with backoff"), as_json=False)
+
+    if once:
+        yield
+        result = sender.run_once()
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run_forever, args=(stop, said), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(15)
+
+
 def completion(s: Session) -> int:
     from homelab_approvals.cli.completion import script
 
@@ -612,6 +689,7 @@ COMMANDS: dict[str, Command] = {
     "expire": expire,
     "notify": notify,
     "events": events,
+    "executor": executor,
     "completion": completion,
 }
 

@@ -346,8 +346,8 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._arm_fresh_timer()
 
     def refresh_ages(self, now: datetime) -> None:
-        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago", or
-        marked as expiring within the hour)."""
+        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago", "run 1m"
+        -> "run 2m", or marked as expiring within the hour)."""
         self._now = now
         changed = False
         expires_at = self.expires_at
