@@ -26,6 +26,10 @@ class InvalidTransition(ApprovalsError):
     code = "CONFLICT"
 
 
+class PlanChanged(InvalidTransition):
+    """The action's plan is not the one the approver was shown (domain/plans.py)."""
+
+
 class ValidationError(ApprovalsError):
     code = "VALIDATION_ERROR"
 

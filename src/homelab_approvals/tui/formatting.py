@@ -33,6 +33,11 @@ STATUS_STYLES: dict[str, Style] = {
     ActionStatus.FAILED: Style(color="red", bold=True),
     CANCELLED: Style(dim=True),
 }
+#: A plan that removes packages or installs a new kernel: colour, and words in capitals
+#: ("REMOVES 1", "KERNEL") for NO_COLOR.
+WARNING_STYLE = Style(color="red", bold=True)
+#: A warning's word in the table, where the detail pane says it whole.
+_TAGS = {"new kernel": "KERNEL"}
 #: A row that just arrived through live refresh, for a few seconds.
 FRESH_STYLE = Style(bold=True, underline=True)  # readable with and without colour
 
@@ -167,11 +172,25 @@ def aged(view: ActionView, now: datetime, expires_at: datetime | None) -> Text:
     return cell(text)
 
 
+def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
+    """ "apt upgrade all", led by its plan's warnings in capitals, short enough for 80
+    columns to keep a little of the action: "REMOVES 1 KERNEL apt upg…"."""
+    text = cell(view.summary)
+    if warnings:
+        words = " ".join(_TAGS.get(w, w.upper()) for w in warnings)
+        lead = Text(words + " ", style=WARNING_STYLE, end="")
+        text = lead + text
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+    return text
+
+
 def row_cells(
     view: ActionView,
     now: datetime,
     *,
     fresh: bool = False,
+    warnings: tuple[str, ...] = (),
     decided: str | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[Text, ...]:
@@ -180,7 +199,7 @@ def row_cells(
     cells = (
         Text(str(view.id), justify="right", end=""),
         cell(server_label(view)),
-        cell(view.summary),
+        action_cell(view, warnings),
         status_text(view),
         aged(view, now, expires_at),
         cell(decided or view.decided_by or ""),
