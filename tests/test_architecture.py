@@ -34,7 +34,7 @@ def test_import_linter_contracts_are_kept() -> None:
         ["homelab_approvals.storage"],
         ["homelab_approvals.service"],
         [
-            "homelab_approvals.domain.models",
+            "homelab_approvals.storage.tables",
             "homelab_approvals.domain.validation",
             "homelab_approvals.domain.views",
             "homelab_approvals.storage.database",

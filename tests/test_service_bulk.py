@@ -149,7 +149,7 @@ def test_a_storage_failure_stops_the_batch_and_lists_what_was_not_tried(
 ) -> None:
     ids = pending(seeded, 3)
     # Keep the test fast: new connections wait 50 ms for the lock, not the default 5 s.
-    monkeypatch.setattr("homelab_approvals.storage.database.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("homelab_approvals.storage.sqlite.opening.BUSY_TIMEOUT_MS", 50)
     busy = ApprovalService(open_database(db_path))
     # Another process holds the write lock for longer than the busy timeout.
     blocker = sqlite3.connect(db_path, isolation_level=None)

@@ -27,7 +27,8 @@ from textual.widgets import Static
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.storage import open_database
-from homelab_approvals.storage.first_window import FirstWindow, read_first_window
+from homelab_approvals.storage.backends import read_first_window
+from homelab_approvals.storage.first_window import FirstWindow
 from homelab_approvals.storage.version import SCHEMA_VERSION
 from homelab_approvals.tui.app import ApprovalsApp, console_app
 from homelab_approvals.tui.formatting import action_title

@@ -77,7 +77,7 @@ def console(s: Session) -> int:
         from homelab_approvals.tui.app import run_console
 
         return run_console(s.service, actor, read_only_reason=reason, simulate=False)
-    from homelab_approvals.storage.first_window import read_in_background
+    from homelab_approvals.storage.backends import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
     policy = s.load_policy()  # the config's errors come before the database's

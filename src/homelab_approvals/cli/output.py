@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.timestamps import utc_text
 from homelab_approvals.domain.views import ActionView, EventView, ServerView, to_json
 
 ELLIPSIS = "…"
@@ -119,7 +120,7 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     """A UTC timestamp for people; the header or label says UTC."""
     if moment is None:
         return NONE
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return utc_text(moment, seconds=seconds, zone=False)
 
 
 def text(value: str | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_approvals.domain.errors import ConfigError
-from homelab_approvals.service.availability import database_read_only_reason, decisions_off_reason
+from homelab_approvals.service.availability import decisions_off_reason
 from homelab_approvals.service.config import load_policy
 from homelab_approvals.service.identity import resolve_actor
 from homelab_approvals.service.policy import Policy
@@ -62,11 +62,7 @@ class Session:
         """Why the console must not offer decisions, or None when it may."""
         service = self.service
         return decisions_off_reason(
-            self.actor,
-            service.policy,
-            read_only_reason=database_read_only_reason(service.db),
-            snapshot=service.db.snapshot,
-            config_path=self.config_path,
+            service.db, self.actor, service.policy, config_path=self.config_path
         )
 
     def close(self) -> None:

@@ -44,5 +44,15 @@ class DatabaseBusy(StorageError):
     code = "DATABASE_BUSY"
 
 
+class ConstraintRefused(StorageError):
+    """The database refused a change by one of its constraints or triggers (a column we
+    leave empty that another tool's schema requires, the audit trail's append-only
+    guard). `constraint` is the backend's name for the kind, for logs."""
+
+    def __init__(self, message: str, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
 class ConfigError(ApprovalsError):
     code = "CONFIG_ERROR"

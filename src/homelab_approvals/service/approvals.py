@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.sql.expression import Executable
 
 from homelab_approvals.domain import validation
@@ -22,10 +22,7 @@ from homelab_approvals.domain.errors import (
     PermissionDenied,
     ValidationError,
 )
-from homelab_approvals.domain.models import ActionEvent as E
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.models import Server as S
-from homelab_approvals.domain.types import utcnow
+from homelab_approvals.domain.timestamps import utc_text, utcnow
 from homelab_approvals.domain.views import ActionPage, ActionView, EventView
 from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.policy import Policy
@@ -39,6 +36,9 @@ from homelab_approvals.service.queries import (
 )
 from homelab_approvals.service.servers import ServerOps
 from homelab_approvals.storage import Database, WriteTransaction
+from homelab_approvals.storage.tables import ActionEvent as E
+from homelab_approvals.storage.tables import RemediationAction as A
+from homelab_approvals.storage.tables import Server as S
 
 AUTO_APPROVER = "auto"
 _PENDING = ActionStatus.PENDING.value
@@ -65,9 +65,7 @@ _REJECT = (
 )
 _CANCEL = (
     update(A)
-    # or_, not in_: hot-path statements are precompiled once (storage/prepared.py), and an
-    # IN list would be re-rendered per call.
-    .where(A.id == bindparam("aid"), or_(A.status == _PENDING, A.status == _APPROVED))
+    .where(A.id == bindparam("aid"), A.status.in_(sorted(CANCELLABLE)))
     .values(
         status=ActionStatus.FAILED.value,
         completed_at=bindparam("at"),
@@ -96,7 +94,7 @@ _LAST_EVENT = (
 
 
 def format_when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+    return utc_text(moment) if moment else "an unknown time"
 
 
 class ApprovalService(ServerOps, BulkOps):
@@ -151,7 +149,7 @@ class ApprovalService(ServerOps, BulkOps):
         """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
         matches nothing, work out why (under the same lock) and say so."""
         params = {"aid": aid, "actor": actor, "at": self.clock(), "reason": reason}
-        # The hot path: on SQLite these statements run precompiled on a held connection.
+        # The hot path: each backend runs these statements its fastest way.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
                 raise self._refusal(tx, aid, actor, verb, allowed)
@@ -196,7 +194,7 @@ class ApprovalService(ServerOps, BulkOps):
             return f"{status} by {action.approved_by} at {format_when(action.approved_at)}"
         last = tx.first(_LAST_EVENT, {"aid": action.id})
         if last is not None and last["to_status"] == status:
-            how = "cancelled" if action.stderr == CANCELLED_STDERR else status
+            how = "cancelled" if action.is_cancelled else status
             return f"{status} ({how} by {last['actor']} at {format_when(last['at'])})"
         # Executing, completed or failed by HomelabCmd's executor: the decision behind it
         # is the approval, so name that.

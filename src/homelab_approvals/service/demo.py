@@ -18,9 +18,9 @@ from sqlalchemy import insert, update
 
 from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import ApprovalsError, InvalidTransition
-from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.approvals import ApprovalService
+from homelab_approvals.storage.tables import ActionEvent, RemediationAction
 
 #: Who proposes actions in the demo (HomelabCmd's remediation engine).
 PROPOSER = "homelabcmd"
@@ -80,12 +80,20 @@ class _DemoClock:
             self.now = saved
 
 
-def _kind_and_unit(rng: random.Random, server: DemoServer) -> tuple[ActionType, str | None]:
-    kind = rng.choices(
-        list(ActionType),
-        weights=(6, 2, 1, 1, 1),  # restarts dominate real remediation queues
-    )[0]
-    unit = rng.choice(server.services) if kind is ActionType.RESTART_SERVICE else None
+#: How often the demo proposes each kind of action: restarts dominate real remediation
+#: queues.
+ACTION_WEIGHTS = {
+    ActionType.RESTART_SERVICE: 6,
+    ActionType.CLEAR_LOGS: 2,
+    ActionType.APT_UPDATE: 1,
+    ActionType.APT_UPGRADE_ALL: 1,
+    ActionType.APT_UPGRADE_SECURITY: 1,
+}
+
+
+def _kind_and_unit(rng: random.Random, services: tuple[str, ...]) -> tuple[ActionType, str | None]:
+    kind = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
+    unit = rng.choice(services) if kind is ActionType.RESTART_SERVICE else None
     return kind, unit
 
 
@@ -124,7 +132,7 @@ def build_demo(service: ApprovalService, *, now: datetime | None = None, seed: i
     for moment in queued:
         with clock.at(moment):
             server = rng.choice(paused)
-            kind, unit = _kind_and_unit(rng, server)
+            kind, unit = _kind_and_unit(rng, server.services)
             _create(demo, server.id, kind, unit)
 
     with clock.at(end - timedelta(minutes=1)):
@@ -150,7 +158,7 @@ def _past_action(
     fate: str,
 ) -> None:
     server = rng.choice(SERVERS)
-    kind, unit = _kind_and_unit(rng, server)
+    kind, unit = _kind_and_unit(rng, server.services)
     with clock.at(moment):
         action = _create(demo, server.id, kind, unit)
     if action is None:
@@ -286,8 +294,7 @@ class DemoSimulator:
         server = self._rng.choice(paused)
         known = next((d for d in SERVERS if d.id == server.id), None)
         services = known.services if known else ("nginx",)
-        kind = self._rng.choices(list(ActionType), weights=(6, 2, 1, 1, 1))[0]
-        unit = self._rng.choice(services) if kind is ActionType.RESTART_SERVICE else None
+        kind, unit = _kind_and_unit(self._rng, services)
         action = _create(self.service, server.id, kind, unit)
         if action is not None:
             self.created += 1

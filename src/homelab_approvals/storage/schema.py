@@ -1,71 +1,29 @@
-"""Bring our tables up to date: create what is missing, never alter what exists."""
+"""Bring our tables up to date: create what is missing, never alter what exists. The same
+for every backend; each adds its own objects (the audit trail's triggers) through its
+`Backend`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sqlalchemy import Connection, insert, inspect, select, text, update
+from sqlalchemy import Connection, insert, inspect, select, update
 
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.models import Base, SchemaVersion
+from homelab_approvals.storage.backend import Backend
+from homelab_approvals.storage.database import Database
+from homelab_approvals.storage.tables import Base, SchemaVersion
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
-if TYPE_CHECKING:
-    from homelab_approvals.storage.database import Database
-
-__all__ = ["SCHEMA_VERSION", "ensure_schema", "missing_foreign_key_parents"]
-
-# The audit trail is append-only in the database itself: even a hand-typed sqlite3
-# session cannot rewrite or erase history. REPLACE (INSERT OR REPLACE, or an UPSERT's
-# conflict path) deletes the old row without firing DELETE triggers unless
-# recursive_triggers is on, so an INSERT that reuses an existing id is refused as well.
-_SQLITE_TRIGGERS = {
-    "action_events_no_replace": (
-        "CREATE TRIGGER IF NOT EXISTS action_events_no_replace BEFORE INSERT ON action_events "
-        "WHEN EXISTS (SELECT 1 FROM action_events WHERE id = NEW.id) "
-        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
-    ),
-    "action_events_no_update": (
-        "CREATE TRIGGER IF NOT EXISTS action_events_no_update BEFORE UPDATE ON action_events "
-        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
-    ),
-    "action_events_no_delete": (
-        "CREATE TRIGGER IF NOT EXISTS action_events_no_delete BEFORE DELETE ON action_events "
-        "BEGIN SELECT RAISE(ABORT, 'action_events is append-only'); END"
-    ),
-}
+__all__ = ["SCHEMA_VERSION", "ensure_schema"]
 
 
-def _missing(conn: Connection) -> tuple[list[str], list[str], int | None]:
-    """(missing tables, missing triggers, stored version)."""
+def _missing(conn: Connection, backend: Backend) -> tuple[list[str], list[str], int | None]:
+    """(missing tables, missing backend objects, stored version)."""
     tables = set(inspect(conn).get_table_names())
     missing_tables = [name for name in Base.metadata.tables if name not in tables]
-    missing_triggers: list[str] = []
-    if conn.dialect.name == "sqlite":
-        present = set(
-            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
-        )
-        missing_triggers = [name for name in _SQLITE_TRIGGERS if name not in present]
+    missing_objects = backend.missing_schema_objects(conn)
     version = None
     if SchemaVersion.__tablename__ in tables:
         version = conn.execute(select(SchemaVersion.version).where(SchemaVersion.id == 1)).scalar()
-    return missing_tables, missing_triggers, version
-
-
-def missing_foreign_key_parents(conn: Connection) -> list[str]:
-    """SQLite: tables that the tables we write to reference but that do not exist."""
-    if conn.dialect.name != "sqlite":
-        return []
-    ours = ", ".join(f"'{name}'" for name in Base.metadata.tables)
-    # SQLite table names are case-insensitive, hence lower().
-    rows = conn.exec_driver_sql(
-        'SELECT DISTINCT fk."table" '
-        "FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS fk "
-        f"WHERE m.type = 'table' AND m.name IN ({ours}) "
-        'AND lower(fk."table") NOT IN '
-        "(SELECT lower(name) FROM sqlite_master WHERE type = 'table')"
-    ).scalars()
-    return sorted(rows)
+    return missing_tables, missing_objects, version
 
 
 def _refuse_newer(version: int | None, label: str) -> None:
@@ -78,22 +36,22 @@ def _refuse_newer(version: int | None, label: str) -> None:
 
 def ensure_schema(db: Database) -> None:
     with db.reading() as conn:
-        tables, triggers, version = _missing(conn)
+        tables, objects, version = _missing(conn, db.backend)
     _refuse_newer(version, db.label)
-    if not tables and not triggers and version == SCHEMA_VERSION:
+    if not tables and not objects and version == SCHEMA_VERSION:
         return
     if db.read_only:
         return  # reads of what exists still work; writes are refused anyway
     with db.writing() as conn:
         # Re-check under the write lock: another process may have just done it.
-        tables, triggers, version = _missing(conn)
+        db.backend.lock_schema(conn)
+        tables, objects, version = _missing(conn, db.backend)
         _refuse_newer(version, db.label)
         if tables:
             Base.metadata.create_all(
                 conn, tables=[Base.metadata.tables[name] for name in tables], checkfirst=True
             )
-        for name in triggers:
-            conn.execute(text(_SQLITE_TRIGGERS[name]))
+        db.backend.create_schema_objects(conn, objects)
         if version is None:
             conn.execute(insert(SchemaVersion).values(id=1, version=SCHEMA_VERSION))
         elif version < SCHEMA_VERSION:

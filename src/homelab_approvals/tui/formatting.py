@@ -12,9 +12,9 @@ from datetime import datetime
 from rich.style import Style
 from rich.text import Text
 
-from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.timestamps import utc_text
 from homelab_approvals.domain.views import ActionView
 
 #: What a cancel leaves behind in HomelabCmd's columns: status "failed", exit code -1.
@@ -49,13 +49,7 @@ def cell(value: object, style: Style | str = "") -> Text:
 
 
 def status_label(view: ActionView) -> str:
-    if (
-        view.status == ActionStatus.FAILED
-        and view.exit_code == CANCELLED_EXIT_CODE
-        and view.stderr == CANCELLED_STDERR
-    ):
-        return CANCELLED
-    return view.status
+    return CANCELLED if view.is_cancelled else view.status
 
 
 def status_text(view: ActionView) -> Text:
@@ -105,7 +99,7 @@ def age(moment: datetime | None, now: datetime) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    return utc_text(moment) if moment else "—"
 
 
 def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[Text, ...]:
