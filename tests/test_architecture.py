@@ -165,9 +165,12 @@ def _backend_mentions(path: Path) -> list[str]:
             words = [node.attr]
         elif isinstance(node, ast.Name):
             words = [node.id]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                words = [node.value]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            words = [node.value]
         for word in words:
             if any(bad in word.lower() for bad in _BACKEND_WORDS):
                 found.append(f"{path.name}:{getattr(node, 'lineno', '?')}: {word}")

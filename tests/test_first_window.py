@@ -1,4 +1,4 @@
-"""The console's first window, read without SQLAlchemy (storage/first_window.py): its SQL
+"""The console's first window, read without SQLAlchemy (storage/sqlite/first_window.py): its SQL
 is the service's own, its rows are exactly what `list_actions` returns, and anything
 unusual sends the console down the ordinary path (None)."""
 

@@ -1,9 +1,8 @@
 """Column types that keep HomelabCmd's storage format while giving aware UTC datetimes.
 
-SQLite keeps no offset, so there the text form and its fast readers come from
-datetimes.py; a backend with a real date-time type stores `timestamp with time zone`.
-Column types are per dialect by SQLAlchemy's design: this is the one module outside a
-backend's subpackage that names one."""
+SQLite keeps date-times as text, so there the text form and its fast readers come from
+datetimes.py. Column types are per dialect by SQLAlchemy's design: this is the one module
+outside a backend's subpackage that names one."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,10 +19,11 @@ __all__ = ["UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """DateTime stored as naive UTC (SQLAlchemy's SQLite text form, as HomelabCmd writes it)
-    and returned as an aware UTC datetime."""
+    """DateTime stored as naive UTC, as HomelabCmd stores it on every database (SQLite's
+    text form; `timestamp without time zone` on PostgreSQL), and returned as an aware
+    UTC datetime. Naive on the way in, so no server's TimeZone setting can shift it."""
 
-    impl = DateTime(timezone=True)
+    impl = DateTime(timezone=False)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -31,9 +31,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        utc = value.astimezone(UTC)
-        # SQLite keeps no offset: store the naive UTC wall time, as HomelabCmd does.
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
