@@ -62,6 +62,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SSH_ORIGINAL_COMMAND", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture
@@ -254,7 +255,9 @@ def test_show_json_is_one_action_object(cli: Cli, world: ApprovalService) -> Non
     run = cli("show", "1", "--json")
     assert run.code == 0
     action = run.json()
-    assert set(action) == ACTION_KEYS
+    # Every column, plus the approvals it has and needs (two-person approval).
+    assert set(action) == ACTION_KEYS | {"approvals_required", "approvals"}
+    assert (action["approvals_required"], action["approvals"]) == (1, [])
     assert action["command"] == "systemctl restart nginx"
     assert action["created_by"] == "homelabcmd"
     assert_iso_utc(action["created_at"])
@@ -299,7 +302,9 @@ def test_action_json_is_pinned_to_the_byte(cli: Cli, db: Database) -> None:
         '  "stdout": null,\n'
         '  "stderr": null,\n'
         '  "server_label": "PI-4",\n'
-        '  "server_paused": true\n'
+        '  "server_paused": true,\n'
+        '  "approvals_required": 1,\n'
+        '  "approvals": []\n'
         "}\n"
     )
 
@@ -320,7 +325,7 @@ def test_a_decisions_json_is_byte_for_byte_what_show_prints_next(
     shown = cli("show", str(action_id), "--json")
     assert (decided.code, shown.code) == (0, 0)
     assert decided.out == shown.out
-    assert list(decided.json()) == list(ActionView._fields)
+    assert list(decided.json()) == [*ActionView._fields, "approvals_required", "approvals"]
     assert decided.json()["server_label"] == ("PI-4" if action_id == 1 else "nas.lan")
 
 

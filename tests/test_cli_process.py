@@ -51,6 +51,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
     clean["XDG_CONFIG_HOME"] = str(tmp_path / "xdg-config")
     clean["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
+    clean["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
     return clean
 
 

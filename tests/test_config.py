@@ -3,14 +3,20 @@ the file for every mistake."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from homelab_approvals.domain.errors import ConfigError
 from homelab_approvals.service import Policy
-from homelab_approvals.service.config import load_policy
-from homelab_approvals.storage.paths import CONFIG_ENV, resolve_config_path
+from homelab_approvals.service.config import (
+    CONFIG_ENV,
+    MAX_CONFIG_BYTES,
+    load_config,
+    load_policy,
+    resolve_config_path,
+)
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:
@@ -124,3 +130,142 @@ def test_config_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "env.toml"))
     assert resolve_config_path(None) == tmp_path / "env.toml"
     assert resolve_config_path(str(tmp_path / "cli.toml")) == tmp_path / "cli.toml"
+
+
+# -- the typed model: every table, every key ---------------------------------------------------
+
+
+def test_executor_section(tmp_path: Path) -> None:
+    path = write(tmp_path, '[executor]\nssh_config = "/etc/approvals/ssh_config"\nsudo = "never"\n')
+    config = load_config(path)
+    assert config.executor.ssh_config == "/etc/approvals/ssh_config"
+    assert config.executor.sudo == "never"
+    assert load_config(write(tmp_path, "")).executor.sudo == "apt"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[executor]\nsudo = "sometimes"\n', "'executor.sudo': 'sometimes' is not one of 'apt'"),
+        (
+            '[executor]\nsudoo = "apt"\n',
+            "unknown key 'executor.sudoo' (known keys here: ssh_config",
+        ),
+        (
+            "[executor]\nssh_config = 3\n",
+            "'executor.ssh_config' must be a string (got a whole number)",
+        ),
+        ("executor = 3\n", "'executor' must be a table (got a whole number)"),
+        ("[nonsense]\n", "unknown key 'nonsense' (known keys here: allow_self_approval"),
+    ],
+)
+def test_nested_mistakes_name_the_dotted_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert expected in caught.value.message
+
+
+# -- bounded reading: only a regular file, at most 1 MiB ---------------------------------------
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(path)
+
+
+def test_a_device_is_refused_not_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(Path("/dev/zero"))
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    with path.open("wb") as stream:
+        stream.truncate(MAX_CONFIG_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "approvers = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "x = " + "{a = " * 50_000 + "1" + "}" * 50_000 + "\n",
+    ],
+)
+def test_deep_nesting_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.code == "CONFIG_ERROR"
+    assert str(path) in caught.value.message
+
+
+# -- expiry, rules, notify, bell ----------------------------------------------------------------
+
+
+def test_rules_expiry_notify_and_bell(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'approvers = ["alice", "bob", "carol"]\n'
+        "bell = true\n"
+        '[expiry]\npending = "24h"\napproved = "90s"\n'
+        '[rules.apt_upgrade_all]\napprovals = 2\napprovers = ["alice", "bob"]\n'
+        '[[notify]]\nurl = "https://ntfy.sh/my-homelab"\nformat = "ntfy"\n'
+        '[[notify]]\nurl = "http://hooks.lan/x"\nformat = "json"\non = ["failed"]\n',
+    )
+    config = load_config(path)
+    policy = config.policy
+    assert config.bell is True
+    assert policy.expiry.pending is not None
+    assert policy.expiry.pending.text == "24h"
+    assert policy.expiry.approved is not None
+    assert policy.expiry.approved.delta.total_seconds() == 90
+    rule = policy.rule("apt_upgrade_all")
+    assert (rule.approvals, rule.approvers) == (2, frozenset({"alice", "bob"}))
+    assert policy.rule("clear_logs").approvals == 1
+    assert [(n.format, n.on) for n in config.notify] == [
+        ("ntfy", ["pending", "failed", "expired"]),
+        ("json", ["failed"]),
+    ]
+    defaults = load_config(write(tmp_path, ""))
+    assert (defaults.bell, defaults.notify, defaults.policy.rules) == (False, [], {})
+    assert defaults.policy.expiry.pending is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[expiry]\npending = "1 day"\n', "'expiry.pending': '1 day' is not a duration"),
+        ('[expiry]\npending = "0h"\n', "'expiry.pending': '0h' is not a duration"),
+        ("[expiry]\npending = 24\n", "'expiry.pending': must be a duration such as \"24h\""),
+        ('[expiry]\nstale = "1h"\n', "unknown key 'expiry.stale' (known keys here: approved"),
+        ("[rules.reboot]\napprovals = 2\n", "'rules': 'reboot' is not an action type"),
+        ("[rules.clear_logs]\napprovals = 0\n", "'rules.TYPE.approvals' must be a whole number"),
+        ("[rules.clear_logs]\nquorum = 2\n", "unknown key 'rules.TYPE.quorum'"),
+        (
+            '[rules.clear_logs]\napprovals = 3\napprovers = ["a", "b"]\n',
+            "needs 3 approvals but names only 2 approvers",
+        ),
+        (
+            '[[notify]]\nurl = "file:///etc/passwd"\nformat = "json"\n',
+            "url must be an http:// or https:// address",
+        ),
+        ('[[notify]]\nurl = "https://x"\nformat = "teams"\n', "'notify.format': 'teams'"),
+        (
+            '[[notify]]\nurl = "https://x"\nformat = "json"\non = ["done"]\n',
+            "'notify.on': 'done' is not one of 'pending', 'failed', 'expired'",
+        ),
+        ('bell = "yes"\n', "'bell' must be true or false"),
+    ],
+)
+def test_rule_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert expected in caught.value.message

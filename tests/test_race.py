@@ -58,6 +58,15 @@ def _worker(index: int, barrier: Any, inbox: Any, outbox: Any) -> None:
                 else:
                     view = service.reject(argument, actor, f"{actor} says no")
                 outbox.put((index, "ok", view.status))
+            elif command == "vote":
+                from homelab_approvals.service import Policy
+                from homelab_approvals.service.policy import TypeRule
+
+                assert db is not None
+                action_id, required = argument
+                rules = {"apt_upgrade_all": TypeRule(approvals=required)}
+                voter = ApprovalService(db, Policy(rules=rules))
+                outbox.put((index, "ok", voter.approve(action_id, actor).status))
         except ApprovalsError as error:
             outbox.put((index, error.code, error.message))
         except BaseException:
@@ -193,3 +202,39 @@ def test_eight_processes_race_to_decide_and_exactly_one_wins(pool: Pool, tmp_pat
         assert decisions == (ROUNDS,)
     finally:
         conn.close()
+
+
+def test_eight_processes_vote_and_exactly_n_succeed(pool: Pool, tmp_path: Path) -> None:
+    """N-of-M: eight distinct people approve an action needing three, at the same instant.
+    Exactly three succeed (two votes, then the approval), one approval transition is
+    written, and the other five get CONFLICT."""
+    required = 3
+    path = tmp_path / "votes.db"
+    db = open_database(path)
+    try:
+        service = ApprovalService(db)
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        no_crashes(pool.broadcast("open", str(path)))
+        for round_number in range(ROUNDS // 3):
+            action = service.create_action("pi-4", "apt_upgrade_all", actor="bob")
+
+            results = pool.broadcast("vote", (action.id, required))
+
+            no_crashes(results)
+            won = sorted(detail for code, detail in results.values() if code == "ok")
+            lost = [detail for code, detail in results.values() if code == "CONFLICT"]
+            assert won == ["approved", "pending", "pending"], f"round {round_number}: {results}"
+            assert len(lost) == WORKERS - required, f"round {round_number}: {results}"
+            events = service.list_events(action_id=action.id)
+            shapes = [(e.from_status, e.to_status) for e in events]
+            assert shapes == [
+                (None, "pending"),
+                ("pending", "pending"),
+                ("pending", "pending"),
+                ("pending", "approved"),
+            ]
+            voters = {e.actor for e in events[1:]}
+            assert len(voters) == required
+            assert service.get_action(action.id).approved_by == events[-1].actor
+    finally:
+        db.close()

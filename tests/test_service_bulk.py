@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from homelab_approvals.domain.errors import PermissionDenied, ValidationError
+from homelab_approvals.domain.errors import (
+    ActionNotFound,
+    InvalidTransition,
+    PermissionDenied,
+    StorageError,
+    ValidationError,
+)
 from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.service.bulk import Decision
 from homelab_approvals.storage import open_database
@@ -140,8 +146,8 @@ def test_an_invalid_id_refuses_the_whole_call(seeded: ApprovalService, db_path: 
 
 
 def test_unknown_decision_is_refused(seeded: ApprovalService) -> None:
-    with pytest.raises(ValueError, match="cancel"):
-        seeded.decide_many([1], "alice", "cancel")
+    with pytest.raises(ValueError, match="delete"):
+        seeded.decide_many([1], "alice", "delete")
 
 
 def test_a_storage_failure_stops_the_batch_and_lists_what_was_not_tried(
@@ -166,3 +172,40 @@ def test_a_storage_failure_stops_the_batch_and_lists_what_was_not_tried(
     assert result.not_attempted == tuple(ids)
     assert not result.complete
     assert all(status[0] == "pending" for status in statuses(db_path).values())
+
+
+def test_cancels_each_and_keeps_every_outcome_in_order(
+    seeded: ApprovalService, db_path: Path
+) -> None:
+    first, taken, last = pending(seeded, 3)
+    seeded.reject(taken, "carol", "no")
+    result = seeded.decide_many([last, 999, taken, first], "alice", Decision.CANCEL)
+    assert list(result.outcomes) == [last, 999, taken, first]
+    assert result.succeeded_ids == (last, first)
+    assert isinstance(result.outcomes[999], ActionNotFound)
+    assert isinstance(result.outcomes[taken], InvalidTransition)
+    assert "rejected by carol" in result.outcomes[taken].message  # type: ignore[union-attr]
+    assert statuses(db_path)[first][0] == statuses(db_path)[last][0] == "failed"
+
+
+def test_what_a_storage_failure_left_untried_says_where_the_batch_stopped(
+    seeded: ApprovalService, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = pending(seeded, 2)
+    monkeypatch.setattr("homelab_approvals.storage.sqlite.opening.BUSY_TIMEOUT_MS", 50)
+    busy = ApprovalService(open_database(db_path))
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = busy.decide_many(ids, "alice", Decision.APPROVE)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        busy.db.close()
+    first, second = (result.outcomes[aid] for aid in ids)
+    assert isinstance(first, StorageError)
+    assert isinstance(second, StorageError)
+    assert second.code == first.code
+    assert f"action {ids[1]} not attempted: the database failed on action {ids[0]}" in (
+        second.message
+    )

@@ -6,19 +6,30 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from homelab_approvals.cli import output
-from homelab_approvals.cli.errors import EXIT_OK, UsageError
+from homelab_approvals.cli import many, output
+from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.errors import ConfigError, DeliveryError
+from homelab_approvals.domain.expiry import approved_reason
 from homelab_approvals.domain.text import visible
-from homelab_approvals.domain.views import ActionPage, ActionView, EventView, ServerView
+from homelab_approvals.domain.views import (
+    ActionPage,
+    ActionView,
+    ApprovalTally,
+    EventView,
+    ServerView,
+)
+from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
+from homelab_approvals.service.bulk import Decision
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
@@ -70,20 +81,37 @@ def _require_terminal() -> None:
 def console(s: Session) -> int:
     actor = s.actor
     args = s.args
+    from homelab_approvals.tui.view_state import ViewState, is_default
+
     if args.database_url:
+        keymap = _keymap(s)  # the config's errors come before the database's
         reason = s.console_read_only_reason()  # opens the database: its errors come first
         _require_terminal()
         # Imported here so that `list`, `approve`... never load Textual: startup time on a Pi.
         from homelab_approvals.tui.app import run_console
 
-        return run_console(s.service, actor, read_only_reason=reason, simulate=False)
+        assert s.db is not None
+        state = ViewState.for_database(s.db.label)  # the URL, its password hidden
+        return run_console(
+            s.service,
+            actor,
+            read_only_reason=reason,
+            view=None if args.fresh else state.load(),
+            view_state=state,
+            keymap=keymap,
+        )
     from homelab_approvals.storage.backends import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
     policy = s.load_policy()  # the config's errors come before the database's
     path = resolve_db_path(args.db)
+    state = ViewState.for_database(str(path.resolve()))
+    view = None if args.fresh else state.load()
     pause_collector()  # until the database is open: see tui/collector.py
-    first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    first_window = None
+    if view is None or is_default(view):  # else the first window is not what is shown
+        first_window = read_in_background(path, read_only=args.read_only)  # while Textual loads
+    keymap = _keymap(s)  # imports Textual; a bad [keys] stops here, before the database
     from homelab_approvals.tui.app import console_app, run_app
 
     app = console_app(  # the database's errors, if any, come from here
@@ -94,6 +122,9 @@ def console(s: Session) -> int:
         group_shared=args.group_shared,
         config_path=s.config_path,
         first_window=first_window,
+        view=view,
+        view_state=state,
+        keymap=keymap,
     )
     try:
         _require_terminal()
@@ -101,6 +132,13 @@ def console(s: Session) -> int:
         app.close_database()
         raise
     return run_app(app)
+
+
+def _keymap(s: Session) -> dict[str, str]:
+    """The config's [keys], checked against the console's bindings (exit 2 if wrong)."""
+    from homelab_approvals.tui.keymap import check_keymap
+
+    return check_keymap(s.load_config().keys, s.config_path)
 
 
 def demo(s: Session) -> int:
@@ -262,13 +300,22 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
+def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, object]:
+    """An action's JSON with `approvals_required` and `approvals` ({actor, at} each)."""
+    shown = output.as_dict(action)
+    shown["approvals_required"] = tally.required
+    shown["approvals"] = [output.as_dict(approval) for approval in tally.approvals]
+    return shown
+
+
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    tally = s.service.approval_tally(action.id)
     if s.args.json:
-        write_json(output.as_dict(action))
+        write_json(_with_approvals(action, tally))
         return EXIT_OK
     events = s.service.list_events(action_id=action.id)
-    _lines(_details(action))
+    _lines(_details(action, tally))
     _print()
     if events:
         _print("events")
@@ -280,7 +327,15 @@ def show(s: Session) -> int:
     return EXIT_OK
 
 
-def _details(a: ActionView) -> list[str]:
+def _approvals_line(tally: ApprovalTally) -> str | None:
+    """ "1 of 2: alice (2026-11-27 10:02:00 UTC)"; only for a type needing several."""
+    if tally.required <= 1:
+        return None
+    who = ", ".join(f"{visible(a.actor)} ({when(a.at, seconds=True)} UTC)" for a in tally.approvals)
+    return f"{tally.count} of {tally.required}" + (f": {who}" if who else "")
+
+
+def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     """`show`'s key/value block. Fields HomelabCmd leaves empty are left out."""
     server = output.server_cell(a)
     if a.server_label and a.server_label != a.server_id:
@@ -296,6 +351,7 @@ def _details(a: ActionView) -> list[str]:
         ("created", _by(a.created_at, a.created_by)),
         ("alert", None if a.alert_id is None else str(a.alert_id)),
         ("approved", _by(a.approved_at, a.approved_by)),
+        ("approvals", _approvals_line(tally)),
         ("rejected", _by(a.rejected_at, a.rejected_by)),
         ("reason", a.rejection_reason),
         ("executed", _by(a.executed_at)),
@@ -322,25 +378,129 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
     return f"{stamp} by {visible(who)}" if who else stamp
 
 
+def _approved(s: Session, action: ActionView) -> str:
+    if action.status != ActionStatus.PENDING:
+        return f"approved {_about(action)}"
+    # A vote short of the quorum: the action is still pending; say the count.
+    tally = s.service.approval_tally(action.id)
+    return f"{_about(action)}: {waiting_line(tally.count, tally.required)}"
+
+
+def _rejected(s: Session, action: ActionView) -> str:
+    return f"rejected {_about(action)}: {text(action.rejection_reason)}"
+
+
+def _cancelled(s: Session, action: ActionView) -> str:
+    return f"cancelled {_about(action)} (now {text(action.status)})"
+
+
+def _decided_json(s: Session, action: ActionView) -> dict[str, object]:
+    """A decision's result with --json: exactly what `show --json` prints next."""
+    return _with_approvals(action, s.service.approval_tally(action.id))
+
+
+def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
+    """One id: its sentence or object, as always. Several ids, or '-': each in its own
+    transaction through the service's bulk path, one line or JSON item per id."""
+    sentence = {
+        Decision.APPROVE: _approved,
+        Decision.REJECT: _rejected,
+        Decision.CANCEL: _cancelled,
+    }[decision]
+    words = s.args.action_ids
+    if not many.is_batch(words):
+        (aid,) = words
+        if decision is Decision.APPROVE:
+            action = s.service.approve(aid, s.actor)
+        elif decision is Decision.REJECT:
+            action = s.service.reject(aid, s.actor, reason)
+        else:
+            action = s.service.cancel(aid, s.actor)
+        if s.args.json:
+            write_json(_decided_json(s, action))
+        else:
+            _print(sentence(s, action))
+        return EXIT_OK
+    ids = many.ids_from(words, sys.stdin)  # all read and checked before deciding
+    if not ids:
+        sys.stderr.write("note: no action ids given on stdin; nothing to do\n")
+        if s.args.json:
+            write_json([])
+        return EXIT_OK
+    result = s.service.decide_many(ids, s.actor, decision, reason)
+    return many.report_batch(
+        result.outcomes,
+        lambda action: sentence(s, action),
+        lambda action: _decided_json(s, action),
+        as_json=s.args.json,
+    )
+
+
 def approve(s: Session) -> int:
-    actor = s.actor
-    action = s.service.approve(s.args.action_id, actor)
-    return _print_action(action, s.args.json, f"approved {_about(action)}")
+    return _decide(s, Decision.APPROVE)
 
 
 def reject(s: Session) -> int:
-    actor = s.actor
     reason = validation.rejection_reason(s.args.reason)  # refused before the DB is opened
-    action = s.service.reject(s.args.action_id, actor, reason)
-    sentence = f"rejected {_about(action)}: {text(action.rejection_reason)}"
-    return _print_action(action, s.args.json, sentence)
+    return _decide(s, Decision.REJECT, reason)
 
 
 def cancel(s: Session) -> int:
-    actor = s.actor
-    action = s.service.cancel(s.args.action_id, actor)
-    sentence = f"cancelled {_about(action)} (now {text(action.status)})"
-    return _print_action(action, s.args.json, sentence)
+    return _decide(s, Decision.CANCEL)
+
+
+def expire(s: Session) -> int:
+    expired = s.service.expire()
+    if s.args.json:
+        write_json([output.as_dict(a) for a in expired])
+        return EXIT_OK
+    expiry = s.service.policy.expiry
+    if expiry.pending is None and expiry.approved is None:
+        _print(f"nothing expires: the config has no [expiry] table ({s.config_path})")
+        return EXIT_OK
+    for action in expired:
+        why = action.rejection_reason if action.status == ActionStatus.REJECTED else None
+        why = why or _approved_expiry(s)
+        _print(f"expired {_about(action)}, now {text(action.status)}: {text(why)}")
+    if not expired:
+        _print("nothing to expire")
+    return EXIT_OK
+
+
+def _approved_expiry(s: Session) -> str:
+    limit = s.service.policy.expiry.approved
+    return approved_reason(limit.text) if limit else "expired"
+
+
+def notify(s: Session) -> int:
+    """Send notifications: one pass with --once (exit 1 if a target failed; the next
+    run retries it), else pass after pass until interrupted."""
+    from homelab_approvals.notify.sender import Pass, Sender
+    from homelab_approvals.notify.targets import targets_from
+
+    targets = targets_from(s.load_config().notify)
+    if not targets:
+        raise ConfigError(f"no [[notify]] targets in the config ({s.config_path})")
+    sender = Sender(s.service, targets)
+    if s.args.once:
+        sender.start()
+        result = sender.run_once()
+        _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
+        return EXIT_ERROR if result.failed else EXIT_OK
+
+    def said(result: Pass) -> None:
+        if result.sent:
+            _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+            sys.stdout.flush()
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; retrying with backoff"), as_json=False)
+
+    _print(f"sending notifications to {len(targets)} target(s); ctrl+c stops")
+    sys.stdout.flush()
+    sender.run_forever(threading.Event(), said)
+    return EXIT_OK
 
 
 def events(s: Session) -> int:
@@ -358,6 +518,13 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def completion(s: Session) -> int:
+    from homelab_approvals.cli.completion import script
+
+    sys.stdout.write(script(s.args.shell))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "tui": console,
     "demo": demo,
@@ -371,7 +538,10 @@ COMMANDS: dict[str, Command] = {
     "approve": approve,
     "reject": reject,
     "cancel": cancel,
+    "expire": expire,
+    "notify": notify,
     "events": events,
+    "completion": completion,
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
-from homelab_approvals.domain.views import ActionView, EventView, ServerView, to_json
+from homelab_approvals.domain.views import ActionView, Approval, EventView, ServerView, to_json
 
 ELLIPSIS = "…"
 NONE = "-"
@@ -188,7 +188,7 @@ def event_row(e: EventView, *, with_action: bool = True) -> list[str]:
 # -- machine formats --------------------------------------------------------------------
 
 
-def as_dict(view: ActionView | EventView | ServerView) -> dict[str, Any]:
+def as_dict(view: ActionView | EventView | ServerView | Approval) -> dict[str, Any]:
     """Column names as keys; datetimes as ISO 8601 with their UTC offset."""
     return {name: to_json(value) for name, value in zip(view._fields, view, strict=True)}
 

@@ -23,10 +23,12 @@ GLOBAL_FLAGS = (
     "--config",
     "--read-only",
     "--group-shared",
+    "--fresh",
 )
 STATUSES = tuple(s.value for s in ActionStatus)
 TYPES = tuple(t.value for t in ActionType)
 SORTS = tuple(s.value for s in SortOrder)
+SHELLS = ("bash", "zsh")
 _MAX_INT = 2**63 - 1  # SQLite integers are signed 64-bit
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "٤٢", "4_2" and "+4"
 _UNDECODED = re.compile("[\udc80-\udcff]")  # undecodable argv bytes (surrogateescape)
@@ -106,6 +108,14 @@ def action_id(text: str) -> int:
         raise argparse.ArgumentTypeError(refusal) from None
 
 
+STDIN = "-"
+
+
+def action_id_or_stdin(text: str) -> int | str:
+    """For approve, reject and cancel: an action id, or '-' (read the ids from stdin)."""
+    return STDIN if text == STDIN else action_id(text)
+
+
 def not_empty(text: str) -> str:
     """For --db, --database-url and --config: `--db "$DB"` with DB unset must not quietly
     fall back to the default database (and approve there)."""
@@ -142,9 +152,15 @@ def since(text: str) -> datetime:
 _ACTION_JSON = "print the action as a JSON object instead of a sentence"
 _SERVER_JSON = "print the server as a JSON object instead of a sentence"
 _SERVER_ID = "the server's id, as 'servers' lists it"
+_DECISION_JSON = (
+    "print the action as a JSON object instead of a sentence; with several ids or '-', "
+    "a JSON array with one object (or error object) per id"
+)
 
 
-def build_parser() -> Parser:
+def build_parser(*, path_completion: object = None) -> Parser:
+    """The grammar. `path_completion` (shtab's FILE, for `completion`) marks the options
+    that take a path, so a completion script offers files for them."""
     parser = Parser(
         prog=PROG,
         description=DESCRIPTION,
@@ -153,7 +169,7 @@ def build_parser() -> Parser:
         allow_abbrev=False,  # an abbreviation in a script breaks when an option is added
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument(
+    db = where.add_argument(
         "--db",
         type=not_empty,
         metavar="PATH",
@@ -165,7 +181,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--operator", metavar="NAME", help="who is acting (default: the OS account name)"
     )
-    parser.add_argument(
+    config = parser.add_argument(
         "--config",
         type=not_empty,
         metavar="PATH",
@@ -179,7 +195,15 @@ def build_parser() -> Parser:
         action="store_true",
         help="create a new database group-readable/writable (0660, folder 0770)",
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="console: start with the default view, not the one remembered from last time",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    if path_completion is not None:
+        for action in (db, config):
+            action.complete = path_completion  # type: ignore[attr-defined]  # read by shtab
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add(commands, "tui", "open the console (the default)")
@@ -250,16 +274,29 @@ def build_parser() -> Parser:
     _id(show)
     _json(show, "print the action as a JSON object (its events: events --action ID --json)")
 
-    approve = _add(commands, "approve", "approve a pending action")
-    _id(approve)
-    _json(approve, _ACTION_JSON)
-    reject = _add(commands, "reject", "reject a pending action, with a reason")
-    _id(reject)
+    approve = _add(commands, "approve", "approve pending actions")
+    _ids(approve)
+    _json(approve, _DECISION_JSON)
+    reject = _add(commands, "reject", "reject pending actions, with one reason for all")
+    _ids(reject)
     reject.add_argument("--reason", required=True, metavar="TEXT", help="1-1000 characters")
-    _json(reject, _ACTION_JSON)
-    cancel = _add(commands, "cancel", "cancel a pending or approved action (it becomes failed)")
-    _id(cancel)
-    _json(cancel, _ACTION_JSON)
+    _json(reject, _DECISION_JSON)
+    cancel = _add(commands, "cancel", "cancel pending or approved actions (they become failed)")
+    _ids(cancel)
+    _json(cancel, _DECISION_JSON)
+
+    completion = _add(commands, "completion", "print a shell completion script (see README)")
+    completion.add_argument("shell", choices=SHELLS, help="one of: " + ", ".join(SHELLS))
+
+    expire = _add(
+        commands, "expire", "expire stale actions now, as the config's [expiry] says (for cron)"
+    )
+    _json(expire, "print the expired actions as a JSON array")
+
+    notify = _add(commands, "notify", "send the config's [[notify]] notifications, until stopped")
+    notify.add_argument(
+        "--once", action="store_true", help="send what is waiting, then exit (for cron)"
+    )
 
     events = _add(commands, "events", "the audit trail, oldest first")
     events.add_argument(
@@ -279,6 +316,17 @@ def _add(commands: Any, name: str, what: str) -> Parser:
 
 def _id(parser: Parser) -> None:
     parser.add_argument("action_id", type=action_id, metavar="ID", help="the action's id")
+
+
+def _ids(parser: Parser) -> None:
+    parser.add_argument(
+        "action_ids",
+        type=action_id_or_stdin,
+        nargs="+",
+        metavar="ID",
+        help="the actions' ids, each decided in its own transaction; '-' reads them from "
+        "stdin: one per line, or the JSON array 'list --json' prints",
+    )
 
 
 def _json(parser: Parser, what: str = "print a JSON array instead of a table") -> None:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from homelab_approvals.domain.errors import ConfigError
 from homelab_approvals.service.availability import decisions_off_reason
-from homelab_approvals.service.config import load_policy
+from homelab_approvals.service.config import CONFIG_ENV, Config, load_config, resolve_config_path
 from homelab_approvals.service.identity import resolve_actor
 from homelab_approvals.service.policy import Policy
-from homelab_approvals.storage.paths import CONFIG_ENV, resolve_config_path, resolve_db_path
+from homelab_approvals.storage.paths import resolve_db_path
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
@@ -51,12 +51,15 @@ class Session:
         return self._service
 
     def load_policy(self) -> Policy:
+        return self.load_config().policy
+
+    def load_config(self) -> Config:
         # A config file someone named explicitly must exist: a typo in --config (say, in
         # an SSH forced command) must not silently drop the approvers list.
         explicit = self.args.config or os.environ.get(CONFIG_ENV)
         if explicit and not self.config_path.exists():
             raise ConfigError(f"config file not found: {self.config_path}")
-        return load_policy(self.config_path)
+        return load_config(self.config_path)
 
     def console_read_only_reason(self) -> str | None:
         """Why the console must not offer decisions, or None when it may."""

@@ -56,3 +56,9 @@ class ConstraintRefused(StorageError):
 
 class ConfigError(ApprovalsError):
     code = "CONFIG_ERROR"
+
+
+class DeliveryError(ApprovalsError):
+    """A notification target did not acknowledge a message (it is sent again later)."""
+
+    code = "DELIVERY_FAILED"

@@ -85,6 +85,28 @@ class EventView(NamedTuple):
     reason: str | None
 
 
+class Approval(NamedTuple):
+    """One person's approval of an action: a vote, or the approval that completed it."""
+
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalTally:
+    """How many approvals an action needs, and whose it has (oldest first)."""
+
+    required: int
+    approvals: tuple[Approval, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.approvals)
+
+    def has_approved(self, actor: str) -> bool:
+        return any(approval.actor == actor for approval in self.approvals)
+
+
 @dataclass(frozen=True, slots=True)
 class ActionPage:
     """One window of a filtered, sorted list, with the true totals behind it."""

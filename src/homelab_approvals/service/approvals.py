@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, select, update
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
+from sqlalchemy.sql.expression import Executable, Update
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.cancelling import (
@@ -23,8 +23,17 @@ from homelab_approvals.domain.errors import (
     ValidationError,
 )
 from homelab_approvals.domain.timestamps import utc_text, utcnow
-from homelab_approvals.domain.views import ActionPage, ActionView, EventView
+from homelab_approvals.domain.views import (
+    ActionPage,
+    ActionView,
+    Approval,
+    ApprovalTally,
+    EventView,
+)
+from homelab_approvals.domain.votes import VOTE_FROM, VOTE_TO, vote_reason
 from homelab_approvals.service.bulk import BulkOps
+from homelab_approvals.service.expiry import ExpiryOps
+from homelab_approvals.service.notifications import NotifyOps
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
@@ -85,6 +94,32 @@ _EVENT = insert(E).values(
 _ONE_ACTION = ROW_QUERY.where(A.id == bindparam("aid"))
 _PAST = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
 _CURRENT = select(*ACTION_COLUMNS).where(A.id == bindparam("aid"))
+_IS_VOTE = and_(E.from_status == VOTE_FROM, E.to_status == VOTE_TO)
+# The votes so far, and whether `actor` cast one: read under the decision's write lock.
+_VOTES = select(
+    func.count(distinct(E.actor)), func.max(case((E.actor == bindparam("actor"), 1), else_=0))
+).where(E.action_id == bindparam("aid"), _IS_VOTE)
+# The vote completing the quorum: the approval itself checks the count of the others'
+# votes, so two last votes racing cannot both approve (nor can one count stale votes).
+_APPROVE_QUORUM = _APPROVE.where(
+    select(func.count(distinct(E.actor)))
+    .where(E.action_id == A.id, _IS_VOTE, E.actor != bindparam("actor"))
+    .scalar_subquery()
+    >= bindparam("others")
+)
+# FOR UPDATE (nothing on SQLite, whose BEGIN IMMEDIATE already serialises writers): on
+# other databases two voters on one action queue here, so each counts the other's vote.
+_LOCK_ACTION = select(A.id).where(A.id == bindparam("aid")).with_for_update()
+_APPROVALS = (
+    select(E.actor, E.at)
+    .where(
+        E.action_id == bindparam("aid"),
+        E.from_status == _PENDING,
+        or_(E.to_status == _PENDING, E.to_status == _APPROVED),
+        E.actor != AUTO_APPROVER,
+    )
+    .order_by(E.id)
+)
 _LAST_EVENT = (
     select(E.actor, E.at, E.to_status)
     .where(E.action_id == bindparam("aid"))
@@ -97,7 +132,15 @@ def format_when(moment: datetime | None) -> str:
     return utc_text(moment) if moment else "an unknown time"
 
 
-class ApprovalService(ServerOps, BulkOps):
+def _excluding(stmt: Update, types: frozenset[str]) -> Update:
+    """`stmt` for every action type but these (constants, so it stays one compiled
+    statement): the types a rule governs take the slow path, the rest stay as fast."""
+    if not types:
+        return stmt
+    return stmt.where(and_(*(A.action_type != t for t in sorted(types))))
+
+
+class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
     """Every rule, written once. Thread-safe; each call is its own transaction."""
 
     def __init__(
@@ -107,22 +150,27 @@ class ApprovalService(ServerOps, BulkOps):
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.policy = policy or Policy()
+        self.policy = policy = policy or Policy()
         self.clock = clock
+        # With no [rules], these are the module's statements: the hot path is unchanged.
+        # Otherwise the types a rule governs are left out of them, and an UPDATE that
+        # matches nothing because of that is worked out in `_held_back`.
+        plain_approve = _APPROVE if policy.allow_self_approval else _APPROVE_NOT_OWN
+        self._approve_stmt = _excluding(plain_approve, policy.voting_types | policy.narrowed_types)
+        self._reject_stmt = _excluding(_REJECT, policy.narrowed_types)
 
     # -- decisions -------------------------------------------------------------------------
 
     def approve(self, action_id: int, actor: str) -> ActionView:
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
-        stmt = _APPROVE if self.policy.allow_self_approval else _APPROVE_NOT_OWN
-        return self._transition(stmt, aid, actor, "approve", DECIDABLE)
+        return self._transition(self._approve_stmt, aid, actor, "approve", DECIDABLE)
 
     def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
         clean = validation.rejection_reason(reason)
-        return self._transition(_REJECT, aid, actor, "reject", DECIDABLE, clean)
+        return self._transition(self._reject_stmt, aid, actor, "reject", DECIDABLE, clean)
 
     def cancel(self, action_id: int, actor: str) -> ActionView:
         actor = self._decider(actor)
@@ -148,11 +196,18 @@ class ApprovalService(ServerOps, BulkOps):
     ) -> ActionView:
         """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
         matches nothing, work out why (under the same lock) and say so."""
-        params = {"aid": aid, "actor": actor, "at": self.clock(), "reason": reason}
+        params: dict[str, object] = {
+            "aid": aid,
+            "actor": actor,
+            "at": self.clock(),
+            "reason": reason,
+        }
         # The hot path: each backend runs these statements its fastest way.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
-                raise self._refusal(tx, aid, actor, verb, allowed)
+                vote = self._held_back(tx, aid, actor, verb, allowed, params)
+                if vote is not None:
+                    return vote
             # Read back after the write, under its lock: the row as this UPDATE left it.
             # (Cheaper on SQLite than UPDATE ... RETURNING, and it brings the join.)
             row = tx.first_values(_ONE_ACTION, params)
@@ -165,6 +220,62 @@ class ApprovalService(ServerOps, BulkOps):
             params["to_status"] = view.status
             tx.run(_EVENT, params)
         return view
+
+    def _held_back(
+        self,
+        tx: WriteTransaction,
+        aid: int,
+        actor: str,
+        verb: str,
+        allowed: frozenset[str],
+        params: dict[str, object],
+    ) -> ActionView | None:
+        """The transition's UPDATE matched nothing. Raise why, or apply the rule that held
+        it back (under the same lock): a vote short of its quorum returns the still
+        pending action; otherwise the transition is made and None returned."""
+        if not self.policy.rules:
+            raise self._refusal(tx, aid, actor, verb, allowed)
+        tx.first(_LOCK_ACTION, params)
+        current = tx.first(_CURRENT, params)
+        if current is None or current["status"] not in allowed or verb == "cancel":
+            raise self._refusal(tx, aid, actor, verb, allowed)
+        action = ActionView(**current)
+        refusal = self.policy.type_refusal(actor, action.action_type)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+        if verb == "reject":
+            applied = tx.run(_REJECT, params)
+        elif not self.policy.allow_self_approval and action.created_by == actor:
+            raise self._refusal(tx, aid, actor, verb, allowed)
+        else:
+            required = self.policy.approvals_required(action.action_type)
+            if required > 1:
+                return self._vote(tx, aid, required, params)
+            applied = tx.run(_APPROVE, params)
+        if not applied:  # cannot be: the row is pending and locked
+            raise self._refusal(tx, aid, actor, verb, allowed)
+        return None
+
+    @staticmethod
+    def _vote(
+        tx: WriteTransaction, aid: int, required: int, params: dict[str, object]
+    ) -> ActionView | None:
+        """Record `params["actor"]`'s approval of a pending action needing `required`."""
+        row = tx.first_values(_VOTES, params)
+        votes, mine = (row[0], row[1]) if row is not None else (0, 0)
+        if mine:
+            raise InvalidTransition(f"already approved by you: {votes} of {required}")
+        params["reason"] = vote_reason(votes + 1, required)
+        if votes + 1 < required:
+            params["from_status"] = params["to_status"] = VOTE_FROM
+            tx.run(_EVENT, params)
+            back = tx.first_values(_ONE_ACTION, params)
+            if back is None:  # cannot be: the row is locked
+                raise ActionNotFound(f"action {aid} not found")
+            return to_view(back)
+        if not tx.run(_APPROVE_QUORUM, {**params, "others": required - 1}):
+            raise InvalidTransition(f"cannot approve action {aid}: its votes changed")
+        return None
 
     def _refusal(
         self, tx: WriteTransaction, aid: int, actor: str, verb: str, allowed: frozenset[str]
@@ -295,6 +406,29 @@ class ApprovalService(ServerOps, BulkOps):
         if row is None:
             raise ActionNotFound(f"action {aid} not found")
         return to_view(row)
+
+    def approval_tally(self, action_id: int) -> ApprovalTally:
+        """How many approvals the action needs under the current rules, and whose it has
+        (votes, then the approval that completed them; never the automatic one)."""
+        action = self.get_action(action_id)
+        with self.db.reading() as conn:
+            rows = conn.execute(_APPROVALS, {"aid": action.id}).all()
+        return ApprovalTally(
+            self.policy.approvals_required(action.action_type),
+            tuple(Approval(row.actor, row.at) for row in rows),
+        )
+
+    def vote_counts(self, action_ids: list[int]) -> dict[int, int]:
+        """Votes so far of each pending action among these (absent: none)."""
+        if not action_ids or not self.policy.voting_types:
+            return {}
+        stmt = (
+            select(E.action_id, func.count(distinct(E.actor)))
+            .where(E.action_id.in_(action_ids), _IS_VOTE)
+            .group_by(E.action_id)
+        )
+        with self.db.reading() as conn:
+            return {row[0]: row[1] for row in conn.execute(stmt)}
 
     def list_actions(self, query: ActionQuery | None = None) -> ActionPage:
         query = query or ActionQuery()

@@ -1,7 +1,8 @@
 """Deciding many actions at once: each its own atomic transition, reported one by one.
 
 The rule, written once for every caller: who may decide and the reason are checked before
-anything changes; then each action is approved or rejected in its own transaction, so
+anything changes; then each action is approved, rejected or cancelled in its own
+transaction, so
 an action someone else decided first is a conflict for that action only and never stops
 the rest. Only a storage failure (database busy, read-only, gone) stops the batch, since
 every further attempt would wait out the same busy timeout; what was not attempted is
@@ -17,6 +18,7 @@ from enum import StrEnum
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.errors import (
     ActionNotFound,
+    ApprovalsError,
     InvalidTransition,
     PermissionDenied,
     StorageError,
@@ -27,6 +29,7 @@ from homelab_approvals.domain.views import ActionView
 class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+    CANCEL = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +47,18 @@ class BulkResult:
     error: str | None = None
     #: Not decided because of `error`: the action it happened on, and every one after it.
     not_attempted: tuple[int, ...] = ()
+    #: Every action, in the order tried: its view as decided, or the error that refused it
+    #: (an action not attempted carries a StorageError saying where the batch stopped).
+    outcomes: dict[int, ActionView | ApprovalsError] = field(default_factory=dict)
 
     @property
     def succeeded_ids(self) -> tuple[int, ...]:
         return tuple(view.id for view in self.succeeded)
+
+    @property
+    def votes(self) -> tuple[int, ...]:
+        """Approvals recorded as a vote: the action still waits for more approvers."""
+        return tuple(view.id for view in self.succeeded if view.status == "pending")
 
     @property
     def settled_ids(self) -> frozenset[int]:
@@ -65,6 +76,7 @@ class BulkOps:
 
     approve: Callable[[int, str], ActionView]
     reject: Callable[[int, str, str | None], ActionView]
+    cancel: Callable[[int, str], ActionView]
     _decider: Callable[[str], str]
 
     def decide_many(
@@ -74,7 +86,8 @@ class BulkOps:
         decision: Decision | str,
         reason: str | None = None,
     ) -> BulkResult:
-        """Approve or reject each of `action_ids`, in order, each in its own transaction.
+        """Approve, reject or cancel each of `action_ids`, in order, each in its own
+        transaction. An id given twice is decided once.
 
         Raises before changing anything when the actor may not decide at all
         (PermissionDenied) or the ids or the rejection reason are invalid
@@ -86,18 +99,38 @@ class BulkOps:
         succeeded: list[ActionView] = []
         conflicts: dict[int, str] = {}
         refused: dict[int, str] = {}
+        outcomes: dict[int, ActionView | ApprovalsError] = {}
         for index, aid in enumerate(ids):
             try:
                 if verb is Decision.APPROVE:
-                    succeeded.append(self.approve(aid, who))
+                    view = self.approve(aid, who)
+                elif verb is Decision.REJECT:
+                    view = self.reject(aid, who, why)
                 else:
-                    succeeded.append(self.reject(aid, who, why))
+                    view = self.cancel(aid, who)
             except (InvalidTransition, ActionNotFound) as conflict:
                 conflicts[aid] = conflict.message
+                outcomes[aid] = conflict
             except PermissionDenied as refusal:
                 refused[aid] = refusal.message
+                outcomes[aid] = refusal
             except StorageError as failure:
+                outcomes[aid] = failure
+                for later in ids[index + 1 :]:
+                    outcomes[later] = type(failure)(
+                        f"action {later} not attempted: the database failed on action {aid} "
+                        f"({failure.message})"
+                    )
                 return BulkResult(
-                    verb, tuple(succeeded), conflicts, refused, failure.message, tuple(ids[index:])
+                    verb,
+                    tuple(succeeded),
+                    conflicts,
+                    refused,
+                    failure.message,
+                    tuple(ids[index:]),
+                    outcomes,
                 )
-        return BulkResult(verb, tuple(succeeded), conflicts, refused)
+            else:
+                succeeded.append(view)
+                outcomes[aid] = view
+        return BulkResult(verb, tuple(succeeded), conflicts, refused, outcomes=outcomes)

@@ -7,7 +7,7 @@ operator on a Raspberry Pi notices."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
@@ -18,14 +18,16 @@ from textual.screen import Screen
 
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.service.availability import decisions_off_reason
-from homelab_approvals.service.listing import DEFAULT_WINDOW
+from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.backends import read_first_window
 from homelab_approvals.storage.first_window import FirstWindow
 from homelab_approvals.tui.console import ConsoleScreen
+from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.live import POLL_INTERVAL
 from homelab_approvals.tui.signals import exit_on_signals
 from homelab_approvals.tui.startup import DeferredStart, ServiceReady
+from homelab_approvals.tui.view_state import ViewState, is_default
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
@@ -64,12 +66,20 @@ class ApprovalsApp(App[int]):
         window: int = DEFAULT_WINDOW,
         deferred: DeferredStart | None = None,
         owns_database: bool = False,
+        view: ActionQuery | None = None,
+        view_state: ViewState | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         """`clock` (default: the service's) dates the "3m ago" column; tests freeze it.
         `window` is how many rows the table holds at most; SQL pages through the rest.
         `owns_database`: `close_database()` closes the service's database (always so for
-        a deferred start, which opens it itself)."""
+        a deferred start, which opens it itself). `view`: the view to start with (else
+        the pending queue); `view_state`: where `remember_view()` keeps it for next time.
+        `keymap`: binding ids to keys, checked (`tui.keymap.check_keymap`)."""
         super().__init__()
+        self.keys = KeysInForce(keymap)
+        if keymap:
+            self.set_keymap(dict(keymap))  # Textual's own: footer and key handling follow
         if (service is None) == (deferred is None):
             raise ValueError("give either a service or a deferred start")
         self.service = service
@@ -90,9 +100,12 @@ class ApprovalsApp(App[int]):
         self.poll_interval = poll_interval
         self.window = window
         self.owns_database = owns_database or deferred is not None
+        self.view = view
+        self.view_state = view_state
+        self.main_screen: ConsoleScreen | None = None
 
     def get_default_screen(self) -> Screen[None]:
-        return ConsoleScreen(
+        self.main_screen = ConsoleScreen(
             self.service,
             self.actor,
             read_only_reason=self.read_only_reason,
@@ -100,7 +113,10 @@ class ApprovalsApp(App[int]):
             poll_interval=self.poll_interval,
             window=self.window,
             deferred=self.deferred,
+            view=self.view,
+            keys=self.keys,
         )
+        return self.main_screen
 
     def on_mount(self) -> None:
         if not self.is_headless:  # a real terminal: not under run_test()
@@ -117,6 +133,11 @@ class ApprovalsApp(App[int]):
         assert isinstance(screen, ConsoleScreen)
         return screen
 
+    def remember_view(self) -> None:
+        """Keep the view shown last (pending or all, sort, filter) for the next start."""
+        if self.view_state is not None and self.main_screen is not None:
+            self.view_state.save(self.main_screen.view_query)
+
     def close_database(self) -> None:
         """Close the database, if this app opened it (or was given it to own)."""
         if self.owns_database and self.service is not None:
@@ -132,6 +153,9 @@ def console_app(
     group_shared: bool = False,
     config_path: Path | None = None,
     first_window: Callable[[], FirstWindow | None] | None = None,
+    view: ActionQuery | None = None,
+    view_state: ViewState | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> ApprovalsApp:
     """The console on the SQLite file at `db_path`, ready to run: how the CLI starts it
     (and the benchmarks, so they measure what users get).
@@ -141,7 +165,9 @@ def console_app(
     database is opened here, as every other command opens it: its errors (StorageError
     and kin) are raised from here, before anything is drawn. `config_path` is named when
     the actor is not an approver. `first_window`: that read, started earlier by the
-    caller (`read_in_background`), so that it overlaps the caller's imports."""
+    caller (`read_in_background`), so that it overlaps the caller's imports. `view`, a
+    remembered view other than the pending queue, is not what the first window holds:
+    then the database is opened the ordinary way."""
     chosen = policy or Policy()
 
     def open_service() -> ApprovalService:
@@ -151,17 +177,35 @@ def console_app(
         db = open_database(db_path, read_only=read_only, group_shared=group_shared)
         return ApprovalService(db, chosen)
 
-    if first_window is not None:
+    if view is not None and not is_default(view):
+        first = None
+    elif first_window is not None:
         first = first_window()
     else:
         first = read_first_window(db_path, read_only=read_only)
     if first is None:
         service = open_service()
         reason = decisions_off_reason(service.db, actor, chosen, config_path=config_path)
-        return ApprovalsApp(service, actor, read_only_reason=reason, owns_database=True)
+        return ApprovalsApp(
+            service,
+            actor,
+            read_only_reason=reason,
+            owns_database=True,
+            view=view,
+            view_state=view_state,
+            keymap=keymap,
+        )
     reason = decisions_off_reason(first, actor, chosen, config_path=config_path)
     start = DeferredStart(first, chosen, open_service)
-    return ApprovalsApp(None, actor, read_only_reason=reason, deferred=start)
+    return ApprovalsApp(
+        None,
+        actor,
+        read_only_reason=reason,
+        deferred=start,
+        view=view,
+        view_state=view_state,
+        keymap=keymap,
+    )
 
 
 def run_app(app: ApprovalsApp) -> int:
@@ -170,6 +214,7 @@ def run_app(app: ApprovalsApp) -> int:
         app.run()
     finally:
         app.close_database()
+        app.remember_view()
     return 0 if app.return_code is None else app.return_code
 
 
@@ -179,12 +224,22 @@ def run_console(
     *,
     read_only_reason: str | None = None,
     simulate: bool = False,
+    view: ActionQuery | None = None,
+    view_state: ViewState | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> int:
     """Run the console on `service` until the operator quits; returns the exit status.
 
     `simulate` (the demo) adds a pending action every few seconds from a background
     thread, so live refresh can be seen. The database stays open: the caller owns it."""
-    app = ApprovalsApp(service, actor, read_only_reason=read_only_reason)
+    app = ApprovalsApp(
+        service,
+        actor,
+        read_only_reason=read_only_reason,
+        view=view,
+        view_state=view_state,
+        keymap=keymap,
+    )
     simulator = None
     if simulate:
         from homelab_approvals.service.demo import DemoSimulator

@@ -27,7 +27,7 @@ from homelab_approvals.tui.formatting import action_title, cell, server_label
 SHOWN_PROBLEMS = 3
 #: Listed in the reject modal before "… and N more".
 LISTED = 6
-_DONE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+_DONE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected", Decision.CANCEL: "Cancelled"}
 
 
 class BulkFinished(Message):
@@ -69,13 +69,22 @@ def summary(result: BulkResult) -> tuple[str, str, str]:
     done = _DONE[result.decision]
     tried = len(result.succeeded) + len(result.conflicts) + len(result.refused)
     tried += len(result.not_attempted)
+    # Two-person approval: an approval may be a vote, the action still pending.
+    waiting = f"Your approval recorded, still waiting for more: {id_list(result.votes)}"
     if result.complete:
-        return f"{done} {plural(tried)}", id_list(result.succeeded_ids), "information"
+        text = id_list(result.succeeded_ids)
+        return (
+            f"{done} {plural(tried)}",
+            f"{text}\n{waiting}" if result.votes else text,
+            "information",
+        )
     lines = []
     if result.succeeded:
         lines.append(f"{done}: {id_list(result.succeeded_ids)}")
     else:
         lines.append(f"{done}: none")
+    if result.votes:
+        lines.append(waiting)
     problems = [*result.conflicts.values(), *result.refused.values()]
     if result.conflicts:
         lines.append(f"Someone else decided first: {id_list(list(result.conflicts))}")

@@ -9,15 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from functools import partial
 
-from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from homelab_approvals.tui.keymap import KeysInForce
 
 
 class ConsoleCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         screen = self.screen
         seen: set[str] = set()
-        for binding in Binding.make_bindings(screen.BINDINGS):
+        # The console's keys in force (console.py imports this module: asked by value,
+        # not by importing ConsoleScreen, so the two do not import each other).
+        keys = getattr(screen, "keys", None)
+        in_force = keys if isinstance(keys, KeysInForce) else KeysInForce()
+        for binding in in_force.in_force(screen.BINDINGS):
             if binding.action in seen or not binding.description or binding.system:
                 continue
             seen.add(binding.action)

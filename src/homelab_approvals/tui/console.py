@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import ActionStatus, SortOrder
+from homelab_approvals.domain.enums import SortOrder
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
@@ -33,11 +33,13 @@ from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
 from homelab_approvals.tui.inputs import OneLineInput
+from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.topbar import TopBar
+from homelab_approvals.tui.view_state import PENDING_QUERY
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -46,8 +48,6 @@ if TYPE_CHECKING:
     from homelab_approvals.tui.help import KeyHelp
     from homelab_approvals.tui.startup import DeferredStart
 
-#: The default view: the queue, oldest first (the longest-waiting action on top).
-PENDING_QUERY = ActionQuery(statuses=(ActionStatus.PENDING,), sort=SortOrder.OLDEST)
 #: "3m ago" is re-rendered this often; only cells whose text changed are touched.
 AGE_TICK_SECONDS = 15.0
 _SORT_NAMES = {
@@ -60,8 +60,25 @@ _SORT_NAMES = {
 _DYNAMIC = (*DECISION_KEYS, "show_all", "show_pending", "next_window", "previous_window")
 #: The table's own keys that make sense with a row cursor (enter is "Details" here).
 _MOVES = frozenset(
-    {"cursor_up", "cursor_down", "page_up", "page_down", "scroll_top", "scroll_bottom"}
+    {
+        "cursor_up",
+        "cursor_down",
+        "page_up",
+        "page_down",
+        "half_page_up",
+        "half_page_down",
+        "scroll_top",
+        "scroll_bottom",
+    }
 )
+
+
+#: Binding id -> its place in the footer.
+_DECLARED_ORDER: dict[str | None, int] = {
+    binding.id: place
+    for place, binding in enumerate(Binding.make_bindings(CONSOLE_BINDINGS))
+    if binding.id
+}
 
 
 def _console_commands() -> type[Provider]:
@@ -104,15 +121,24 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         poll_interval: float,
         window: int = DEFAULT_WINDOW,
         deferred: DeferredStart | None = None,
+        view: ActionQuery | None = None,
+        keys: KeysInForce | None = None,
     ) -> None:
         """`service` is None for a `deferred` start: the screen then draws the first
-        window it was given and opens the service after that (see tui/startup.py)."""
+        window it was given and opens the service after that (see tui/startup.py).
+        `view`: the view to start with (remembered from last time), else the queue.
+        `keys`: the keys in force ([keys] in the config), for every hint naming one."""
         super().__init__()
+        self.keys = keys or KeysInForce()
         self.database_label = self._use_service(service, deferred)
         self.actor = actor
         self.read_only_reason = read_only_reason
         self.clock = clock
-        self.feed = LiveFeed(service, PENDING_QUERY.with_(limit=window), clock, poll_interval)
+        first_view = (view or PENDING_QUERY).with_(limit=window, offset=0)
+        self.feed = LiveFeed(service, first_view, clock, poll_interval)
+        #: A remembered filter, named as such in the table's title until it is changed:
+        #: rows it hides must not look like rows that are gone.
+        self.restored_search = first_view.search
         self.page: ActionPage | None = None
         self.now = clock()
         self._shown_generation = -1
@@ -123,6 +149,18 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.refreshes = 0
         self.last_apply_seconds = 0.0
         self._preset_breakpoints()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, in the order the bindings are declared: Textual's keymap moves a
+        remapped binding to the end, and the footer would then list approve last."""
+        found = super().active_bindings
+        if not self.keys.keymap:
+            return found
+        last = len(_DECLARED_ORDER)
+        return dict(
+            sorted(found.items(), key=lambda item: _DECLARED_ORDER.get(item[1].binding.id, last))
+        )
 
     def _preset_breakpoints(self) -> None:
         """Set the breakpoint classes for the terminal's size now, as Textual will on the
@@ -195,7 +233,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         return self.feed.current.query
 
     def on_mount(self) -> None:
-        self.query_one("#filter-bar").display = False
+        self.query_one("#filter-bar").display = bool(self.view_query.search)
+        self.filter_input.value = self.view_query.search or ""
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
         self.table.border_title = "Loading…"
@@ -295,7 +334,10 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             parts.append(f"{first:,}–{query.offset + shown:,} of {page.total:,}")
         else:
             parts.append(f"none of {page.total:,}" if query.offset else "nothing to show")
-        if query.search:
+        if query.search and query.search == self.restored_search:
+            clear = self.keys.named("clear-filter")
+            parts.append(f'restored filter "{visible(query.search)}" · {clear} clears')
+        elif query.search:
             parts.append(f'filter "{visible(query.search)}"')
         title = " · ".join(parts)
         if title != self._table_title:  # setting it repaints the whole table
@@ -341,6 +383,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
     # -- the view: filter, toggle, sort, windows -------------------------------------------
 
     def _ask(self, query: ActionQuery, *, cursor_to_top: bool) -> None:
+        if query.search != self.view_query.search:
+            self.restored_search = None  # the operator's own filter from now on
         self.feed.request(query, cursor_to_top=cursor_to_top)
         self._update_keys()
 
@@ -423,9 +467,11 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
                 tooltip="Search the commands above by name",
             )
         ]
+        in_force = self.keys.in_force
+        moves = in_force([*DataTable.BINDINGS, *ActionTable.BINDINGS])
         return [
-            ("Actions and view", describe(app, self.BINDINGS)),
-            ("Moving around", describe(app, [*DataTable.BINDINGS, *ActionTable.BINDINGS], _MOVES)),
+            ("Actions and view", describe(app, in_force(self.BINDINGS))),
+            ("Moving around", describe(app, moves, _MOVES)),
             ("Details pane", describe(app, ActionDetail.BINDINGS)),
             ("Anywhere", describe(app, [*palette, *app.BINDINGS])),
         ]

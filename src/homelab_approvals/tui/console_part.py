@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
     from homelab_approvals.service.listing import ActionQuery
     from homelab_approvals.tui.detail import ActionDetail
+    from homelab_approvals.tui.keymap import KeysInForce
     from homelab_approvals.tui.live import ActionsFetched, LiveFeed
     from homelab_approvals.tui.table import ActionTable
 
@@ -30,6 +31,7 @@ class ConsolePart(Screen[None]):
 
     if TYPE_CHECKING:
         actor: str
+        keys: KeysInForce
         clock: Callable[[], datetime]
         feed: LiveFeed
         page: ActionPage | None

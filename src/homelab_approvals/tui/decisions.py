@@ -23,6 +23,7 @@ from homelab_approvals.domain.errors import (
 )
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service.bulk import BulkResult, Decision
 from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.console_part import ConsolePart
@@ -107,7 +108,7 @@ class DecisionsMixin(ConsolePart):
             self._hold_timer.stop()  # another row left meanwhile: the hold starts again
         self._hold_timer = self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
         # Greyed keys alone do not say why, nor when they come back.
-        self.detail.set_note(HOLD_NOTE)
+        self.detail.set_note(self._hold_note())
         self.notify(
             f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
             title="The highlighted action left",
@@ -168,13 +169,17 @@ class DecisionsMixin(ConsolePart):
     @work(thread=True, group="decide", exit_on_error=False)
     def _decide(self, verb: str, action_id: int, title: str) -> None:
         error: ApprovalsError | None = None
+        waiting: str | None = None
         try:
             service = self._opened_service()
             decide = {"approve": service.approve, "cancel": service.cancel}[verb]
-            decide(action_id, self.actor)
+            view = decide(action_id, self.actor)
+            if verb == "approve" and view.status in DECIDABLE:  # a vote, short of its quorum
+                tally = service.approval_tally(action_id)
+                waiting = waiting_line(tally.count, tally.required)
         except ApprovalsError as refused:
             error = refused
-        self.post_message(DecisionFinished(verb, action_id, title, error))
+        self.post_message(DecisionFinished(verb, action_id, title, error, waiting=waiting))
 
     @on(DecisionFinished)
     def _decision_finished(self, message: DecisionFinished) -> None:
@@ -182,6 +187,10 @@ class DecisionsMixin(ConsolePart):
         self.feed.poke()
         if message.error is not None:
             self._refused(message.error)
+            return
+        if message.waiting is not None:
+            text = f"{message.title}: {message.waiting}"
+            self.notify(text, title="Approval recorded", markup=False)
             return
         done = {"approve": "Approved", "cancel": "Cancelled"}[message.verb]
         self.notify(message.title, title=done, markup=False)
@@ -237,11 +246,20 @@ class DecisionsMixin(ConsolePart):
                 markup=False,
             )
 
+    def _hold_note(self) -> str:
+        """HOLD_NOTE, naming the decision keys in force."""
+        keys = " ".join(self.keys.named(name) for name in ("approve", "reject", "cancel"))
+        return HOLD_NOTE.replace("a r c", keys)
+
     def _marks_changed(self) -> None:
         """Show or hide the marks bar; runs after every refresh, so it touches the bar
         only when its text changes."""
         marked = len(self.table.marked_ids)
-        text = f"{marked:,} marked · A approves them · R rejects them · escape unmarks"
+        named = self.keys.named
+        text = (
+            f"{marked:,} marked · {named('approve-marked')} approves them · "
+            f"{named('reject-marked')} rejects them · {named('clear-filter')} unmarks"
+        )
         bar = self.query_one("#marks-bar", Static)
         if marked and text != self._marks_text:
             bar.update(text)

@@ -70,11 +70,12 @@ class DetailSyncMixin(ConsolePart):
     def _why_empty(self) -> str:
         query, page = self.view_query, self.page
         if query.narrowed:
-            return "No action matches the filter. Press escape to clear it."
+            clear = self.keys.named("clear-filter")
+            return f"No action matches the filter. Press {clear} to clear it."
         if page is not None and not page.grand_total:
             return "No actions yet. They appear here as soon as one is proposed."
         if page is not None and query.statuses:
-            return "No pending actions. Press p to see all actions."
+            return f"No pending actions. Press {self.keys.named('view')} to see all actions."
         return "Nothing here."
 
     def _fetch_events(self, action_id: int) -> None:

@@ -64,19 +64,19 @@ CONSOLE_BINDINGS: list[BindingType] = [
         priority=True,
     ),
     # Two bindings on one key: check_action hides the one that does not apply, so
-    # the footer says what p will do ("All" or "Pending").
+    # the footer says what p will do ("All" or "Pending"). One id: [keys] moves both.
     Binding(
         "p",
         "show_all",
         "All",
-        id="show-all",
+        id="view",
         tooltip="Show all actions, newest first",
     ),
     Binding(
         "p",
         "show_pending",
         "Pending",
-        id="show-pending",
+        id="view",
         tooltip="Show only pending actions, oldest first",
     ),
     Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Oldest, newest, server, action"),

@@ -102,12 +102,22 @@ class DecisionFinished(Message):
     """A decision came back from the service: `error` is None on success. Posted, not
     called, from the worker, so a worker never waits on a UI that is shutting down."""
 
-    def __init__(self, verb: str, action_id: int, title: str, error: ApprovalsError | None) -> None:
+    def __init__(
+        self,
+        verb: str,
+        action_id: int,
+        title: str,
+        error: ApprovalsError | None,
+        *,
+        waiting: str | None = None,
+    ) -> None:
         super().__init__()
         self.verb = verb
         self.action_id = action_id
         self.title = title
         self.error = error
+        #: An approval recorded as a vote: "1 of 2 approvals; waiting for another approver".
+        self.waiting = waiting
 
 
 _UNSEEN = object()

@@ -82,11 +82,15 @@ def _moved(line: Strip, row_index: int) -> Strip:
 class ActionTable(DataTable[Text]):
     """Rows keyed by action id. `show()` is the only way rows change."""
 
+    # vim-style movement beside DataTable's arrows; the ids let [keys] remap them. None of
+    # these keys is a decision key (a, r, c, A, R): a slip of the finger moves, never decides.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g", "scroll_top", "First row", show=False),
-        Binding("G", "scroll_bottom", "Last row", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "First row", show=False, id="top"),
+        Binding("G", "scroll_bottom", "Last row", show=False, id="bottom"),
+        Binding("j", "cursor_down", "Down", show=False, id="down"),
+        Binding("k", "cursor_up", "Up", show=False, id="up"),
+        Binding("ctrl+d", "half_page_down", "Half page down", show=False, id="half-page-down"),
+        Binding("ctrl+u", "half_page_up", "Half page up", show=False, id="half-page-up"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -106,6 +110,22 @@ class ActionTable(DataTable[Text]):
         self._id_width = _ID_SPEC.width
         self._marked: set[int] = set()
         self._paint_style: Style | None = None  # see render_lines
+
+    def action_half_page_down(self) -> None:
+        self._move_by(self._half_page())
+
+    def action_half_page_up(self) -> None:
+        self._move_by(-self._half_page())
+
+    def _half_page(self) -> int:
+        shown = self.scrollable_content_region.height - (
+            self.header_height if self.show_header else 0
+        )
+        return max(1, shown // 2)
+
+    def _move_by(self, rows: int) -> None:
+        if self.row_count:
+            self.move_cursor(row=min(max(self.cursor_row + rows, 0), self.row_count - 1))
 
     def on_mount(self) -> None:
         for spec in COLUMNS:
