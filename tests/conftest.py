@@ -1,15 +1,19 @@
-"""Shared fixtures: real SQLite files in tmp dirs, never mocks."""
+"""Shared fixtures: real SQLite files in tmp dirs and real PostgreSQL databases, never
+mocks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
+from pg_support import PgServer, require_server
 
 
 @pytest.fixture
@@ -18,8 +22,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(db_path)
+def db(db_target: DbTarget) -> Iterator[Database]:
+    database = db_target.open()
     yield database
     database.close()
 
@@ -53,3 +57,79 @@ def seeded(service: ApprovalService) -> ApprovalService:
 
 
 FROZEN_NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+
+
+# -- one fixture, both backends ----------------------------------------------------------------
+#
+# A test module marked `pytest.mark.backends` runs each of its tests on SQLite and on
+# PostgreSQL: `backend` is parametrized, and `db_target` (hence `db`, `service`,
+# `seeded`) is a fresh database of that backend. Other modules stay on SQLite.
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer(require_server())
+    server.create_template()
+    yield server
+    server.drop(server.template)
+
+
+@dataclass
+class DbTarget:
+    """Where a test's fresh database is: a SQLite file or a PostgreSQL URL."""
+
+    backend: str
+    path: Path | None = None
+    url: str | None = None
+
+    @property
+    def location(self) -> str:
+        """What `open_database` and the CLI take: a path, or a URL."""
+        return str(self.path) if self.path is not None else str(self.url)
+
+    @property
+    def cli_args(self) -> list[str]:
+        return (
+            ["--db", str(self.path)] if self.path is not None else ["--database-url", str(self.url)]
+        )
+
+    def open(self, **options: Any) -> Database:
+        if self.path is not None:
+            return open_database(self.path, **options)
+        return open_database(url=self.url, **options)
+
+    def execute(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Plain SQL on a connection of its own, committed (as another tool would write):
+        rows in states the service cannot reach, or a look at what was stored."""
+        from sqlalchemy import create_engine, text
+
+        if self.path is not None:
+            engine = create_engine(f"sqlite:///{self.path}")
+        else:
+            engine = create_engine(
+                str(self.url).replace("postgresql://", "postgresql+psycopg://", 1)
+            )
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(statement), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> DbTarget:
+    if backend == "sqlite":
+        return DbTarget(backend, path=tmp_path / "approvals.db")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return DbTarget(backend, url=server.fresh())

@@ -26,6 +26,11 @@ class InvalidTransition(ApprovalsError):
     code = "CONFLICT"
 
 
+class ConcurrentChange(InvalidTransition):
+    """Another transaction changed the same rows at the same moment and the database gave
+    up on this one (PostgreSQL's serialization failure or deadlock): nothing changed."""
+
+
 class ValidationError(ApprovalsError):
     code = "VALIDATION_ERROR"
 

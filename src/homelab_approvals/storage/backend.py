@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
     from sqlalchemy.sql.expression import Executable
 
-    from homelab_approvals.domain.errors import StorageError
+    from homelab_approvals.domain.errors import ApprovalsError
 
 Row = dict[str, Any]
 
@@ -66,7 +66,7 @@ class Backend(Protocol):
         """A value that changes whenever anyone commits. Cheap to call often."""
         ...
 
-    def translate(self, error: BaseException, label: str) -> StorageError | None:
+    def translate(self, error: BaseException, label: str) -> ApprovalsError | None:
         """A driver error as the domain's error, one clear line; None if `error` is not
         a database error (it then propagates as is)."""
         ...

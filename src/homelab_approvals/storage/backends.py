@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from homelab_approvals.storage.database import Database
 
 #: Backends by SQLAlchemy's backend name (the part of a URL's scheme before any "+").
-SUPPORTED = ("sqlite",)
+SUPPORTED = ("sqlite", "postgresql")
 
 
 def open_database(
@@ -30,9 +30,11 @@ def open_database(
     read_only: bool = False,
     group_shared: bool = False,
     create: bool = True,
+    listen: bool = True,
 ) -> Database:
     """Open (creating if needed) a database by file path or SQLAlchemy URL, bring our
-    tables up to date without touching anyone else's, and return it."""
+    tables up to date without touching anyone else's, and return it. `listen=False`
+    (--no-listen): a server's change notifications are not used, only polling."""
     if (path is None) == (url is None):
         raise ValueError("give exactly one of path or url")
     if url is None:
@@ -40,10 +42,10 @@ def open_database(
         from homelab_approvals.storage.sqlite.opening import open_file
 
         return open_file(path, read_only=read_only, group_shared=group_shared, create=create)
-    return _open_url(url, read_only=read_only, group_shared=group_shared)
+    return _open_url(url, read_only=read_only, group_shared=group_shared, listen=listen)
 
 
-def _open_url(url: str, *, read_only: bool, group_shared: bool) -> Database:
+def _open_url(url: str, *, read_only: bool, group_shared: bool, listen: bool) -> Database:
     from sqlalchemy.engine import make_url
 
     try:
@@ -63,6 +65,17 @@ def _open_url(url: str, *, read_only: bool, group_shared: bool) -> Database:
         # read-only URI flag is honoured.
         wants_ro = read_only or parsed.query.get("mode") == "ro"
         return open_file(Path(parsed.database), read_only=wants_ro, group_shared=group_shared)
+    if backend == "postgresql":
+        driver = parsed.get_driver_name()
+        if parsed.drivername != "postgresql" and driver != "psycopg":
+            _require_driver(parsed, label)
+            raise StorageError(
+                f"database error (postgresql+{driver}:// is not supported; use "
+                f"postgresql:// or postgresql+psycopg://, psycopg 3): {label}"
+            )
+        from homelab_approvals.storage.postgres.opening import open_url
+
+        return open_url(parsed, label, read_only=read_only, listen=listen)
     _require_driver(parsed, label)
     choices = ", ".join(f"{name}://" for name in SUPPORTED)
     raise StorageError(f"database error (no backend for {backend}://; use {choices}): {label}")
