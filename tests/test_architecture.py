@@ -3,6 +3,7 @@ storage layers never load Textual or Rich, checked in a fresh interpreter."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -182,3 +183,30 @@ def test_no_layer_above_storage_names_a_backend(layer: str) -> None:
     folder = ROOT / "src" / "homelab_approvals" / layer
     found = [hit for path in sorted(folder.rglob("*.py")) for hit in _backend_mentions(path)]
     assert found == []
+
+
+def _calls_named(name: str) -> list[str]:
+    """Every call of `<anything>.name(...)` or `name(...)` in src/, as "file:line"."""
+    found = []
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called == name:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_toasts_go_through_the_one_inert_helper() -> None:
+    """A toast shows text a driver error, an exception or a row may have written: only
+    tui/toast.py calls Textual's notify(), and it makes text inert first."""
+    callers = [place for place in _calls_named("notify") if "tui/toast.py" not in place]
+    assert callers == []
+
+
+def test_every_print_to_the_terminal_is_from_the_cli_writers() -> None:
+    """print() bypasses the CLI's writers (which take only visible() text)."""
+    assert _calls_named("print") == []

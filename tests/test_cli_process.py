@@ -127,12 +127,20 @@ def test_failures_in_a_real_process_are_one_line(
     assert corrupt.stderr == f"error: DATABASE_ERROR: not a SQLite database: {junk}\n"
     assert junk.read_bytes() == before
 
-    # A value nothing expects (a timestamp that is not one) is still one line, exit 1.
+    # A value nothing expects (a timestamp that is not one) is shown, marked (issue 16).
     with sqlite3.connect(db_path) as conn:
         conn.execute(
             "INSERT INTO remediation_actions (server_id, action_type, status, command,"
             " created_at, created_by) VALUES ('nas', 'clear_logs', 'pending', 'x', 'soon', 'x')"
         )
+    conn.close()
+    damaged = run(["--db", str(db_path), "list"], env)
+    assert (damaged.returncode, damaged.stderr) == (0, "")
+    assert "\u26a0soon" in damaged.stdout
+
+    # A table nothing expects (a column gone) is still one line, exit 1.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("ALTER TABLE remediation_actions DROP COLUMN stderr")
     conn.close()
     unexpected = run(["--db", str(db_path), "list"], env)
     assert unexpected.returncode == 1

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Boolean
 from sqlalchemy.dialects import sqlite
 
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.damaged import problem_of, stored_text
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.queries import ROW_QUERY, counts_statement, rows_statement
 from homelab_approvals.storage import open_database
@@ -32,12 +32,13 @@ from homelab_approvals.storage.sqlite.first_window import (
     BOOLEAN_COLUMNS,
     COUNTS_SQL,
     DATETIME_COLUMNS,
+    INTEGER_COLUMNS,
     ROWS_SQL,
     TABLES,
     TRIGGERS,
 )
 from homelab_approvals.storage.tables import Base
-from homelab_approvals.storage.types import UTCDateTime
+from homelab_approvals.storage.types import StoredText, UTCDateTime
 from homelab_approvals.storage.version import SCHEMA_VERSION
 from homelab_approvals.tui.console import PENDING_QUERY
 
@@ -65,9 +66,14 @@ def test_the_columns_it_converts_are_those_sqlalchemy_converts() -> None:
             assert column.name in DATETIME_COLUMNS
         elif isinstance(column.type, Boolean):
             assert column.name in BOOLEAN_COLUMNS
+        elif isinstance(column.type, StoredText):  # text, a BLOB read as "⟨n bytes⟩"
+            assert column.type.dialect_impl(dialect).result_processor(dialect, None) is (
+                stored_text
+            )
+            assert column.name not in DATETIME_COLUMNS | BOOLEAN_COLUMNS | INTEGER_COLUMNS
         else:  # handed over as the driver gives it
             assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None
-            assert column.name not in DATETIME_COLUMNS | BOOLEAN_COLUMNS
+            assert column.name in INTEGER_COLUMNS
     named = {column.name for column in ROW_QUERY.selected_columns}
     assert named >= DATETIME_COLUMNS | BOOLEAN_COLUMNS
 
@@ -182,17 +188,41 @@ def test_read_only_is_said_as_open_database_says_it(
         db.close()
 
 
-def test_a_date_time_that_cannot_be_read_takes_the_ordinary_path(
-    db_path: Path, template: bytes
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("created_at", "yesterday"),
+        ("created_at", b"\x01\x02"),
+        ("command", b"\xff\xfe\x1b]0;x\x07"),  # a BLOB
+        ("command", "BAD"),  # replaced below by invalid UTF-8 stored as text
+        ("service_name", "BAD"),
+        ("created_by", "BAD"),
+    ],
+)
+def test_a_damaged_value_reads_as_the_ordinary_path_reads_it(
+    db_path: Path, template: bytes, column: str, value: object
 ) -> None:
-    _fill(db_path, template, [], [("s0", "pending", None, "x", "yesterday", None, None, None)])
-    assert read_first_window(db_path) is None
+    """Issue 16: the first window and SQLAlchemy show a damaged row alike, never fail."""
+    _fill(db_path, template, [], [("s0", "pending", None, "x", _STAMPS[0], None, None, None)])
+    with sqlite3.connect(db_path) as conn:
+        if value == "BAD":
+            conn.execute(
+                f"UPDATE remediation_actions SET {column} = CAST(? AS TEXT)", (b"a\xc3\x28\xff",)
+            )
+        else:
+            conn.execute(f"UPDATE remediation_actions SET {column} = ?", (value,))
+    conn.close()
+    first = read_first_window(db_path)
+    assert first is not None
     db = open_database(db_path)
     try:
-        with pytest.raises(StorageError, match="date-time that cannot be read"):
-            ApprovalService(db).list_actions(FIRST_QUERY)
+        page = ApprovalService(db).list_actions(FIRST_QUERY)
     finally:
         db.close()
+    assert [problem_of(v) for v in first.page.rows[0]] == [problem_of(v) for v in page.rows[0]]
+    assert any(problem_of(v) for v in page.rows[0])
+    if column != "created_at":  # a damaged time compares as the epoch; its text is kept
+        assert first.page.rows == page.rows
 
 
 def test_the_read_can_overlap_other_work(db_path: Path, template: bytes) -> None:

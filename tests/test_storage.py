@@ -3,6 +3,7 @@ schema versions, read-only opens and hostile bytes. Real files, inspected with p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab_approvals.domain.damaged import DamagedTime, problem_of
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
@@ -537,10 +539,20 @@ def test_read_only_open_reads_and_refuses_writes(with_history: Path) -> None:
 # -- hostile data in existing rows -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["garbage", "2026-13-45 99:99:99", 12345, b"\x00\xff"])
-def test_an_unreadable_timestamp_is_a_storage_error_and_blocks_nothing_else(
-    with_history: Path, value: object
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("garbage", "garbage"),
+        ("2026-13-45 99:99:99", "2026-13-45 99:99:99"),
+        (12345, "12345"),
+        (b"\x00\xff", "\u27e82 bytes\u27e9"),
+    ],
+)
+def test_an_unreadable_timestamp_is_shown_as_stored_and_blocks_nothing(
+    with_history: Path, value: object, stored: str
 ) -> None:
+    """Issue 16: a time that cannot be read is kept as its stored text, marked, and the
+    action can still be decided (its status is valid)."""
     with sqlite3.connect(with_history) as conn:
         conn.execute(
             "INSERT INTO remediation_actions (server_id, action_type, status, command, "
@@ -551,20 +563,13 @@ def test_an_unreadable_timestamp_is_a_storage_error_and_blocks_nothing_else(
     conn.close()
     with opened(with_history) as db:
         service = ApprovalService(db)
-        with pytest.raises(StorageError, match="date-time that cannot be read") as caught:
-            service.get_action(2)
-        assert "\n" not in caught.value.message
-        with pytest.raises(StorageError):
-            service.approve(2, "alice")
-        # The refused decision rolled back: still pending, no event.
-        with sqlite3.connect(with_history) as conn:
-            assert conn.execute(
-                "SELECT status FROM remediation_actions WHERE id = 2"
-            ).fetchone() == ("pending",)
-            assert conn.execute(
-                "SELECT count(*) FROM action_events WHERE action_id = 2"
-            ).fetchone() == (0,)
-        conn.close()
+        action = service.get_action(2)
+        assert isinstance(action.created_at, DamagedTime)
+        assert action.created_at.stored == stored
+        assert problem_of(action.created_at) == "not a date-time"
+        decided = service.approve(2, "alice")
+        assert decided.status == "approved"
+        assert isinstance(decided.created_at, DamagedTime)
         # Other rows still read fine.
         assert service.get_action(1).status == "rejected"
 
@@ -601,3 +606,27 @@ def test_unwritable_file_and_folder_open_read_only_and_create_nothing(tmp_path: 
     finally:
         folder.chmod(0o755)
         path.chmod(0o644)
+
+
+@pytest.mark.parametrize(("group_shared", "mode"), [(False, 0o600), (True, 0o660)])
+def test_a_pre_existing_empty_file_gets_a_new_databases_mode(
+    tmp_path: Path, group_shared: bool, mode: int
+) -> None:
+    """Issue 16: an empty 0666 file given as --db used to stay 0666 as a full database."""
+    path = tmp_path / "empty.db"
+    path.touch()
+    os.chmod(path, 0o666)
+    open_database(path, group_shared=group_shared).close()
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM approvals_schema").fetchone() == (1,)
+    conn.close()
+
+
+def test_an_empty_file_opened_read_only_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    os.chmod(path, 0o644)
+    with contextlib.suppress(StorageError):
+        open_database(path, read_only=True).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -104,8 +104,8 @@ async def test_space_marks_moves_down_and_unmarks(queue: ApprovalService) -> Non
         assert highlighted_id(app) == 2  # moved down, so space, space marks two rows
         await pilot.press("space")
         assert marked(app) == [1, 2]
-        assert table.get_cell("1", "mark").plain == MARK
-        assert table.get_cell("3", "mark").plain == ""
+        assert table.cell_of(1, "mark").plain == MARK
+        assert table.cell_of(3, "mark").plain == ""
         await wait_until(pilot, lambda: marks_bar(app).display, "the marks bar")
         bar = text_of(marks_bar(app))
         assert "2 marked" in bar
@@ -114,7 +114,7 @@ async def test_space_marks_moves_down_and_unmarks(queue: ApprovalService) -> Non
         table.select_id(1)
         await pilot.press("space")
         assert marked(app) == [2]
-        assert table.get_cell("1", "mark").plain == ""
+        assert table.cell_of(1, "mark").plain == ""
         assert "1 marked" in text_of(marks_bar(app))
 
 

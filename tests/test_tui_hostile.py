@@ -72,8 +72,8 @@ async def test_hostile_cells_are_literal_and_inert(hostile: ApprovalService) -> 
         assert rows(app) == [1, 2, 3, 4, 5]
         table = screen(app).table
         for action_id, text in enumerate(HOSTILE, start=1):
-            server = table.get_cell(str(action_id), "server")
-            action = table.get_cell(str(action_id), "action")
+            server = table.cell_of(action_id, "server")
+            action = table.cell_of(action_id, "action")
             assert server.plain == visible(CLICK)
             assert action.plain == visible(f"restart {text}")
             assert all(not span.style or "@click" not in str(span.style) for span in action.spans)

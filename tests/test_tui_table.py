@@ -1,7 +1,6 @@
-"""The actions table on its own, in a real headless app: its diffing keeps DataTable's own
-bookkeeping right (ActionTable does remove/add/sort in one pass and skips DataTable's
-measuring, see table.py), and the lines it keeps across changes are exactly what
-DataTable would render afresh, mouse metadata included."""
+"""The actions table on its own, in a real headless app: its diffing keeps its rows, cells,
+marks and cursor right through any sequence of windows, it paints exactly the rows it
+holds, and the lines it keeps across changes are exactly what it would render afresh."""
 
 from __future__ import annotations
 
@@ -20,8 +19,19 @@ from tui_support import NOW, SIZE, run_async
 
 
 class TableApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[int] = []
+        self.highlighted: list[int | None] = []
+
     def compose(self) -> ComposeResult:
         yield ActionTable(id="actions")
+
+    def on_action_table_selected(self, message: ActionTable.Selected) -> None:
+        self.selected.append(message.action_id)
+
+    def on_action_table_highlighted(self, message: ActionTable.Highlighted) -> None:
+        self.highlighted.append(message.action_id)
 
 
 def view(action_id: int, status: str = "pending") -> ActionView:
@@ -51,23 +61,32 @@ def view(action_id: int, status: str = "pending") -> ActionView:
 
 
 def assert_consistent(table: ActionTable, rows: list[ActionView]) -> None:
-    """What the table says it holds is what DataTable itself holds, in the same order."""
+    """What the table says it holds, and what it paints, are `rows`, in the same order."""
     ids = [v.id for v in rows]
     assert table.action_ids == ids
-    assert [int(str(row.key.value)) for row in table.ordered_rows] == ids
     assert table.row_count == len(ids)
-    for index, shown in enumerate(rows):
-        cells = table.get_row_at(index)
-        assert cells[1].plain == str(shown.id)
-        assert cells[4].plain == status_label(shown)
-        assert table.get_row_index(str(shown.id)) == index
-        assert (cells[0].plain == MARK) == table.is_marked(shown.id)
-    header = table.header_height if table.show_header else 0
-    assert table.virtual_size.height == len(ids) + header
+    for shown in rows:
+        assert table.view_of(shown.id) == shown
+        assert table.cell_of(shown.id, "id").plain == str(shown.id)
+        assert table.cell_of(shown.id, "status").plain == status_label(shown)
+        assert (table.cell_of(shown.id, "mark").plain == MARK) == table.is_marked(shown.id)
+    assert table.virtual_size.height == len(ids) + table.header_height
     if ids:
         assert 0 <= table.cursor_row < len(ids)
         assert table.highlighted_id in ids
+        assert table.highlighted_id == ids[table.cursor_row]
     assert set(table.marked_ids) <= set(ids)
+    # Each line below the header shows the row at the scroll position plus its place.
+    top = round(table.scroll_y)
+    in_sight = table.scrollable_content_region.height - table.header_height
+    for y in range(in_sight):
+        words = table.render_line(table.header_height + y).text.split()
+        row = top + y
+        if row < len(ids):
+            expected = [MARK, str(ids[row])] if table.is_marked(ids[row]) else [str(ids[row])]
+            assert words[: len(expected)] == expected
+        else:
+            assert words == []
 
 
 def lines(table: ActionTable) -> list[list[tuple[str, Style | None]]]:
@@ -80,12 +99,12 @@ def lines(table: ActionTable) -> list[list[tuple[str, Style | None]]]:
 async def assert_paints_like_a_fresh_table(pilot: Pilot[None], table: ActionTable) -> None:
     await pilot.pause()
     painted = lines(table)  # as painted: kept lines and cells where they could be reused
-    table.notify_style_update()  # drops every cache: DataTable renders it all afresh
+    table.notify_style_update()  # drops every kept line: it is all rendered afresh
     assert painted == lines(table)
 
 
 @run_async
-async def test_datatables_bookkeeping_stays_right_through_random_windows() -> None:
+async def test_rows_cells_and_cursor_stay_right_through_random_windows() -> None:
     rng = random.Random(7)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -121,7 +140,7 @@ async def test_datatables_bookkeeping_stays_right_through_random_windows() -> No
 
 
 @run_async
-async def test_kept_lines_paint_exactly_what_datatable_would() -> None:
+async def test_kept_lines_paint_exactly_what_a_fresh_render_would() -> None:
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one(ActionTable)
@@ -168,3 +187,67 @@ async def test_a_click_on_a_row_that_moved_up_selects_that_row() -> None:
         await pilot.click(table, offset=(10, header + 4))
         await pilot.pause()
         assert table.highlighted_id == rows[4].id == 7
+
+
+@run_async
+async def test_the_keys_move_the_cursor_and_keep_it_in_sight() -> None:
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(ActionTable)
+        table.focus()
+        rows = [view(i) for i in range(1, 101)]
+        table.show(rows, NOW)
+        await pilot.pause()
+        in_sight = table.scrollable_content_region.height - table.header_height
+
+        def on_screen() -> bool:
+            return 0 <= table.cursor_row - round(table.scroll_y) < in_sight
+
+        await pilot.press("down", "j", "down")
+        assert table.highlighted_id == 4
+        await pilot.press("k", "up")
+        assert table.highlighted_id == 2
+        await pilot.press("pagedown")
+        assert table.cursor_row == 1 + in_sight
+        assert on_screen()
+        await pilot.press("pageup")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.highlighted_id == 100
+        await pilot.pause()
+        assert on_screen()
+        await pilot.press("g")
+        assert (table.highlighted_id, round(table.scroll_y)) == (1, 0)
+        await pilot.press("end")
+        assert table.highlighted_id == 100
+        await pilot.press("home")
+        assert table.highlighted_id == 1
+        await pilot.press("up")  # at the top already: stays
+        assert table.highlighted_id == 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.selected == [1]
+        # Every move was announced once, ending where the cursor is.
+        assert app.highlighted[-1] == 1
+        assert all(a != b for a, b in zip(app.highlighted, app.highlighted[1:], strict=False))
+
+
+@run_async
+async def test_a_click_moves_the_cursor_and_a_second_click_selects() -> None:
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(ActionTable)
+        table.show([view(i) for i in range(1, 11)], NOW)
+        await pilot.pause()
+        await pilot.click(table, offset=(10, 0))  # the header: nothing happens
+        await pilot.pause()
+        assert (table.highlighted_id, app.selected) == (1, [])
+        await pilot.click(table, offset=(10, table.header_height + 3))
+        await pilot.pause()
+        assert (table.highlighted_id, app.selected) == (4, [])
+        await pilot.click(table, offset=(10, table.header_height + 3))
+        await pilot.pause()
+        assert app.selected == [4]
+        await pilot.click(table, offset=(10, table.header_height + 15))  # below the rows
+        await pilot.pause()
+        assert (table.highlighted_id, app.selected) == (4, [4])

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from homelab_approvals.cli import many, output
-from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
+from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report, report_line
 from homelab_approvals.cli.output import text, when, write_json
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
@@ -54,10 +54,28 @@ def _about(action: ActionView) -> str:
 
 
 def _print_action(action: ActionView, as_json: bool, sentence: str) -> int:
+    """The result of a committed change (create, approve, reject, cancel)."""
     if as_json:
-        write_json(output.as_dict(action))
-    else:
-        _print(sentence)
+        return _committed(lambda: write_json(output.as_dict(action)))
+    return _committed(lambda: _print(sentence))
+
+
+def _committed(write: Callable[[], None]) -> int:
+    """Write the result of a change that is already committed. If stdout fails (a full
+    disk, a closed stdout, a reader that left), the change still happened: exit 0, as
+    the database says, so a script does not retry into CONFLICT. stderr says the result
+    was lost, except for a broken pipe (its reader chose to leave: quiet, as usual)."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        output.discard_stdout()
+    except (OSError, ValueError, AttributeError) as error:  # AttributeError: stdout is None
+        output.discard_stdout()
+        why = getattr(error, "strerror", None) or "stdout is closed"
+        report_line(
+            f"warning: the change was committed, but its result could not be printed ({why})"
+        )
     return EXIT_OK
 
 
@@ -197,11 +215,10 @@ def servers(s: Session) -> int:
 
 
 def _print_server(server: ServerView, as_json: bool, sentence: str) -> int:
+    """The result of a committed change (server add, pause, unpause)."""
     if as_json:
-        write_json(output.as_dict(server))
-    else:
-        _print(sentence)
-    return EXIT_OK
+        return _committed(lambda: write_json(output.as_dict(server)))
+    return _committed(lambda: _print(sentence))
 
 
 def _server_name(server: ServerView) -> str:
@@ -416,11 +433,12 @@ def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
             action = s.service.reject(aid, s.actor, reason)
         else:
             action = s.service.cancel(aid, s.actor)
+        # Committed: a result that cannot be written still exits 0 (see _committed).
         if s.args.json:
-            write_json(_decided_json(s, action))
-        else:
-            _print(sentence(s, action))
-        return EXIT_OK
+            decided = _decided_json(s, action)
+            return _committed(lambda: write_json(decided))
+        line = sentence(s, action)
+        return _committed(lambda: _print(line))
     ids = many.ids_from(words, sys.stdin)  # all read and checked before deciding
     if not ids:
         sys.stderr.write("note: no action ids given on stdin; nothing to do\n")

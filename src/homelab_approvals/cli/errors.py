@@ -61,10 +61,15 @@ def report(error: ApprovalsError, *, as_json: bool) -> int:
     return exit_code_for(error.code)
 
 
+def report_line(line: str) -> None:
+    """One inert line on stderr, if stderr works at all."""
+    _write(sys.stderr, visible(line) + "\n")
+
+
 def _write(stream: TextIO, text: str) -> None:
     # The reader may be gone (a closed pipe); the exit status still tells the story.
     try:
         stream.write(text)
         stream.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: None when fd 2 was closed
         pass

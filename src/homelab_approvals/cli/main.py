@@ -6,7 +6,6 @@ ends as a single `error: CODE: message` line on stderr, never a traceback."""
 from __future__ import annotations
 
 import io
-import os
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from homelab_approvals.cli.errors import (
     Interrupted,
     report,
 )
+from homelab_approvals.cli.output import discard_stdout
 from homelab_approvals.cli.parser import build_parser
 from homelab_approvals.domain.errors import ApprovalsError
 
@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from homelab_approvals.cli.commands import dispatch
 
         status = dispatch(args)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: fd 1 was closed before we started
+            sys.stdout.flush()
         return status
     except ApprovalsError as error:
         return report(error, as_json=as_json)
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report(Interrupted("interrupted"), as_json=as_json)
     except BrokenPipeError:
         # The reader left (`homelab-approvals list | head`); there is nobody to tell.
-        _discard_stdout()
+        discard_stdout()
         return EXIT_ERROR
     except Exception as error:
         kind = type(error).__name__
@@ -63,15 +64,6 @@ def _tolerate_unencodable_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-
-
-def _discard_stdout() -> None:
-    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ terminal: a display name holding "\\x1b[2J" is shown as "␛[2J", never executed
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import shutil
 import sys
 import unicodedata
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
 from homelab_approvals.domain.views import ActionView, Approval, EventView, ServerView, to_json
@@ -113,6 +116,15 @@ def _fit(columns: Sequence[Column], widths: list[int], max_width: int) -> list[i
     return widths
 
 
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # AttributeError: sys.stdout is None when fd 1 was closed at start
+
+
 # -- values -----------------------------------------------------------------------------
 
 
@@ -120,7 +132,7 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     """A UTC timestamp for people; the header or label says UTC."""
     if moment is None:
         return NONE
-    return utc_text(moment, seconds=seconds, zone=False)
+    return visible(utc_text(moment, seconds=seconds, zone=False))
 
 
 def text(value: str | None) -> str:
@@ -189,8 +201,20 @@ def event_row(e: EventView, *, with_action: bool = True) -> list[str]:
 
 
 def as_dict(view: ActionView | EventView | ServerView | Approval) -> dict[str, Any]:
-    """Column names as keys; datetimes as ISO 8601 with their UTC offset."""
-    return {name: to_json(value) for name, value in zip(view._fields, view, strict=True)}
+    """Column names as keys; datetimes as ISO 8601 with their UTC offset.
+
+    A row with values that could not be read as stored (see domain/damaged.py) gets one
+    more key, "damaged": {field: why}, and those fields hold what is shown instead."""
+    fields = zip(view._fields, view, strict=True)
+    values: dict[str, Any] = {name: to_json(value) for name, value in fields}
+    damaged = {
+        name: problem
+        for name, value in zip(view._fields, view, strict=True)
+        if (problem := problem_of(value)) is not None
+    }
+    if damaged:
+        values["damaged"] = damaged
+    return values
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:
@@ -205,12 +229,25 @@ EVENT_FIELDS = EventView._fields
 
 def write_events_csv(events: Iterable[EventView], stream: TextIO | None = None) -> None:
     """CSV (the csv module's quoting, "\\n" line ends) with a header row. Values are exact
-    when written to a file or a pipe, and made inert with visible() only on a terminal."""
+    when written to a file or a pipe, and made inert with visible() only on a terminal.
+    Either way a cell a spreadsheet would run as a formula is neutralised (`formula_safe`)."""
     out = stream or sys.stdout
     inert = terminal_width(out) is not None
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EVENT_FIELDS)
     for event in events:
         values = as_dict(event)
-        row = ["" if values[name] is None else str(values[name]) for name in EVENT_FIELDS]
+        row = [formula_safe(values[name]) for name in EVENT_FIELDS]
         writer.writerow([visible(cell) for cell in row] if inert else row)
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: object) -> str:
+    """A CSV cell no spreadsheet runs: one starting like a formula (`=HYPERLINK(...)`,
+    `+`, `-`, `@`, a tab or a carriage return) gets a leading single quote, as OWASP
+    recommends; the csv module's quoting does the rest."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

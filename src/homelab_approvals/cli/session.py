@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from homelab_approvals.cli.errors import report_line
+from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import ConfigError
 from homelab_approvals.service.availability import decisions_off_reason
 from homelab_approvals.service.config import CONFIG_ENV, Config, load_config, resolve_config_path
@@ -79,9 +81,13 @@ def open_from_args(args: argparse.Namespace, path: Path | None = None) -> Databa
     from homelab_approvals.storage import open_database
 
     if args.database_url:
-        return open_database(url=args.database_url, read_only=args.read_only)
-    return open_database(
-        path or resolve_db_path(args.db),
-        read_only=args.read_only,
-        group_shared=args.group_shared,
-    )
+        db = open_database(url=args.database_url, read_only=args.read_only)
+    else:
+        db = open_database(
+            path or resolve_db_path(args.db),
+            read_only=args.read_only,
+            group_shared=args.group_shared,
+        )
+    if db.audit_repairs:  # a console shows its own banner; a command says it once here
+        report_line(f"warning: {AUDIT_RESTORED} ({'; '.join(db.audit_repairs)}): {db.label}")
+    return db

@@ -37,3 +37,8 @@ class SortOrder(StrEnum):
 DECIDABLE = frozenset({ActionStatus.PENDING})
 #: Statuses from which an action may be cancelled (as HomelabCmd's cancel endpoint).
 CANCELLABLE = frozenset({ActionStatus.PENDING, ActionStatus.APPROVED})
+
+
+#: What the CLI, the console and the audit trail say when the audit triggers were found
+#: changed or removed on open, and restored (storage/schema.py).
+AUDIT_RESTORED = "audit protection was altered and has been restored"

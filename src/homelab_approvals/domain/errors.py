@@ -63,6 +63,11 @@ class ConfigError(ApprovalsError):
     code = "CONFIG_ERROR"
 
 
+class DatabaseReplaced(StorageError):
+    """The file an open database was read from is no longer the file at its path (moved
+    over, or its -wal removed): what is written now would go where nobody reads it."""
+
+
 class DeliveryError(ApprovalsError):
     """A notification target did not acknowledge a message (it is sent again later)."""
 

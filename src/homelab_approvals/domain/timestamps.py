@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -9,6 +11,9 @@ def utcnow() -> datetime:
 
 def utc_text(moment: datetime, *, seconds: bool = False, zone: bool = True) -> str:
     """ "2026-11-27 10:02 UTC": how the CLI, the console and the service's messages show
-    a moment to people. `zone=False` where a column heading already says UTC."""
-    shown = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-    return f"{shown} UTC" if zone else shown
+    a moment to people. `zone=False` where a column heading already says UTC. A damaged
+    one (domain/damaged.py) shows as its stored text, marked."""
+    layout = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    if not isinstance(moment, DamagedTime):
+        moment = moment.astimezone(UTC)
+    return shown_moment(moment, layout + " UTC" if zone else layout)

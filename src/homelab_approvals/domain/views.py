@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
+from homelab_approvals.domain.damaged import DamagedTime
 from homelab_approvals.domain.enums import ActionStatus
 
 
@@ -126,6 +127,8 @@ class ActionPage:
 
 def to_json(value: Any) -> Any:
     """JSON-ready form of a view: datetimes as ISO 8601 with offset."""
+    if isinstance(value, DamagedTime):
+        return value.stored  # what is stored, exact; the row's "damaged" key says so
     if isinstance(value, datetime):
         return value.isoformat()
     return value

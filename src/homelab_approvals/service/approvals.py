@@ -458,6 +458,11 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
             rows = conn.execute(stmt).all()
         return [EventView(**row._mapping) for row in rows]
 
+    def reopened(self) -> ApprovalService:
+        """This service on its database file opened afresh: after the file was replaced
+        under it (DatabaseReplaced). Never creates a file that has gone."""
+        return ApprovalService(self.db.reopened(), self.policy, clock=self.clock)
+
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""
         return self.db.change_token()

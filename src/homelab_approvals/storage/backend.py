@@ -76,12 +76,16 @@ class Backend(Protocol):
         schema at the same time (SQLite's write lock already does)."""
         ...
 
-    def missing_schema_objects(self, conn: Connection) -> list[str]:
-        """Our backend-specific schema objects (the audit trail's triggers) not yet there."""
+    def schema_objects_to_create(
+        self, conn: Connection, *, complete: bool
+    ) -> tuple[list[str], list[str]]:
+        """Our backend-specific schema objects (the audit trail's triggers) to create or
+        restore, by name, and how those someone tampered with were found ("... was
+        changed"; "... was removed" when the schema was `complete` before)."""
         ...
 
     def create_schema_objects(self, conn: Connection, names: list[str]) -> None:
-        """Create those objects, inside `begin_write()`'s transaction."""
+        """(Re)create those objects, inside `begin_write()`'s transaction."""
         ...
 
     def close(self) -> None:

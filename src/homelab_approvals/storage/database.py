@@ -3,9 +3,9 @@ backend is behind `self.backend` (backend.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
@@ -30,6 +30,11 @@ class Database:
     snapshot: bool = False
     #: Set when foreign keys are off for this database (SQLite), and why.
     foreign_keys_off_reason: str | None = None
+    #: The audit triggers found changed or removed on open, and restored (issue 16): the
+    #: CLI and the console say so; the trail itself records it.
+    audit_repairs: list[str] = field(default_factory=list)
+    #: How to open this database afresh (after its file was replaced under it), if it can.
+    reopen: Callable[[], Database] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.read_only and not self.read_only_reason:
@@ -58,6 +63,13 @@ class Database:
         """A value that changes whenever anyone commits. Cheap to call often."""
         with translated(self.backend, self.label):
             return self.backend.change_token()
+
+    def reopened(self) -> Database:
+        """This database opened afresh: after the file was replaced under it
+        (DatabaseReplaced). Never creates a file that has gone."""
+        if self.reopen is None:
+            raise StorageError(f"cannot reopen the database: {self.label}")
+        return self.reopen()
 
     def close(self) -> None:
         self.backend.close()

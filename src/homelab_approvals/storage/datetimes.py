@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.damaged import DamagedTime
 
 __all__ = ["remember_stored", "sqlite_text", "utc_from_stored"]
 
@@ -58,8 +58,9 @@ def utc_from_stored(value: object) -> datetime | None:
     """A stored date-time (SQLAlchemy's SQLite text form, naive UTC as HomelabCmd writes
     it, or ISO 8601 with an offset) as an aware UTC datetime.
 
-    A hand-edited row may hold text that is no date-time at all: that is one clear
-    database error, never a bare ValueError escaping a fetch."""
+    A hand-edited row may hold text that is no date-time at all (or a BLOB, or bytes
+    that are not UTF-8): that is a `DamagedTime` keeping what was stored, shown as such,
+    never an error that would hide every other row."""
     if value is None:
         return None
     last_text, last_moment = _last_stored
@@ -67,10 +68,8 @@ def utc_from_stored(value: object) -> datetime | None:
         return last_moment  # a decision reads back the moment it has just written
     try:
         moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError) as error:
-        shown = repr(value)[:60]
-        message = f"the database holds a date-time that cannot be read: {shown}"
-        raise StorageError(message) from error
+    except (ValueError, TypeError):
+        return DamagedTime.of(value)
     if moment.tzinfo is None:
         # Naive UTC, as stored. Parsing again with the offset costs a quarter of
         # replace(tzinfo=UTC), which parses keyword arguments; this runs for every

@@ -7,11 +7,11 @@ the ones we use. `action_events` and `approvals_schema` are ours.
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from homelab_approvals.domain.enums import ActionStatus
-from homelab_approvals.storage.types import UTCDateTime
+from homelab_approvals.storage.types import StoredLongText, StoredText, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -21,9 +21,9 @@ class Base(DeclarativeBase):
 class Server(Base):
     __tablename__ = "servers"
 
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    hostname: Mapped[str] = mapped_column(String(255), nullable=False)
-    display_name: Mapped[str | None] = mapped_column(String(255))
+    id: Mapped[str] = mapped_column(StoredText(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(StoredText(255), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(StoredText(255))
     is_paused: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
@@ -39,28 +39,28 @@ class RemediationAction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     server_id: Mapped[str] = mapped_column(
-        String(100), ForeignKey("servers.id", ondelete="CASCADE"), nullable=False, index=True
+        StoredText(100), ForeignKey("servers.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    action_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    action_type: Mapped[str] = mapped_column(StoredText(50), nullable=False)
     status: Mapped[str] = mapped_column(
-        String(20), nullable=False, default=ActionStatus.PENDING.value
+        StoredText(20), nullable=False, default=ActionStatus.PENDING.value
     )
-    service_name: Mapped[str | None] = mapped_column(String(255))
-    command: Mapped[str] = mapped_column(Text, nullable=False)
+    service_name: Mapped[str | None] = mapped_column(StoredText(255))
+    command: Mapped[str] = mapped_column(StoredLongText, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    created_by: Mapped[str] = mapped_column(String(50), nullable=False)
+    created_by: Mapped[str] = mapped_column(StoredText(50), nullable=False)
     # HomelabCmd points this at its `alerts` table, which our own databases do not have.
     alert_id: Mapped[int | None] = mapped_column(Integer)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    approved_by: Mapped[str | None] = mapped_column(String(50))
+    approved_by: Mapped[str | None] = mapped_column(StoredText(50))
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rejected_by: Mapped[str | None] = mapped_column(String(50))
-    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    rejected_by: Mapped[str | None] = mapped_column(StoredText(50))
+    rejection_reason: Mapped[str | None] = mapped_column(StoredLongText)
     executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exit_code: Mapped[int | None] = mapped_column(Integer)
-    stdout: Mapped[str | None] = mapped_column(Text)
-    stderr: Mapped[str | None] = mapped_column(Text)
+    stdout: Mapped[str | None] = mapped_column(StoredLongText)
+    stderr: Mapped[str | None] = mapped_column(StoredLongText)
 
 
 class ActionEvent(Base):
@@ -77,11 +77,11 @@ class ActionEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No foreign key: the audit trail must outlive HomelabCmd's ON DELETE CASCADE cleanups.
     action_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20), nullable=False)
-    actor: Mapped[str] = mapped_column(String(50), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(StoredText(20))
+    to_status: Mapped[str] = mapped_column(StoredText(20), nullable=False)
+    actor: Mapped[str] = mapped_column(StoredText(50), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(StoredLongText)
 
 
 class SchemaVersion(Base):

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.damaged import DamagedTime, stored_text
 from homelab_approvals.storage.datetimes import sqlite_text, utc_from_stored
 
-__all__ = ["UTCDateTime"]
+__all__ = ["StoredLongText", "StoredText", "UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,8 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             # The one reader of SQLite's text form, shared with the console's first-window
             # read (which runs before SQLAlchemy is imported): both give identical values.
             return utc_from_stored
-        # A hand-edited row may hold text that is no date-time at all. Say so as one
-        # clear database error instead of letting a bare ValueError escape a fetch.
+        # A hand-edited row may hold text that is no date-time at all: it is kept, marked,
+        # instead of a bare ValueError escaping the fetch and hiding every other row.
         inner = super().result_processor(dialect, coltype)
         if inner is None:
             return None
@@ -58,17 +58,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> datetime | None:
             try:
                 return parse(value)
-            except (ValueError, TypeError) as error:
-                shown = repr(value)[:60]
-                raise StorageError(
-                    f"the database holds a date-time that cannot be read: {shown}"
-                ) from error
+            except (ValueError, TypeError):
+                return DamagedTime.of(value)  # shown as stored, never hiding other rows
 
         return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or isinstance(value, DamagedTime):
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class StoredText(TypeDecorator[str]):
+    """A text column (VARCHAR, as HomelabCmd declares it) that reads a BLOB stored in it
+    as "⟨3 bytes⟩", marked damaged, instead of handing bytes to code that expects text.
+    (Bytes that are not UTF-8 are the driver's text factory's business, see
+    storage/sqlite/opening.py.)"""
+
+    impl = String
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        return stored_text
+
+
+class StoredLongText(StoredText):
+    """`StoredText` for a TEXT column."""
+
+    impl = Text
+    cache_ok = True

@@ -25,8 +25,9 @@ from homelab_approvals.storage.first_window import FirstWindow
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.live import POLL_INTERVAL
+from homelab_approvals.tui.opening import ServiceReady
 from homelab_approvals.tui.signals import exit_on_signals
-from homelab_approvals.tui.startup import DeferredStart, ServiceReady
+from homelab_approvals.tui.startup import DeferredStart
 from homelab_approvals.tui.view_state import ViewState, is_default
 
 if TYPE_CHECKING:

@@ -13,11 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.bulk import BulkResult, Decision
@@ -28,23 +26,6 @@ SHOWN_PROBLEMS = 3
 #: Listed in the reject modal before "… and N more".
 LISTED = 6
 _DONE = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected", Decision.CANCEL: "Cancelled"}
-
-
-class BulkFinished(Message):
-    """`decide_many` returned `result`, or refused the whole call with `error`."""
-
-    def __init__(
-        self,
-        decision: Decision,
-        action_ids: Sequence[int],
-        result: BulkResult | None,
-        error: ApprovalsError | None = None,
-    ) -> None:
-        super().__init__()
-        self.decision = decision
-        self.action_ids = tuple(action_ids)
-        self.result = result
-        self.error = error
 
 
 def plural(count: int, noun: str = "action") -> str:

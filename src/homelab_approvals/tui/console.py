@@ -8,7 +8,7 @@ the view (filter, toggle, sort, windows) are here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
@@ -19,10 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import SortOrder
+from homelab_approvals.domain.enums import AUDIT_RESTORED, SortOrder
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
@@ -36,8 +36,9 @@ from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
-from homelab_approvals.tui.opening import OpeningMixin
+from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
 from homelab_approvals.tui.table import ActionTable
+from homelab_approvals.tui.toast import toast
 from homelab_approvals.tui.topbar import TopBar
 from homelab_approvals.tui.view_state import PENDING_QUERY
 
@@ -79,6 +80,13 @@ _DECLARED_ORDER: dict[str | None, int] = {
     for place, binding in enumerate(Binding.make_bindings(CONSOLE_BINDINGS))
     if binding.id
 }
+
+
+def breakpoint_class(dimension: int, breakpoints: Sequence[tuple[int, str]]) -> str | None:
+    """The class Textual sets for a terminal `dimension` cells wide (or high): that of
+    the largest breakpoint it reaches (Textual's documented breakpoint rule)."""
+    reached = [(at, name) for at, name in breakpoints if dimension >= at]
+    return max(reached)[1] if reached else None
 
 
 def _console_commands() -> type[Provider]:
@@ -171,8 +179,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             (size.width, self.HORIZONTAL_BREAKPOINTS),
             (size.height, self.VERTICAL_BREAKPOINTS),
         ):
-            # Textual's own choice, the one its resize handler makes (pinned textual<9).
-            for name in self._get_breakpoint_classes(dimension, list(breakpoints or [])):
+            name = breakpoint_class(dimension, breakpoints or [])
+            if name is not None:
                 self.add_class(name, update=False)
 
     # -- layout ----------------------------------------------------------------------------
@@ -181,7 +189,9 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         yield TopBar(self.actor, self.database_label, id="topbar")
         if self.read_only_reason:
             yield self._read_only_banner()
-        yield Static("", id="refresh-error", markup=False)
+        yield Static("", id="audit-banner")
+        yield Static("", id="file-banner")
+        yield Static("", id="refresh-error")
         with Horizontal(id="body"):
             with Vertical(id="list"):
                 yield ActionTable(id="actions")
@@ -192,13 +202,13 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
                         max_length=SEARCH_MAX,
                         id="filter",
                     )
-                yield Static("", id="marks-bar", markup=False)
+                yield Static("", id="marks-bar")
             yield ActionDetail(id="detail")
         yield Footer(compact=True)
 
     def _read_only_banner(self) -> Static:
         text = f"READ-ONLY · {self.read_only_reason} · approve, reject and cancel are off"
-        return Static(text, id="banner", markup=False)
+        return Static(text, id="banner")
 
     @property
     def table(self) -> ActionTable:
@@ -237,8 +247,12 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.filter_input.value = self.view_query.search or ""
         self.query_one("#marks-bar").display = False
         self.query_one("#refresh-error").display = False
+        self.query_one("#audit-banner").display = False
+        self.query_one("#file-banner").display = False
         self.table.border_title = "Loading…"
         if self.deferred is None:
+            if self.service is not None:
+                self._show_audit_repairs(self.service.db.audit_repairs)
             self._watch_database()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
         else:
@@ -263,10 +277,21 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         self.feed.run(self.post_message, lambda: worker.is_cancelled)
 
     @on(Worker.StateChanged)
-    def _live_crashed(self, event: Worker.StateChanged) -> None:
-        # (The "open" worker's crash is OpeningMixin's: Textual calls both handlers.)
-        if event.state is WorkerState.ERROR and event.worker.group == "live":
-            self._show_refresh_error(f"live refresh stopped: {event.worker.error}")
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place for a worker of this screen that raised (each turns the errors
+        it expects into a message of its own; this is for anything else): it becomes a
+        message, never a crash."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        unexpected = f"unexpected {type(error).__name__}: {error}"
+        if event.worker.group == "live":
+            self._show_refresh_error(f"live refresh stopped: {error}")
+        elif event.worker.group == "open":
+            self._service_failed(ServiceFailed(unexpected))
+        else:  # a decision, or an action's history
+            toast(self, unexpected, title="Not done", severity="error")
+            self._update_keys()
 
     @on(ActionsFetched)
     def _apply(self, message: ActionsFetched) -> None:
@@ -304,13 +329,24 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
 
     @on(RefreshFailed)
     def _refresh_failed_message(self, message: RefreshFailed) -> None:
+        if message.replaced:
+            self._file_replaced(message.message)
+            return
         self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
         if message.attempts == 1:
-            self.notify(message.message, title="Database", severity="error", markup=False)
+            toast(self, message.message, title="Database", severity="error")
 
     @on(RefreshRecovered)
     def _refresh_recovered(self) -> None:
         self.query_one("#refresh-error").display = False
+
+    def _show_audit_repairs(self, repairs: list[str]) -> None:
+        """The audit triggers were found changed or removed when the database was opened,
+        and restored (issue 16): the operator must know someone tampered with them."""
+        if repairs:
+            banner = self.query_one("#audit-banner", Static)
+            banner.update(visible(f"{AUDIT_RESTORED} ({'; '.join(repairs)})"))
+            banner.display = True
 
     def _show_refresh_error(self, text: str) -> None:
         banner = self.query_one("#refresh-error", Static)
@@ -403,7 +439,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
         try:
             query = self.view_query.with_(search=event.value, offset=0)
         except ValidationError as error:
-            self.notify(visible(error.message), title="Filter", severity="error", markup=False)
+            toast(self, visible(error.message), title="Filter", severity="error")
             return
         self.query_one("#filter-bar").display = bool(query.search)
         self.table.focus()
@@ -468,7 +504,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             )
         ]
         in_force = self.keys.in_force
-        moves = in_force([*DataTable.BINDINGS, *ActionTable.BINDINGS])
+        moves = in_force(ActionTable.BINDINGS)
         return [
             ("Actions and view", describe(app, in_force(self.BINDINGS))),
             ("Moving around", describe(app, moves, _MOVES)),

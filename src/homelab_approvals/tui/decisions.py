@@ -7,10 +7,12 @@ while a deferred start is still opening the database waits for it (tui/opening.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -25,10 +27,10 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service.bulk import BulkResult, Decision
-from homelab_approvals.tui.bulk import BulkFinished, ConfirmApproval, listing, plural, summary
+from homelab_approvals.tui.bulk import ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.formatting import action_title
-from homelab_approvals.tui.live import DecisionFinished
+from homelab_approvals.tui.toast import toast
 
 if TYPE_CHECKING:
     from homelab_approvals.tui.table import ActionTable
@@ -53,6 +55,45 @@ SLOW_DECISION_SECONDS = 0.75
 MOVED_ROW_HOLD_SECONDS = 1.5
 HOLD_NOTE = "row changed: a r c in a moment"
 _DOING = {"approve": "Approving", "cancel": "Cancelling"}
+
+
+class DecisionFinished(Message):
+    """A decision came back from the service: `error` is None on success. Posted, not
+    called, from the worker, so a worker never waits on a UI that is shutting down."""
+
+    def __init__(
+        self,
+        verb: str,
+        action_id: int,
+        title: str,
+        error: ApprovalsError | None,
+        *,
+        waiting: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.verb = verb
+        self.action_id = action_id
+        self.title = title
+        self.error = error
+        #: An approval recorded as a vote: "1 of 2 approvals; waiting for another approver".
+        self.waiting = waiting
+
+
+class BulkFinished(Message):
+    """`decide_many` returned `result`, or refused the whole call with `error`."""
+
+    def __init__(
+        self,
+        decision: Decision,
+        action_ids: Sequence[int],
+        result: BulkResult | None,
+        error: ApprovalsError | None = None,
+    ) -> None:
+        super().__init__()
+        self.decision = decision
+        self.action_ids = tuple(action_ids)
+        self.result = result
+        self.error = error
 
 
 class DecisionsMixin(ConsolePart):
@@ -109,11 +150,11 @@ class DecisionsMixin(ConsolePart):
         self._hold_timer = self.set_timer(MOVED_ROW_HOLD_SECONDS, self._end_hold)
         # Greyed keys alone do not say why, nor when they come back.
         self.detail.set_note(self._hold_note())
-        self.notify(
+        toast(
+            self,
             f"{action_title(before)} was decided elsewhere. Now on #{after.id}.",
             title="The highlighted action left",
             severity="warning",
-            markup=False,
         )
 
     def _end_hold(self) -> None:
@@ -144,7 +185,7 @@ class DecisionsMixin(ConsolePart):
         # Before the deferred open is done, that is the wait (seconds on a slow Pi);
         # after it, only another writer's lock holds a decision up this long.
         why = "to open" if self.service is None else "(another program is writing to it)"
-        self.notify(f"{title}: waiting for the database {why}…", title=_DOING[verb], markup=False)
+        toast(self, f"{title}: waiting for the database {why}…", title=_DOING[verb])
 
     def action_reject(self) -> None:
         view = self.table.highlighted_view
@@ -161,7 +202,7 @@ class DecisionsMixin(ConsolePart):
         def done(reason: str | None) -> None:
             self.feed.poke()
             if reason is not None:
-                self.notify(title, title="Rejected", markup=False)
+                toast(self, title, title="Rejected")
 
         modal = RejectScreen(title, reject, self._refused, command=view.command)
         self.app.push_screen(modal, done)
@@ -190,10 +231,10 @@ class DecisionsMixin(ConsolePart):
             return
         if message.waiting is not None:
             text = f"{message.title}: {message.waiting}"
-            self.notify(text, title="Approval recorded", markup=False)
+            toast(self, text, title="Approval recorded")
             return
         done = {"approve": "Approved", "cancel": "Cancelled"}[message.verb]
-        self.notify(message.title, title=done, markup=False)
+        toast(self, message.title, title=done)
 
     def _refused(self, error: ApprovalsError) -> None:
         """A decision the service refused: a toast, and the app carries on."""
@@ -205,7 +246,7 @@ class DecisionsMixin(ConsolePart):
             title, severity = "Not valid", "error"
         else:
             title, severity = "Not done", "error"
-        self.notify(visible(error.message), title=title, severity=severity, markup=False)  # type: ignore[arg-type]
+        toast(self, visible(error.message), title=title, severity=severity)
 
     # -- marks and the marked actions ------------------------------------------------------
 
@@ -239,11 +280,11 @@ class DecisionsMixin(ConsolePart):
         page = self.page
         beyond = 0 if page is None else page.total - self.view_query.offset - len(page.rows)
         if beyond > 0:
-            self.notify(
+            toast(
+                self,
                 f"Marked {plural(len(pending), 'pending action')} in this window; "
                 f"{beyond:,} more match beyond it. Narrow the filter, or page with ].",
                 title="Marked",
-                markup=False,
             )
 
     def _hold_note(self) -> str:
@@ -284,7 +325,7 @@ class DecisionsMixin(ConsolePart):
                 self._decided_here.update(ids)
                 self._update_keys()
                 if len(ids) >= BULK_NOTICE_FROM:  # a Pi takes a while over many
-                    self.notify(f"{plural(len(ids))}…", title="Approving", markup=False)
+                    toast(self, f"{plural(len(ids))}…", title="Approving")
                 self._decide_many(Decision.APPROVE, ids)
 
         title = f"Approve {plural(len(views), 'marked action')}?"
@@ -341,4 +382,4 @@ class DecisionsMixin(ConsolePart):
         self._marks_changed()
         title, text, severity = summary(result)
         timeout = None if result.complete else BULK_PROBLEM_SECONDS
-        self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        toast(self, text, title=title, severity=severity, timeout=timeout)

@@ -14,6 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from homelab_approvals.domain.damaged import shown_moment
+from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView, EventView
 from homelab_approvals.tui.formatting import (
     action_title,
@@ -157,5 +159,5 @@ def _history(events: tuple[EventView, ...] | None) -> RenderableType:
         if event.reason:
             step.append(": ")
             step.append_text(safe(event.reason, "italic"))
-        table.add_row(Text(event.at.strftime("%m-%d %H:%M")), step)
+        table.add_row(Text(visible(shown_moment(event.at, "%m-%d %H:%M"))), step)
     return Group(heading, table)

@@ -4,22 +4,31 @@ thread worker. enter (or a click on a row) moves the focus into the pane."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
+from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable
 
 from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.domain.views import EventView
 from homelab_approvals.tui.console_part import ConsolePart
-from homelab_approvals.tui.live import EventsFetched
-
-if TYPE_CHECKING:
-    pass
+from homelab_approvals.tui.table import ActionTable
+from homelab_approvals.tui.toast import toast
 
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
 DETAIL_DEBOUNCE = 0.05
+
+
+class EventsFetched(Message):
+    """An action's history; `error` instead when it could not be read."""
+
+    def __init__(
+        self, action_id: int, events: list[EventView] | None, error: str | None = None
+    ) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.events = events
+        self.error = error
 
 
 class DetailSyncMixin(ConsolePart):
@@ -38,14 +47,14 @@ class DetailSyncMixin(ConsolePart):
             return False
         return detail.view is None or detail.events is not None
 
-    @on(DataTable.RowHighlighted, "#actions")
+    @on(ActionTable.Highlighted, "#actions")
     def _highlighted(self) -> None:
         self._update_keys()
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, self._sync_detail)
 
-    @on(DataTable.RowSelected, "#actions")
+    @on(ActionTable.Selected, "#actions")
     def _selected(self) -> None:
         self.action_focus_detail()
 
@@ -98,7 +107,7 @@ class DetailSyncMixin(ConsolePart):
         if message.events is None:
             if self._detail_events_for == message.action_id:
                 self._detail_events_for = None  # the next refresh tries again
-            self.notify(message.error or "", title="History", severity="warning", markup=False)
+            toast(self, message.error or "", title="History", severity="warning")
             return
         view = self.detail.view
         if view is not None and view.id == message.action_id:

@@ -12,6 +12,7 @@ from datetime import datetime
 from rich.style import Style
 from rich.text import Text
 
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
@@ -81,6 +82,8 @@ def age(moment: datetime | None, now: datetime) -> str:
     """ "just now", "3m ago", "5h ago", "2d ago", "4mo ago", "2y ago"."""
     if moment is None:
         return ""
+    if isinstance(moment, DamagedTime):
+        return shown_moment(moment, "")  # the stored text, marked
     seconds = (now - moment).total_seconds()
     if seconds < 60:
         return "just now"  # also covers a clock a little behind the writer's

@@ -32,9 +32,11 @@ class OneLineInput(Input):
         def control(self) -> OneLineInput:
             return self.field
 
-    def _on_paste(self, event: events.Paste) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         event.stop()
-        event.prevent_default()  # Input's own handler would paste the first line again
+        # Input's own paste handler (a base class's, called after this one) would paste
+        # the first line again.
+        event.prevent_default()
         text = one_line(event.text)
         if not text:
             return

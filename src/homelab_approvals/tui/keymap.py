@@ -34,8 +34,9 @@ def remappable() -> list[Binding]:
 
 
 def _chain() -> list[Binding]:
-    """Every binding that can see a key while the table has focus: the table (with
-    DataTable's own), the console screen, and the app (quit, command palette...)."""
+    """Every binding that can see a key while the table has focus: the table (and, to be
+    safe, its base classes', which it does not inherit), the console screen, and the app
+    (quit, command palette...)."""
     found: list[BindingType] = []
     for cls in (*ActionTable.__mro__, *Screen.__mro__, *App.__mro__):
         found.extend(vars(cls).get("BINDINGS", ()))

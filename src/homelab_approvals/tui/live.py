@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from homelab_approvals.domain.errors import ApprovalsError
-from homelab_approvals.domain.views import ActionPage, ActionView, EventView
+from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
+from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import ActionQuery
 from homelab_approvals.storage.first_window import FIRST_WINDOW
 
@@ -76,48 +76,15 @@ class ActionsFetched(Message):
 
 
 class RefreshFailed(Message):
-    def __init__(self, message: str, attempts: int) -> None:
+    def __init__(self, message: str, attempts: int, *, replaced: bool = False) -> None:
         super().__init__()
         self.message = message
         self.attempts = attempts
+        self.replaced = replaced  # the database file was replaced under us
 
 
 class RefreshRecovered(Message):
     pass
-
-
-class EventsFetched(Message):
-    """An action's history; `error` instead when it could not be read."""
-
-    def __init__(
-        self, action_id: int, events: list[EventView] | None, error: str | None = None
-    ) -> None:
-        super().__init__()
-        self.action_id = action_id
-        self.events = events
-        self.error = error
-
-
-class DecisionFinished(Message):
-    """A decision came back from the service: `error` is None on success. Posted, not
-    called, from the worker, so a worker never waits on a UI that is shutting down."""
-
-    def __init__(
-        self,
-        verb: str,
-        action_id: int,
-        title: str,
-        error: ApprovalsError | None,
-        *,
-        waiting: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.verb = verb
-        self.action_id = action_id
-        self.title = title
-        self.error = error
-        #: An approval recorded as a vote: "1 of 2 approvals; waiting for another approver".
-        self.waiting = waiting
 
 
 _UNSEEN = object()
@@ -218,7 +185,8 @@ class LiveFeed:
                     post(RefreshRecovered())
             except ApprovalsError as error:
                 failures += 1
-                post(RefreshFailed(error.message, failures))
+                replaced = isinstance(error, DatabaseReplaced)
+                post(RefreshFailed(error.message, failures, replaced=replaced))
             delay = min(MAX_BACKOFF, self.interval * 2**failures) if failures else self.interval
             self._wake.wait(delay)
 

@@ -10,21 +10,55 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from homelab_approvals.domain.errors import ApprovalsError, StorageError
+from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionPage
 from homelab_approvals.storage.first_window import FIRST_WINDOW
 from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.live import ActionsFetched
-from homelab_approvals.tui.startup import DeferredStart, ServiceFailed, ServiceReady
+from homelab_approvals.tui.toast import toast
 
 if TYPE_CHECKING:
     from homelab_approvals.service import ApprovalService
+    from homelab_approvals.tui.startup import DeferredStart
 
 #: How long a decision made during a deferred start waits for the database to open.
 OPEN_WAIT = 30.0
+
+
+class ServiceReady(Message):
+    """The database is open: decisions, history and live refresh can start."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        super().__init__()
+        self.service = service
+
+
+class ServiceFailed(Message):
+    """The database could not be opened after the first screen was drawn."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class ServiceReopened(Message):
+    """The database file, replaced under the console, is open again."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        super().__init__()
+        self.service = service
+
+
+class ReopenFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
 
 
 class OpeningMixin(ConsolePart):
@@ -82,12 +116,6 @@ class OpeningMixin(ConsolePart):
         if worker.is_cancelled or not self.post_message(ServiceReady(service)):
             service.db.close()  # the console has gone meanwhile
 
-    @on(Worker.StateChanged)
-    def _open_crashed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group == "open":
-            error = event.worker.error
-            self._service_failed(ServiceFailed(f"unexpected {type(error).__name__}: {error}"))
-
     @on(ServiceReady)
     def _service_ready(self, message: ServiceReady) -> None:
         service = message.service
@@ -99,6 +127,7 @@ class OpeningMixin(ConsolePart):
         if reason and not self.read_only_reason:
             self.read_only_reason = reason
             self.mount(self._read_only_banner(), before="#refresh-error")
+        self._show_audit_repairs(service.db.audit_repairs)
         self._watch_database()
         self._update_keys()
         self._sync_detail()  # the history, which waited for the service
@@ -113,5 +142,60 @@ class OpeningMixin(ConsolePart):
             f"cannot open the database: decisions are off and the list is not refreshed. "
             f"{message.message}"
         )
-        self.notify(message.message, title="Database", severity="error", markup=False)
+        toast(self, message.message, title="Database", severity="error")
         resume_collector()
+
+    # -- the file replaced under the console (issue 16) --------------------------------------
+
+    def _file_replaced(self, message: str) -> None:
+        """The database file was moved over or lost its -wal: stop deciding (what is
+        written would go where nobody reads it), say so, and reopen the file."""
+        first = self._open_error is None
+        self._open_error = "the database file was replaced: decisions are off until it is reopened"
+        self._update_keys()
+        banner = self.query_one("#file-banner", Static)
+        banner.update(visible(f"{message} · decisions are off until it is reopened"))
+        banner.display = True
+        if first:
+            toast(self, message, title="Database replaced", severity="error")
+        self._reopen()
+
+    @work(thread=True, group="reopen", exclusive=True, exit_on_error=False, name="reopen")
+    def _reopen(self) -> None:
+        service = self.service
+        if service is None:
+            return
+        # Let go of the old file first: our connections keep its lost -wal's index
+        # alive, and SQLite reads that as damage until the last of them is closed.
+        service.db.close()
+        try:
+            fresh = service.reopened()
+        except ApprovalsError as error:
+            self.post_message(ReopenFailed(error.message))
+            return
+        if not self.post_message(ServiceReopened(fresh)):
+            fresh.db.close()
+
+    @on(ReopenFailed)
+    def _reopen_failed(self, message: ReopenFailed) -> None:
+        banner = self.query_one("#file-banner", Static)
+        banner.update(
+            visible(
+                f"the database file was replaced and cannot be reopened: {message.message} · "
+                "decisions are off; quit and start again"
+            )
+        )
+
+    @on(ServiceReopened)
+    def _service_reopened(self, message: ServiceReopened) -> None:
+        old = self.service
+        self.service = message.service
+        self.feed.service = message.service
+        self._open_error = None
+        self.query_one("#file-banner").display = False
+        self._show_audit_repairs(message.service.db.audit_repairs)
+        self._update_keys()
+        self.feed.poke()
+        toast(self, f"reopened {message.service.db.label}", title="Database")
+        if old is not None:
+            old.db.close()

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.message import Message
-
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.first_window import FirstWindow
 
@@ -31,19 +29,3 @@ class DeferredStart:
     first: FirstWindow
     policy: Policy
     open_service: Callable[[], ApprovalService]
-
-
-class ServiceReady(Message):
-    """The database is open: decisions, history and live refresh can start."""
-
-    def __init__(self, service: ApprovalService) -> None:
-        super().__init__()
-        self.service = service
-
-
-class ServiceFailed(Message):
-    """The database could not be opened after the first screen was drawn."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message

@@ -1,28 +1,32 @@
-"""The actions table: a DataTable that takes a fresh window of rows and applies it as a
-diff by action id, so live refresh never rebuilds, never loses the cursor and never
-jumps the scroll position. Rows can be marked (for bulk decisions); a mark belongs to an
-action id, survives refreshes, and goes when its row leaves the table."""
+"""The actions table: a widget of our own on Textual's public API (a ScrollView that paints
+one line at a time with render_line, as Textualize's toolong does). It takes a fresh
+window of rows and applies it as a diff by action id, so live refresh never rebuilds,
+never loses the cursor and never jumps the scroll position. Rows can be marked (for bulk
+decisions); a mark belongs to an action id, survives refreshes, and goes when its row
+leaves the table.
+
+Every row is one line. Line 0 is the header, fixed at the top; line y below it shows row
+`scroll_y + y - 1`. A rendered line is kept (an LRU cache) while its cells, its cursor
+and hover state and the table's look are the same, wherever the row has moved to, so a
+refresh re-renders only the rows that changed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import is_
 from time import monotonic
 from typing import ClassVar, NamedTuple
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual._two_way_dict import TwoWayDict
-from textual._types import SegmentLines
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widgets import DataTable
-from textual.widgets.data_table import Row, RowKey
 
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.tui.formatting import FRESH_STYLE, age, cell, row_cells
@@ -45,46 +49,58 @@ COLUMNS = (
     ColumnSpec("age", "age", 8),
     ColumnSpec("by", "decided by", 11, grow=1, most=20),
 )
-AGE_COLUMN = [c.key for c in COLUMNS].index("age")
-_ID_SPEC = COLUMNS[[c.key for c in COLUMNS].index("id")]
+_COLUMN_INDEX = {spec.key: index for index, spec in enumerate(COLUMNS)}
+AGE_COLUMN = _COLUMN_INDEX["age"]
+_ID_SPEC = COLUMNS[_COLUMN_INDEX["id"]]
 #: What a marked row shows in the mark column: ASCII, so the Linux console has it too.
 MARK = "*"
 #: How long a row that arrived through live refresh stays highlighted.
 FRESH_SECONDS = 3.0
-#: Rendered cells and lines kept across table changes (see ActionTable._render_cell and
-#: _render_line): a few screenfuls, even on a tall terminal.
-_KEPT_CELLS = 4000
+#: Blank columns either side of each cell's text.
+CELL_PADDING = 1
+#: The header is one line, every row is one line.
+HEADER_HEIGHT = 1
+#: Rendered lines kept across table changes: a few screenfuls, even on a tall terminal.
 _KEPT_LINES = 600
 
-#: A kept line: the cell values it shows, the row index it was rendered at, the line.
-_KeptLine = tuple[tuple[object, ...], int, Strip]
+_HEADER = tuple(Text(spec.label, end="") for spec in COLUMNS)
 
 
 def _mark_cell(marked: bool) -> Text:
     return Text(MARK if marked else "", style="bold", end="")
 
 
-def _moved(line: Strip, row_index: int) -> Strip:
-    """A row's line rendered at another row index, for `row_index`: all that differs is
-    the row in the mouse metadata DataTable puts on each cell's segments."""
-    place = Style.from_meta({"row": row_index})
-    return Strip(
-        [
-            Segment(text, style + place, control)
-            if style is not None and "row" in style.meta
-            else Segment(text, style, control)
-            for text, style, control in line
-        ],
-        line.cell_length,
-    )
+class _Look(NamedTuple):
+    """What a line's look depends on besides its cells: worked out once per paint."""
+
+    base: Style
+    header: Style
+    cursor: Style
+    hover: Style
+    widths: tuple[int, ...]
+    line_width: int
 
 
-class ActionTable(DataTable[Text]):
+class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows keyed by action id. `show()` is the only way rows change."""
 
-    # vim-style movement beside DataTable's arrows; the ids let [keys] remap them. None of
-    # these keys is a decision key (a, r, c, A, R): a slip of the finger moves, never decides.
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The keys DataTable gave this table before it was a widget of its own.
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("left", "scroll_left", show=False),
+        Binding("right", "scroll_right", show=False),
+        # Also, unlisted (the help's key column is narrow): home and end.
+        Binding("home", "scroll_top", show=False),
+        Binding("end", "scroll_bottom", show=False),
+        # vim-style movement beside the arrows; the ids let [keys] remap them. None of
+        # these keys is a decision key (a, r, c, A, R): a slip of the finger moves, never
+        # decides.
         Binding("g", "scroll_top", "First row", show=False, id="top"),
         Binding("G", "scroll_bottom", "Last row", show=False, id="bottom"),
         Binding("j", "cursor_down", "Down", show=False, id="down"),
@@ -93,52 +109,117 @@ class ActionTable(DataTable[Text]):
         Binding("ctrl+u", "half_page_up", "Half page up", show=False, id="half-page-up"),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "action-table--header",
+        "action-table--cursor",
+        "action-table--hover",
+    }
+
+    # DataTable's look, which this table had before it was a widget of its own.
+    DEFAULT_CSS = """
+    ActionTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .action-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .action-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .action-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .action-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .action-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .action-table--hover {
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor is on another action (`action_id`; None when the table is empty)."""
+
+        def __init__(self, table: ActionTable, action_id: int | None) -> None:
+            super().__init__()
+            self.table = table
+            self.action_id = action_id
+
+        @property
+        def control(self) -> ActionTable:
+            return self.table
+
+    class Selected(Message):
+        """enter on a row, or a click on the highlighted row."""
+
+        def __init__(self, table: ActionTable, action_id: int) -> None:
+            super().__init__()
+            self.table = table
+            self.action_id = action_id
+
+        @property
+        def control(self) -> ActionTable:
+            return self.table
+
     def __init__(self, *, id: str | None = None) -> None:
-        # Before the base class: its __init__ may clear caches, this one included.
-        self._kept_cells: LRUCache[tuple[object, ...], tuple[object, SegmentLines]] = LRUCache(
-            _KEPT_CELLS
-        )
-        self._kept_lines: LRUCache[tuple[object, ...], _KeptLine] = LRUCache(_KEPT_LINES)
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
+        super().__init__(id=id)
         self._views: dict[int, ActionView] = {}
-        self._row_keys: dict[int, RowKey] = {}  # action id -> its DataTable row key
         self._cells: dict[int, tuple[Text, ...]] = {}
         self._order: list[int] = []
         self._fresh: dict[int, float] = {}  # action id -> when its highlight ends
         self._fresh_timer: Timer | None = None
         self._now: datetime | None = None
         self._id_width = _ID_SPEC.width
+        self._widths = tuple(spec.width for spec in COLUMNS)
         self._marked: set[int] = set()
-        self._paint_style: Style | None = None  # see render_lines
-
-    def action_half_page_down(self) -> None:
-        self._move_by(self._half_page())
-
-    def action_half_page_up(self) -> None:
-        self._move_by(-self._half_page())
-
-    def _half_page(self) -> int:
-        shown = self.scrollable_content_region.height - (
-            self.header_height if self.show_header else 0
+        self._cursor = 0
+        self._cursor_id: int | None = None  # the action last announced as highlighted
+        self._hover: int | None = None  # the row under the mouse, while it is shown
+        # (action id or -1 for the header, on the cursor, under the mouse) ->
+        # (the cells it shows, the look it was rendered with, the line)
+        self._kept: LRUCache[tuple[int, bool, bool], tuple[tuple[Text, ...], _Look, Strip]] = (
+            LRUCache(_KEPT_LINES)
         )
-        return max(1, shown // 2)
-
-    def _move_by(self, rows: int) -> None:
-        if self.row_count:
-            self.move_cursor(row=min(max(self.cursor_row + rows, 0), self.row_count - 1))
-
-    def on_mount(self) -> None:
-        for spec in COLUMNS:
-            self.add_column(spec.label, width=spec.width, key=spec.key)
+        self._look: _Look | None = None  # during a paint, see render_lines
 
     # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def header_height(self) -> int:
+        return HEADER_HEIGHT
+
+    @property
+    def column_widths(self) -> tuple[int, ...]:
+        """Each column's text width (without its padding), in COLUMNS order."""
+        return self._widths
 
     @property
     def highlighted_id(self) -> int | None:
         if not self._order:
             return None
-        row = min(max(self.cursor_row, 0), len(self._order) - 1)
-        return self._order[row]
+        return self._order[min(self._cursor, len(self._order) - 1)]
 
     @property
     def highlighted_view(self) -> ActionView | None:
@@ -152,6 +233,10 @@ class ActionTable(DataTable[Text]):
 
     def view_of(self, action_id: int) -> ActionView | None:
         return self._views.get(action_id)
+
+    def cell_of(self, action_id: int, column: str) -> Text:
+        """The cell of a row in a column (a key of COLUMNS), as it is painted."""
+        return self._cells[action_id][_COLUMN_INDEX[column]]
 
     def is_fresh(self, action_id: int) -> bool:
         return action_id in self._fresh
@@ -169,16 +254,16 @@ class ActionTable(DataTable[Text]):
     def set_marked(self, action_ids: Iterable[int], marked: bool = True) -> int:
         """Mark (or unmark) these actions, where they are in the table; how many changed."""
         changed = 0
-        with self.app.batch_update():
-            for aid in action_ids:
-                if aid in self._views and (aid in self._marked) != marked:
-                    if marked:
-                        self._marked.add(aid)
-                    else:
-                        self._marked.discard(aid)
-                    self._cells[aid] = (_mark_cell(marked), *self._cells[aid][1:])
-                    self.update_cell(self._row_keys[aid], "mark", self._cells[aid][0])
-                    changed += 1
+        for aid in action_ids:
+            if aid in self._views and (aid in self._marked) != marked:
+                if marked:
+                    self._marked.add(aid)
+                else:
+                    self._marked.discard(aid)
+                self._cells[aid] = (_mark_cell(marked), *self._cells[aid][1:])
+                changed += 1
+        if changed:
+            self.refresh()
         return changed
 
     def clear_marks(self) -> int:
@@ -200,59 +285,58 @@ class ActionTable(DataTable[Text]):
         on screen; if that action left, it moves to the next one."""
         self._now = now
         old_order = self._order
-        old_row = self.cursor_row
+        old_row = self._cursor
         cursor_id = self.highlighted_id
         screen_offset = old_row - round(self.scroll_y)
         wanted = [view.id for view in rows]
         wanted_set = set(wanted)
-        gone = [aid for aid in old_order if aid not in wanted_set]
         self._marked &= wanted_set  # a row that leaves the table is no longer marked
         deadline = monotonic() + FRESH_SECONDS
         fresh = mark_new and bool(old_order)
-        views = self._views
-        added: list[int] = []
-        with self.app.batch_update():
-            for aid in gone:
+        views, cells = self._views, self._cells
+        changed = old_order != wanted
+        for aid in old_order:
+            if aid not in wanted_set:
                 del views[aid]
-                del self._cells[aid]
+                del cells[aid]
                 self._fresh.pop(aid, None)
-            for view in rows:
-                old = views.get(view.id)
-                if old is None:
-                    if fresh:
-                        self._fresh[view.id] = deadline
-                    views[view.id] = view
-                    self._cells[view.id] = self._row(view, now, fresh=fresh)
-                    added.append(view.id)
-                elif old is not view and old != view:  # `is`: the feed reuses unchanged views
-                    self._update(view, now)
-            if gone or added or old_order != wanted:
-                self._lay_out(gone, added, wanted)
-            self._order = wanted
-            id_width = max(_ID_SPEC.width, len(str(max(wanted, default=0))))
-            if id_width != self._id_width:
-                self._id_width = id_width
-                self.fit_columns(self.size.width)
-            # Settled now rather than on idle, so the scroll position below is not
-            # clamped to the old size (and a layout happens only if the size changed).
-            self._settle_virtual_size()
-            self._place_cursor(old_order, old_row, cursor_id, screen_offset, cursor_to_top)
+        for view in rows:
+            old = views.get(view.id)
+            if old is None:
+                if fresh:
+                    self._fresh[view.id] = deadline
+                views[view.id] = view
+                cells[view.id] = self._row(view, now, fresh=fresh)
+            elif old is not view and old != view:  # `is`: the feed reuses unchanged views
+                changed = self._update(view, now) or changed
+        self._order = wanted
+        id_width = max(_ID_SPEC.width, len(str(max(wanted, default=0))))
+        if id_width != self._id_width:
+            self._id_width = id_width
+            self.fit_columns(self.size.width)
+        # Settled now, so the scroll position below is not clamped to the old size.
+        self._settle_virtual_size()
+        self._place_cursor(old_order, old_row, cursor_id, screen_offset, cursor_to_top)
+        if changed:
+            self.refresh()
         if self._fresh:
             self._arm_fresh_timer()
 
     def refresh_ages(self, now: datetime) -> None:
         """Re-render only the age cells whose text changed ("3m ago" -> "4m ago")."""
         self._now = now
-        with self.app.batch_update():
-            for aid, view in self._views.items():
-                text = age(view.created_at, now)
-                cells = self._cells[aid]
-                if cells[AGE_COLUMN].plain != text:
-                    new = cell(text)
-                    if aid in self._fresh:
-                        new.stylize(FRESH_STYLE)
-                    self._cells[aid] = (*cells[:AGE_COLUMN], new, *cells[AGE_COLUMN + 1 :])
-                    self.update_cell(self._row_keys[aid], "age", new)
+        changed = False
+        for aid, view in self._views.items():
+            text = age(view.created_at, now)
+            cells = self._cells[aid]
+            if cells[AGE_COLUMN].plain != text:
+                new = cell(text)
+                if aid in self._fresh:
+                    new.stylize(FRESH_STYLE)
+                self._cells[aid] = (*cells[:AGE_COLUMN], new, *cells[AGE_COLUMN + 1 :])
+                changed = True
+        if changed:
+            self.refresh()
 
     def select_id(self, action_id: int) -> bool:
         if action_id not in self._views:
@@ -260,70 +344,23 @@ class ActionTable(DataTable[Text]):
         self.move_cursor(row=self._order.index(action_id))
         return True
 
-    def _update(self, view: ActionView, now: datetime) -> None:
-        """Re-render a row whose view changed (or whose highlight ended); only the cells
-        that look different are replaced."""
+    def _update(self, view: ActionView, now: datetime) -> bool:
+        """Re-render a row whose view changed (or whose highlight ended); True if it
+        looks different."""
         old_cells = self._cells[view.id]
         cells = self._row(view, now, fresh=view.id in self._fresh)
         self._views[view.id] = view
         if cells == old_cells:
-            return
+            return False
         self._cells[view.id] = cells
-        key = self._row_keys[view.id]
-        for spec, old, new in zip(COLUMNS, old_cells, cells, strict=True):
-            if old != new:
-                self.update_cell(key, spec.key, new)
+        return True
 
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
         return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
 
-    def _lay_out(self, gone: list[int], added: list[int], order: list[int]) -> None:
-        """Remove the rows of `gone`, add those of `added` (their cells are ready in
-        _cells) and put every row in `order`: the bookkeeping of DataTable's remove_row,
-        add_row and sort, done once for all rows. Each of those is O(n) per call (or
-        costs ~60 µs per row), so 100 rows through them cost 10-100 ms; this is one O(n)
-        pass. It mirrors Textual 8 (which pyproject pins); tests/test_tui_table.py
-        checks the table against DataTable's own view of its rows. Unlike remove_row it
-        asks for a repaint, not a layout: show() settles the virtual size, which lays
-        out only if the number of rows changed."""
-        was_empty = not self.rows
-        rows, data, keys = self.rows, self._data, self._row_keys
-        dropped: set[RowKey] = set()
-        for aid in gone:
-            key = keys.pop(aid)
-            dropped.add(key)
-            del rows[key]
-            del data[key]
-        if dropped:
-            self._new_rows -= dropped
-            if self._updated_cells:
-                self._updated_cells = {c for c in self._updated_cells if c.row_key not in dropped}
-        column_keys = [column.key for column in self.ordered_columns]
-        for aid in added:
-            key = keys[aid] = RowKey(str(aid))
-            # One line high, always: _settle_virtual_size and _get_offsets rely on it.
-            rows[key] = Row(key, 1)
-            data[key] = dict(zip(column_keys, self._cells[aid], strict=True))
-        self._row_locations = TwoWayDict({keys[aid]: index for index, aid in enumerate(order)})
-        self._update_count += 1
-        self.cursor_coordinate = self.cursor_coordinate  # clamp to the new row count
-        if was_empty and rows and self.show_cursor and self.cursor_type != "none":
-            self._highlight_cursor()  # as add_row does for a table's first row
-        self.refresh()
-
     def _settle_virtual_size(self) -> None:
-        """The scrollable size, from what is known without measuring anything: every
-        column has a set width (fit_columns) and every row is one line high."""
-        header = self.header_height if self.show_header else 0
-        width = sum(column.get_render_width(self) for column in self.columns.values())
-        self.virtual_size = Size(width + self._row_label_column_width, self.row_count + header)
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """DataTable measures each new row's cells on idle, to widen auto-width columns
-        and size auto-height rows (about 0.25 ms a row here, 25 ms for a 1% refresh with
-        the change on screen). Neither exists in this table, so only the virtual size
-        is left to settle. Mirrors Textual 8 (pinned); tests/test_tui_table.py covers it."""
-        self._settle_virtual_size()
+        width = sum(w + 2 * CELL_PADDING for w in self._widths)
+        self.virtual_size = Size(width, len(self._order) + HEADER_HEIGHT)
 
     def _place_cursor(
         self,
@@ -334,6 +371,8 @@ class ActionTable(DataTable[Text]):
         to_top: bool,
     ) -> None:
         if not self._order:
+            self._cursor = 0
+            self._announce()
             return
         if to_top:
             target, scroll = 0, 0
@@ -357,6 +396,115 @@ class ActionTable(DataTable[Text]):
                 return index[aid]
         return 0
 
+    # -- the cursor ------------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int, scroll: bool = True) -> None:
+        """Put the cursor on row `row` (kept within the table), in sight if `scroll`."""
+        row = max(0, min(row, len(self._order) - 1))
+        if row != self._cursor:
+            self.refresh_line(self._cursor + HEADER_HEIGHT)
+            self._cursor = row
+            self.refresh_line(row + HEADER_HEIGHT)
+        if scroll:
+            self._scroll_to_cursor()
+        self._announce()
+
+    def _announce(self) -> None:
+        """Say so when the cursor is on another action than last said."""
+        aid = self.highlighted_id
+        if aid != self._cursor_id:
+            self._cursor_id = aid
+            self.post_message(self.Highlighted(self, aid))
+
+    @property
+    def _rows_in_sight(self) -> int:
+        return max(1, self.scrollable_content_region.height - HEADER_HEIGHT)
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + self._rows_in_sight:
+            self.scroll_to(y=self._cursor - self._rows_in_sight + 1, animate=False)
+
+    def _keys_moved(self, row: int) -> None:
+        self._hide_hover()  # as DataTable does: the keys, not the mouse, are in use
+        self.move_cursor(row=row)
+
+    def action_cursor_up(self) -> None:
+        self._keys_moved(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._keys_moved(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        page = self._rows_in_sight
+        self.scroll_to(y=round(self.scroll_y) - page, animate=False, immediate=True)
+        self._keys_moved(self._cursor - page)
+
+    def action_page_down(self) -> None:
+        page = self._rows_in_sight
+        self.scroll_to(y=round(self.scroll_y) + page, animate=False, immediate=True)
+        self._keys_moved(self._cursor + page)
+
+    def _half_page(self) -> int:
+        return max(1, self._rows_in_sight // 2)
+
+    def action_half_page_down(self) -> None:
+        self._keys_moved(self._cursor + self._half_page())
+
+    def action_half_page_up(self) -> None:
+        self._keys_moved(self._cursor - self._half_page())
+
+    def action_scroll_top(self) -> None:
+        self._keys_moved(0)
+
+    def action_scroll_bottom(self) -> None:
+        self._keys_moved(len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        self._hide_hover()
+        aid = self.highlighted_id
+        if aid is not None:
+            self.post_message(self.Selected(self, aid))
+
+    # -- the mouse -------------------------------------------------------------------------
+
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < HEADER_HEIGHT:
+            return None
+        row = round(self.scroll_y) + offset.y - HEADER_HEIGHT
+        return row if row < len(self._order) else None
+
+    def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor to the row; a click on the highlighted row selects it."""
+        row = self._row_at(event)
+        if row is None:
+            return
+        event.stop()
+        if row == self._cursor:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row=row)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._row_at(event))
+
+    def on_leave(self) -> None:
+        self._hide_hover()
+
+    def _set_hover(self, row: int | None) -> None:
+        if row != self._hover:
+            if self._hover is not None:
+                self.refresh_line(self._hover + HEADER_HEIGHT)
+            if row is not None:
+                self.refresh_line(row + HEADER_HEIGHT)
+            self._hover = row
+
+    def _hide_hover(self) -> None:
+        self._set_hover(None)
+
     # -- new-row highlight -----------------------------------------------------------------
 
     def _arm_fresh_timer(self) -> None:
@@ -369,154 +517,94 @@ class ActionTable(DataTable[Text]):
         self._fresh_timer = None
         now = monotonic()
         expired = [aid for aid, until in self._fresh.items() if until <= now]
+        changed = False
         for aid in expired:
             del self._fresh[aid]
             view = self._views.get(aid)
             if view is not None and self._now is not None:
-                self._update(view, self._now)
+                changed = self._update(view, self._now) or changed
+        if changed:
+            self.refresh()
         if self._fresh:
             self._arm_fresh_timer()
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> SegmentLines:
-        """DataTable keys its render caches on a counter that every add, remove and
-        update_cell bumps, so after any live change it renders every visible cell again
-        through Rich (over half of a 1% refresh on the benchmark machine). A cell renders
-        the same while its value object, its place and its look are the same, so those
-        are kept across changes. Safe because cell values are never changed in place here:
-        every change is a new Text through add_row or update_cell."""
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:  # header or row label: as is
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        value = self._data[row_key].get(column_key)
-        key = (
-            row_key,
-            column_key,
-            row_index,  # part of the rendered cell (mouse metadata)
-            column_index,
-            base_style,
-            width,
-            self.cell_padding,
-            cursor,
-            hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority,
-            self.cursor_background_priority,
-            self._pseudo_class_state,
+    def _current_look(self) -> _Look:
+        padded = sum(w + 2 * CELL_PADDING for w in self._widths)
+        return _Look(
+            self.rich_style,
+            self.get_component_rich_style("action-table--header"),
+            self.get_component_rich_style("action-table--cursor"),
+            self.get_component_rich_style("action-table--hover"),
+            self._widths,
+            max(padded, self.scrollable_content_region.width),
         )
-        kept = self._kept_cells.get(key)
-        if kept is not None and kept[0] is value:
-            return kept[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        self._kept_cells[key] = (value, lines)
-        return lines
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # DataTable.render_line works out the widget's style from the DOM for every
-        # line (walking all its ancestors); it cannot change during one paint.
-        self._paint_style = self.rich_style
+        # The look (worked out from the DOM, walking all ancestors) cannot change
+        # during one paint: once for all its lines.
+        self._look = self._current_look()
         try:
             return super().render_lines(crop)
         finally:
-            self._paint_style = None
+            self._look = None
 
     def render_line(self, y: int) -> Strip:
-        """DataTable.render_line, with the style worked out once per paint."""
-        style = self._paint_style
-        if style is None or self.fixed_rows:
-            return super().render_line(y)
-        if y >= (self.header_height if self.show_header else 0):
-            y += self.scroll_offset.y
-        scroll_x = self.scroll_offset.x
-        return self._render_line(y, scroll_x, scroll_x + self.size.width, style)
-
-    def _get_offsets(self, y: int) -> tuple[RowKey, int]:
-        """The row at line `y` and the line within it. DataTable looks it up in a list of
-        every line of every row, rebuilt after each change (1,000 rows: about a ms);
-        here every row is one line, so line y is row y (below the header)."""
-        if self.show_header:
-            if y < self.header_height:
-                return self._header_row_key, y
-            y -= self.header_height
-        row_key = self._row_locations.get_key(y)
-        if row_key is None:
-            raise LookupError(f"Y coord {y!r} is greater than total height")
-        return row_key, 0
-
-    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """DataTable keys its line cache on the same change counter as its cells, so
-        after any change every visible line is assembled again, even when no row on
-        screen changed. A line looks the same while its row, its cell values, its cursor
-        and hover state and the table's look are the same, so it is kept (cell values
-        are never changed in place here, see _render_cell). A row that moved up or down
-        (rows above it left) keeps its line too, with its new place in the metadata."""
-        try:
-            row_key, _ = self._get_offsets(y)
-        except LookupError:
-            return super()._render_line(y, x1, x2, base_style)
-        columns = self.ordered_columns
-        if row_key is self._header_row_key:
-            row_index = -1
-            values: tuple[object, ...] = tuple(column.label for column in columns)
+        look = self._look or self._current_look()
+        scroll_x = round(self.scroll_x)
+        width = self.scrollable_content_region.width
+        if y < HEADER_HEIGHT:
+            strip = self._line(-1, _HEADER, False, False, look)
         else:
-            row_index = y - (self.header_height if self.show_header else 0)
-            values = tuple(self._data[row_key].values())
-        cursor, hover = self.cursor_coordinate, self.hover_coordinate
-        if self.cursor_type == "row":  # only whether the cursor is on this row matters
-            pointers: tuple[object, ...] = (cursor.row == row_index, hover.row == row_index)
-        else:
-            pointers = (cursor, hover)
-        key = (
-            x1,
-            x2,
-            row_key,
-            base_style,
-            *pointers,
-            self.size.width,
-            tuple(column.get_render_width(self) for column in columns),
-            self.cursor_type,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority,
-            self.cursor_background_priority,
-            self._pseudo_class_state,
-            self.fixed_columns,
-            self.show_row_labels,
-            self._labelled_row_exists,
-            self.zebra_stripes,
-        )
-        kept = self._kept_lines.get(key)
-        strip: Strip | None = None
-        if kept is not None and len(kept[0]) == len(values) and all(map(is_, kept[0], values)):
-            if kept[1] == row_index:
-                return kept[2]
-            if not (self.zebra_stripes or self.fixed_rows):  # else its look depends on its place
-                strip = _moved(kept[2], row_index)
-        if strip is None:
-            strip = super()._render_line(y, x1, x2, base_style)
-        self._kept_lines[key] = (values, row_index, strip)
+            row = round(self.scroll_y) + y - HEADER_HEIGHT
+            if row >= len(self._order):
+                return Strip.blank(width, look.base)
+            aid = self._order[row]
+            strip = self._line(aid, self._cells[aid], row == self._cursor, row == self._hover, look)
+        return strip.crop_extend(scroll_x, scroll_x + width, look.base)
+
+    def _line(
+        self, aid: int, cells: tuple[Text, ...], cursor: bool, hover: bool, look: _Look
+    ) -> Strip:
+        """A row's whole line, kept while its cells (never changed in place: every change
+        is a new tuple of new Texts) and its look are the same."""
+        key = (aid, cursor, hover)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is cells and kept[1] == look:
+            return kept[2]
+        strip = self._paint_line(cells, cursor, hover, look, header=aid == -1)
+        self._kept[key] = (cells, look, strip)
         return strip
 
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._kept_cells.clear()
-        self._kept_lines.clear()
+    def _paint_line(
+        self, cells: tuple[Text, ...], cursor: bool, hover: bool, look: _Look, *, header: bool
+    ) -> Strip:
+        style = look.base + look.header if header else look.base
+        if hover:
+            style += look.hover
+        if cursor:
+            style += look.cursor
+        line = Text(end="", no_wrap=True)
+        pad = " " * CELL_PADDING
+        for value, width in zip(cells, look.widths, strict=True):
+            text = value.copy()
+            text.align("right" if text.justify == "right" else "left", width)
+            line.append(pad)
+            line.append_text(text)
+            line.append(pad)
+        line.align("left", look.line_width)
+        # Under the cells' own styles (Text.render leaves a Text's base style out).
+        line.stylize_before(style)
+        if cursor and look.cursor.color is not None:
+            # The cursor's colour wins over the cells' own (status colours), as in
+            # DataTable, so the cursor row reads the same whatever it shows.
+            line.stylize(Style(color=look.cursor.color))
+        return Strip(line.render(self.app.console), look.line_width)
 
     def notify_style_update(self) -> None:
-        # A theme or CSS change restyles every cell.
-        self._kept_cells.clear()
-        self._kept_lines.clear()
+        # A theme or CSS change restyles every line.
+        self._kept.clear()
         super().notify_style_update()
 
     # -- responsive column widths ----------------------------------------------------------
@@ -525,9 +613,8 @@ class ActionTable(DataTable[Text]):
         self.fit_columns(self.size.width)
 
     def fit_columns(self, width: int) -> None:
-        """Share the width beyond the 80-column layout among the growable columns.
-        (The base class's own resize handler invalidates its render caches.)"""
-        padding = 2 * self.cell_padding
+        """Share the width beyond the 80-column layout among the growable columns."""
+        padding = 2 * CELL_PADDING
         scrollbar = self.styles.scrollbar_size_vertical
         widths = {spec.key: spec.width for spec in COLUMNS}
         widths["id"] = self._id_width
@@ -544,8 +631,6 @@ class ActionTable(DataTable[Text]):
                     widths[spec.key] += grant
             granted = sum(widths[s.key] - s.width for s in COLUMNS if s.grow and s.key != "action")
             widths["action"] += extra - granted
-        for column in self.columns.values():
-            column.width = widths[str(column.key.value)]
-        total = sum(column.get_render_width(self) for column in self.columns.values())
-        self.virtual_size = Size(total, self.virtual_size.height)
+        self._widths = tuple(widths[spec.key] for spec in COLUMNS)
+        self._settle_virtual_size()
         self.refresh()

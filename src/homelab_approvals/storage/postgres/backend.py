@@ -61,9 +61,12 @@ class PostgresBackend:
     def lock_schema(self, conn: Connection) -> None:
         conn.exec_driver_sql(QUERIES["lock_schema"])
 
-    def missing_schema_objects(self, conn: Connection) -> list[str]:
+    def schema_objects_to_create(
+        self, conn: Connection, *, complete: bool
+    ) -> tuple[list[str], list[str]]:
         present = set(conn.exec_driver_sql(QUERIES["existing_objects"]).scalars())
-        return [name for name in SCHEMA_OBJECTS if name not in present]
+        create = [name for name in SCHEMA_OBJECTS if name not in present]
+        return create, [f"{name} was removed" for name in create] if complete else []
 
     def create_schema_objects(self, conn: Connection, names: list[str]) -> None:
         for name in names:

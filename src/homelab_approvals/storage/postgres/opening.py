@@ -39,8 +39,15 @@ def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> D
             if may_write is False:
                 user = url.username or "this role"
                 reason = f"the role {user} may not change actions or add events"
-        db = Database(engine, label, backend, read_only=reason is not None, read_only_reason=reason)
-        ensure_schema(db)
+        db = Database(
+            engine,
+            label,
+            backend,
+            read_only=reason is not None,
+            read_only_reason=reason,
+            reopen=lambda: open_url(url, label, read_only=read_only, listen=listen),
+        )
+        db.audit_repairs = ensure_schema(db)
     except BaseException:
         backend.close()
         raise

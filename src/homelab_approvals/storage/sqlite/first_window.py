@@ -7,7 +7,7 @@ library's sqlite3, exactly as `ApprovalService.list_actions` would return it; th
 draws it, then opens the database for real in the background.
 
 Anything unusual (no file, an empty or foreign file, an older or newer schema, any SQLite
-error, a date-time that cannot be read) gives None, and the caller takes the ordinary
+error) gives None, and the caller takes the ordinary
 path, whose errors are the ones users know. The SQL is SQLAlchemy's own rendering of the
 service's statements, kept as text; tests/test_first_window.py fails if they drift apart.
 """
@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from homelab_approvals.domain.damaged import stored_text, text_from_bytes
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.storage.datetimes import utc_from_stored
@@ -61,6 +62,9 @@ DATETIME_COLUMNS = frozenset(
     {"created_at", "approved_at", "rejected_at", "executed_at", "completed_at"}
 )
 BOOLEAN_COLUMNS = frozenset({"server_paused"})
+#: ROWS_SQL's columns that are integers as SQLite returns them; every other is text
+#: (`StoredText`: a BLOB there reads as "⟨3 bytes⟩").
+INTEGER_COLUMNS = frozenset({"id", "alert_id", "exit_code"})
 #: What `ensure_schema` would find missing in a database that is not up to date.
 TABLES = frozenset({"servers", "remediation_actions", "action_events", "approvals_schema"})
 TRIGGERS = frozenset(
@@ -88,6 +92,7 @@ def read_first_window(path: Path, *, read_only: bool = False) -> FirstWindow | N
             params, snapshot = read_only_uri_params(path, label)
             reason = reason or unwritable
         conn = sqlite3.connect(sqlite_uri(path, params), uri=True, isolation_level=None)
+        conn.text_factory = text_from_bytes  # as the ordinary path's connections
         try:
             page = _read(conn)
         finally:
@@ -144,5 +149,7 @@ def _converters(columns: list[str]) -> list[Any]:
         else _as_bool
         if name in BOOLEAN_COLUMNS
         else _as_is
+        if name in INTEGER_COLUMNS
+        else stored_text
         for name in columns
     ]

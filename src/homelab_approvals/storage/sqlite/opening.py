@@ -13,6 +13,7 @@ from urllib.parse import quote
 from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from homelab_approvals.domain.damaged import text_from_bytes
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.database import Database
@@ -42,6 +43,9 @@ def _install_sqlite_hooks(engine: Engine, *, new_file: bool, query_only: bool = 
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
         dbapi_conn.isolation_level = None
+        # Bytes that are not UTF-8 in a text column: shown with stand-ins and marked,
+        # instead of an error that would hide every other row of the query.
+        dbapi_conn.text_factory = text_from_bytes
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -102,6 +106,19 @@ def _create_file(path: Path, *, group_shared: bool) -> None:
     os.chmod(path, mode)  # the umask must not widen or narrow what we asked for
 
 
+def _restrict_empty_file(path: Path, *, group_shared: bool) -> None:
+    """An empty file we are about to turn into a database gets a new database's mode
+    (0600, or 0660 shared), whatever it was made with: an empty 0666 file given as --db
+    must not become a world-writable audit trail. Someone else's file is left as it is
+    (only its owner may change its mode)."""
+    try:
+        os.chmod(path, 0o660 if group_shared else 0o600)
+    except PermissionError:
+        pass
+    except OSError as error:
+        raise StorageError(f"cannot open the database ({error.strerror}): {path}") from error
+
+
 def _sqlite_url(path: Path, **uri_params: str) -> URL:
     """A URL SQLAlchemy will not re-parse: a path may hold '?', '#', '%' or spaces."""
     if not uri_params:
@@ -160,6 +177,8 @@ def open_file(
     except OSError as error:
         raise StorageError(f"cannot open the database ({error.strerror}): {label}") from error
     unwritable = unwritable_reason(path)
+    if new_file and unwritable is None and not read_only:
+        _restrict_empty_file(path, group_shared=group_shared)
     snapshot = False
     if unwritable is not None:
         engine, snapshot = _open_read_only_engine(path, label)
@@ -176,11 +195,12 @@ def open_file(
     db = Database(
         engine,
         label,
-        SQLiteBackend(engine, label),
+        SQLiteBackend(engine, label, path=path),
         read_only=reason is not None,
         read_only_reason=reason,
         created=new_file,
         snapshot=snapshot,
+        reopen=lambda: open_file(path, read_only=read_only, create=False),
     )
     return _prepared(db, pragmas)
 
@@ -196,7 +216,7 @@ def open_memory(url: URL, label: str, *, read_only: bool) -> Database:
 
 def _prepared(db: Database, pragmas: _Pragmas) -> Database:
     try:
-        ensure_schema(db)
+        db.audit_repairs = ensure_schema(db)
         _check_foreign_key_parents(db, pragmas)
     except BaseException:
         db.close()

@@ -1,4 +1,4 @@
--- Our schema objects on PostgreSQL, created in this order by whichever is missing (under
+-- Our schema objects on PostgreSQL (14 or later: CREATE OR REPLACE TRIGGER), created in this order by whichever is missing (under
 -- the advisory lock, see backend.py). Each is named by the object it creates.
 
 -- The audit trail is append-only, enforced by the server whoever the client is.
@@ -12,11 +12,11 @@ END
 $$;
 
 -- name: action_events_append_only
-CREATE TRIGGER action_events_append_only BEFORE UPDATE OR DELETE ON action_events
+CREATE OR REPLACE TRIGGER action_events_append_only BEFORE UPDATE OR DELETE ON action_events
 FOR EACH ROW EXECUTE FUNCTION approvals_refuse_change();
 
 -- name: action_events_no_truncate
-CREATE TRIGGER action_events_no_truncate BEFORE TRUNCATE ON action_events
+CREATE OR REPLACE TRIGGER action_events_no_truncate BEFORE TRUNCATE ON action_events
 FOR EACH STATEMENT EXECUTE FUNCTION approvals_refuse_change();
 
 -- The change feed: every change to an action (ours or HomelabCmd's) or its trail
@@ -38,13 +38,13 @@ END
 $$;
 
 -- name: remediation_actions_notify
-CREATE TRIGGER remediation_actions_notify AFTER INSERT OR UPDATE ON remediation_actions
+CREATE OR REPLACE TRIGGER remediation_actions_notify AFTER INSERT OR UPDATE ON remediation_actions
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 
 -- name: action_events_notify
-CREATE TRIGGER action_events_notify AFTER INSERT ON action_events
+CREATE OR REPLACE TRIGGER action_events_notify AFTER INSERT ON action_events
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 
 -- name: servers_notify
-CREATE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
+CREATE OR REPLACE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
