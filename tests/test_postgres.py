@@ -7,11 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from homelab_approvals.cli.main import main
 from homelab_approvals.domain.errors import ConstraintRefused, StorageError
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
@@ -319,3 +321,120 @@ def test_errors_are_classified_by_sqlstate(
     assert mapped is not None
     assert mapped.code == kind
     assert words in mapped.message
+
+
+# -- copy-to -----------------------------------------------------------------------------------
+
+
+def _history(db: Database) -> tuple[list[object], list[object], list[object]]:
+    service = ApprovalService(db)
+    return (
+        [tuple(s) for s in service.list_servers()],
+        [tuple(a)[:19] for a in service.list_actions().rows],
+        [tuple(e) for e in service.list_events()],
+    )
+
+
+def _filled(service: ApprovalService) -> None:
+    service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
+    service.add_server("nas", "nas.lan", "NAS")
+    first = service.create_action("pi-4", "restart_service", "nginx", actor="bob")
+    second = service.create_action("pi-4", "clear_logs", actor="bob")
+    service.create_action("nas", "apt_update", actor="bob")  # auto-approved
+    service.approve(first.id, "alice")
+    service.reject(second.id, "alice", "not now")
+
+
+def test_copy_to_postgresql_and_back_keeps_ids_times_and_events(
+    tmp_path: Path, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_path = tmp_path / "source.db"
+    source = open_database(source_path)
+    _filled(ApprovalService(source))
+    expected = _history(source)
+    source.close()
+
+    target = pg_server.fresh()
+    assert main(["--db", str(source_path), "copy-to", target]) == 0
+    assert "copied 2 servers, 3 actions and 6 events" in capsys.readouterr().out
+    copied = open_database(url=target)
+    try:
+        assert _history(copied) == expected
+        # New ids follow on from the copied ones.
+        service = ApprovalService(copied)
+        fresh = service.create_action("pi-4", "apt_update", actor="bob")
+        assert fresh.id == 4
+        assert service.list_events()[-1].id == 7
+    finally:
+        copied.close()
+
+    back = tmp_path / "back.db"
+    assert main(["--database-url", target, "copy-to", f"sqlite:///{back}"]) == 0
+    returned = open_database(back)
+    try:
+        servers, actions, events = _history(returned)
+        assert (servers, actions[:3], events[:6]) == expected
+    finally:
+        returned.close()
+
+
+def test_copy_to_refuses_a_destination_with_actions_and_copies_nothing(
+    tmp_path: Path, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_path = tmp_path / "source.db"
+    source = open_database(source_path)
+    _filled(ApprovalService(source))
+    source.close()
+    target = pg_server.fresh()
+    busy = open_database(url=target)
+    try:
+        service = ApprovalService(busy)
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        service.create_action("pi-4", "restart_service", "sshd", actor="carol")
+        before = _history(busy)
+        code = main(["--db", str(source_path), "copy-to", target])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "already holds 1 actions and 1 events" in err
+        assert err.count("\n") == 1
+        assert _history(busy) == before
+    finally:
+        busy.close()
+
+
+# -- the CLI on PostgreSQL ---------------------------------------------------------------------
+
+
+def test_the_cli_says_one_line_and_exits_1_for_each_connection_failure(
+    pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = pg_server.fresh()
+    secret = good.split(":")[2].split("@")[0]
+    for url in (
+        good.replace(secret, "wrong"),
+        good.rsplit("/", 1)[0] + "/missing_db",
+        f"postgresql://approvals:{secret}@127.0.0.1:1/postgres",
+    ):
+        assert main(["--database-url", url, "list"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: DATABASE_ERROR: ")
+        assert err.count("\n") == 1
+        assert secret not in err
+
+
+def test_the_cli_decides_on_postgresql(
+    pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = pg_server.fresh()
+    db = open_database(url=url)
+    try:
+        service = ApprovalService(db)
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        action = service.create_action("pi-4", "restart_service", "nginx", actor="bob")
+    finally:
+        db.close()
+    base = ["--database-url", url, "--operator", "alice"]
+    assert main([*base, "approve", str(action.id), "--json"]) == 0
+    assert '"status":"approved"' in capsys.readouterr().out.replace(" ", "")
+    assert main([*base, "approve", str(action.id)]) == 4  # CONFLICT
+    assert "already approved by alice" in capsys.readouterr().err

@@ -81,7 +81,9 @@ def open_from_args(args: argparse.Namespace, path: Path | None = None) -> Databa
     from homelab_approvals.storage import open_database
 
     if args.database_url:
-        db = open_database(url=args.database_url, read_only=args.read_only)
+        db = open_database(
+            url=args.database_url, read_only=args.read_only, listen=not args.no_listen
+        )
     else:
         db = open_database(
             path or resolve_db_path(args.db),

@@ -88,6 +88,11 @@ class Backend(Protocol):
         """(Re)create those objects, inside `begin_write()`'s transaction."""
         ...
 
+    def ids_follow_on(self, conn: Connection, tables: list[str]) -> None:
+        """After rows were written with their ids (copy-to): new rows of these tables get
+        ids after the highest one."""
+        ...
+
     def close(self) -> None:
         """Release what the backend holds (held connections, watchers) and the engine."""
         ...

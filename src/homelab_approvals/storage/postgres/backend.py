@@ -72,6 +72,14 @@ class PostgresBackend:
         for name in names:
             conn.exec_driver_sql(SCHEMA_OBJECTS[name])
 
+    def ids_follow_on(self, conn: Connection, tables: list[str]) -> None:
+        for table in tables:
+            quoted = conn.dialect.identifier_preparer.quote(table)
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{quoted}', 'id'), "
+                f"coalesce(max(id), 0) + 1, false) FROM {quoted}"
+            )
+
     def close(self) -> None:
         self.listener.close()
         self._engine.dispose()

@@ -157,6 +157,9 @@ class SQLiteBackend:
             conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
             conn.exec_driver_sql(TRIGGERS[name])
 
+    def ids_follow_on(self, conn: Connection, tables: list[str]) -> None:
+        pass  # an INTEGER PRIMARY KEY takes the highest id plus one by itself
+
     def close(self) -> None:
         if self._held is not None:
             self._held.close()
