@@ -18,8 +18,8 @@ BATCH = 1000
 #: In the order they are copied: servers before the actions that name them.
 TABLES: tuple[Table, ...] = (
     Server.__table__,  # type: ignore[assignment]
-    RemediationAction.__table__,  # type: ignore[assignment]
-    ActionEvent.__table__,  # type: ignore[assignment]
+    RemediationAction.__table__,
+    ActionEvent.__table__,
 )
 
 #: `progress(table, copied, total)`, after each batch.
