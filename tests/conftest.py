@@ -4,15 +4,14 @@ mocks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage import Database
 from pg_support import PgServer, require_server
 
 
@@ -84,52 +83,12 @@ def pg_server() -> Iterator[PgServer]:
     server.drop(server.template)
 
 
-@dataclass
-class DbTarget:
-    """Where a test's fresh database is: a SQLite file or a PostgreSQL URL."""
-
-    backend: str
-    path: Path | None = None
-    url: str | None = None
-
-    @property
-    def location(self) -> str:
-        """What `open_database` and the CLI take: a path, or a URL."""
-        return str(self.path) if self.path is not None else str(self.url)
-
-    @property
-    def cli_args(self) -> list[str]:
-        return (
-            ["--db", str(self.path)] if self.path is not None else ["--database-url", str(self.url)]
-        )
-
-    def open(self, **options: Any) -> Database:
-        if self.path is not None:
-            return open_database(self.path, **options)
-        return open_database(url=self.url, **options)
-
-    def execute(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
-        """Plain SQL on a connection of its own, committed (as another tool would write):
-        rows in states the service cannot reach, or a look at what was stored."""
-        from sqlalchemy import create_engine, text
-
-        if self.path is not None:
-            engine = create_engine(f"sqlite:///{self.path}")
-        else:
-            engine = create_engine(
-                str(self.url).replace("postgresql://", "postgresql+psycopg://", 1)
-            )
-        try:
-            with engine.begin() as conn:
-                result = conn.execute(text(statement), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            engine.dispose()
-
-
 @pytest.fixture
-def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> DbTarget:
+def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbTarget]:
     if backend == "sqlite":
-        return DbTarget(backend, path=tmp_path / "approvals.db")
+        yield DbTarget(backend, path=tmp_path / "approvals.db")
+        return
     server: PgServer = request.getfixturevalue("pg_server")
-    return DbTarget(backend, url=server.fresh())
+    url = server.fresh()
+    yield DbTarget(backend, url=url)
+    server.drop_url(url)

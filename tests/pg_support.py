@@ -77,6 +77,11 @@ class PgServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
+    def drop_url(self, url: str) -> None:
+        database = make_url(url).database
+        if database:
+            self.drop(database)
+
     def restart(self) -> None:
         """Restart the server (the cluster .ci/pg-cluster started): every connection drops."""
         folder, bin_dir = os.environ.get(DIR_ENV), os.environ.get(BIN_ENV)

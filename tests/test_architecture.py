@@ -155,6 +155,15 @@ def _backend_mentions(path: Path) -> list[str]:
         and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)
     }
+    # What a user reads in --help may name a backend ("postgresql://user@host/db").
+    help_texts = {
+        id(keyword.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "help"
+    }
+    docstrings |= help_texts
     found = []
     for node in ast.walk(tree):
         words: list[str] = []

@@ -23,8 +23,10 @@ from pg_support import PgServer
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> str:
-    return pg_server.fresh()
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    url = pg_server.fresh()
+    yield url
+    pg_server.drop_url(url)
 
 
 @pytest.fixture
