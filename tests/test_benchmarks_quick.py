@@ -21,6 +21,7 @@ KEYS = {
     "raw_sqlite_per_s",
     "approve_per_s",
     "approve_ratio",
+    "approve_same_txn_ratio",
     "contention_per_s",
     "contention_errors",
     "propagation_ms_p50",

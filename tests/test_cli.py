@@ -30,6 +30,8 @@ from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database
 
 ACTION_KEYS = set(ActionView._fields)
+# list, show and approve add the action's preview (tests/test_cli_previews.py).
+WITH_PREVIEW = ACTION_KEYS | {"preview"}
 EVENT_KEYS = set(EventView._fields)
 SERVER_KEYS = set(ServerView._fields)
 ACTION_TIMES = ("created_at", "approved_at", "rejected_at", "executed_at", "completed_at")
@@ -230,7 +232,8 @@ def test_list_json_is_an_array_of_column_objects(cli: Cli, world: ApprovalServic
     assert isinstance(rows, list)
     assert [r["id"] for r in rows] == [1, 2, 3, 4]
     for row in rows:
-        assert set(row) == ACTION_KEYS
+        assert set(row) == WITH_PREVIEW
+        assert row["preview"] is None
         for key in ACTION_TIMES:
             if row[key] is not None:
                 assert_iso_utc(row[key])
@@ -256,9 +259,11 @@ def test_show_json_is_one_action_object(cli: Cli, world: ApprovalService) -> Non
     run = cli("show", "1", "--json")
     assert run.code == 0
     action = run.json()
-    # Every column, plus the approvals it has and needs (two-person approval).
-    assert set(action) == ACTION_KEYS | {"approvals_required", "approvals"}
+    # Every column, plus the approvals it has and needs (two-person approval), and its
+    # preview (tests/test_cli_previews.py).
+    assert set(action) == WITH_PREVIEW | {"approvals_required", "approvals"}
     assert (action["approvals_required"], action["approvals"]) == (1, [])
+    assert action["preview"] is None
     assert action["command"] == "systemctl restart nginx"
     assert action["created_by"] == "homelabcmd"
     assert_iso_utc(action["created_at"])
@@ -305,7 +310,8 @@ def test_action_json_is_pinned_to_the_byte(cli: Cli, db: Database) -> None:
         '  "server_label": "PI-4",\n'
         '  "server_paused": true,\n'
         '  "approvals_required": 1,\n'
-        '  "approvals": []\n'
+        '  "approvals": [],\n'
+        '  "preview": null\n'
         "}\n"
     )
 
@@ -326,7 +332,12 @@ def test_a_decisions_json_is_byte_for_byte_what_show_prints_next(
     shown = cli("show", str(action_id), "--json")
     assert (decided.code, shown.code) == (0, 0)
     assert decided.out == shown.out
-    assert list(decided.json()) == [*ActionView._fields, "approvals_required", "approvals"]
+    assert list(decided.json()) == [
+        *ActionView._fields,
+        "approvals_required",
+        "approvals",
+        "preview",
+    ]
     assert decided.json()["server_label"] == ("PI-4" if action_id == 1 else "nas.lan")
 
 
@@ -354,7 +365,7 @@ def test_create_json_on_paused_and_active_servers(cli: Cli, seeded: ApprovalServ
     pre = ["--operator", "alice"]
     active = cli("create", "--server", "nas", "--type", "apt_update", "--json", pre=pre)
     assert (pending.code, active.code) == (0, 0)
-    assert set(pending.json()) == ACTION_KEYS
+    assert set(pending.json()) == WITH_PREVIEW
     assert (pending.json()["status"], pending.json()["approved_by"]) == ("pending", None)
     assert (active.json()["status"], active.json()["approved_by"]) == ("approved", "auto")
     assert active.json()["created_by"] == "alice"

@@ -94,25 +94,50 @@ def test_bash_offers_files_for_db(bash_script: Path, tmp_path: Path) -> None:
     assert complete(bash_script, line) == [f"{tmp_path}/approvals.db"]
 
 
+#: Drives an interactive zsh on a pseudo-terminal (zsh's own zpty module): compinit with
+#: the script on $fpath, then a line typed with a Tab; waits for the listing, never sleeps.
+ZPTY_PROBE = """
+zmodload zsh/zpty || exit 3
+zpty z 'zsh -f -i'
+zpty -w z 'PS1="> "; fpath=(%(folder)s $fpath); autoload -U compinit'
+zpty -w z 'compinit -u -d %(dump)s; print READY'
+zpty -r z out '*READY*'
+zpty -wn z $'homelab-approvals %(line)s\t'
+zpty -r z out '*%(wait_for)s*'
+print -r -- "$out"
+zpty -d z
+"""
+
+
 @pytest.mark.skipif(ZSH is None, reason="zsh is not installed")
-def test_the_zsh_script_is_valid_zsh_and_names_the_values(tmp_path: Path) -> None:
+def test_the_zsh_script_is_valid_zsh_and_completes(tmp_path: Path) -> None:
     script = generate("zsh", tmp_path)
     assert ZSH is not None
     checked = subprocess.run([ZSH, "-n", str(script)], capture_output=True, check=False)
     assert checked.returncode == 0, checked.stderr
-    text = script.read_text()
-    assert text.startswith("#compdef homelab-approvals")
-    for values in ("(oldest newest server action)", "(pending approved rejected"):
-        assert values in text
-    # It loads into a real completion system without complaint.
-    loaded = subprocess.run(
-        [ZSH, "-f", "-c", f"autoload -U compinit && compinit -u && source {script}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert (loaded.returncode, loaded.stderr) == (0, "")
+    assert script.read_text().startswith("#compdef homelab-approvals")
+    folder = tmp_path / "functions"
+    folder.mkdir()
+    script.rename(folder / "_homelab-approvals")  # as the README says to install it
+    for line, offered in (
+        ("list --sort ", ("action", "newest", "oldest", "server")),
+        ("list --status ", ("approved", "executing", "pending", "rejected")),
+        # (with a common prefix typed already, zsh lists at once: LIST_AMBIGUOUS)
+        ("create --server pi --type apt_up", ("apt_update", "apt_upgrade_all")),
+    ):
+        probe = ZPTY_PROBE % {
+            "folder": folder,
+            "dump": tmp_path / "zcompdump",
+            "line": line,
+            "wait_for": offered[-1],
+        }
+        done = subprocess.run(
+            [ZSH, "-f", "-c", probe], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        listing = done.stdout.rsplit(line, 1)[-1]  # what came after the typed line
+        for value in offered:
+            assert value in listing, (line, done.stdout)
 
 
 def test_only_the_completion_command_imports_shtab(tmp_path: Path) -> None:

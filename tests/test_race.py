@@ -23,6 +23,7 @@ import pytest
 from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
+from homelab_approvals.storage.version import SCHEMA_VERSION
 from pg_support import PgServer
 
 WORKERS = 8
@@ -137,7 +138,8 @@ def test_eight_processes_create_the_same_new_database_at_once(pool: Pool, tmp_pa
     assert {code for code, _ in results.values()} == {"ok"}
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT id, version FROM approvals_schema").fetchall() == [(1, 1)]
+        version = conn.execute("SELECT id, version FROM approvals_schema").fetchall()
+        assert version == [(1, SCHEMA_VERSION)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         triggers = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import homelab_approvals
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
 from sshd_harness import (
@@ -113,8 +114,13 @@ class Queue:
             db.close()
 
     def forced_command(self, operator: str) -> str:
+        # The code under test, not whatever checkout the venv has installed (sshd starts
+        # the command with a clean environment).
+        source = Path(homelab_approvals.__file__).resolve().parent.parent
         return shlex.join(
             [
+                "env",
+                f"PYTHONPATH={source}",
                 sys.executable,
                 "-m",
                 "homelab_approvals",

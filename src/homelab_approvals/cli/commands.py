@@ -19,6 +19,7 @@ from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
 from homelab_approvals.domain.errors import ConfigError, DeliveryError
 from homelab_approvals.domain.expiry import approved_reason
+from homelab_approvals.domain.previews import PreviewView, preview_headline, short_digest
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import (
     ActionPage,
@@ -30,6 +31,7 @@ from homelab_approvals.domain.views import (
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
 from homelab_approvals.service.bulk import Decision
+from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
 
 Command = Callable[[Session], int]
@@ -53,10 +55,12 @@ def _about(action: ActionView) -> str:
     return f"#{action.id} {text(action.summary)} on {output.server_cell(action)}"
 
 
-def _print_action(action: ActionView, as_json: bool, sentence: str) -> int:
-    """The result of a committed change (create, approve, reject, cancel)."""
-    if as_json:
-        return _committed(lambda: write_json(output.as_dict(action)))
+def _print_action(s: Session, action: ActionView, sentence: str) -> int:
+    """The result of a committed change (create): the sentence, or with --json the
+    action's object with its `preview`."""
+    if s.args.json:
+        shown = _with_preview(output.as_dict(action), s.service.get_preview(action.id))
+        return _committed(lambda: write_json(shown))
     return _committed(lambda: _print(sentence))
 
 
@@ -77,6 +81,13 @@ def _committed(write: Callable[[], None]) -> int:
             f"warning: the change was committed, but its result could not be printed ({why})"
         )
     return EXIT_OK
+
+
+def _with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
+    """An action's JSON with `preview`: {taken_at, exit_code, summary, plan, digest,
+    error}, or null when none was taken."""
+    shown["preview"] = preview.to_json() if preview else None
+    return shown
 
 
 # -- the console ----------------------------------------------------------------------------
@@ -264,7 +275,7 @@ def create(s: Session) -> int:
         outcome = "pending: the server is in maintenance, so it waits for a decision"
     else:
         outcome = f"{text(action.status)} automatically: the server is not in maintenance"
-    return _print_action(action, args.json, f"created {_about(action)}, {outcome}")
+    return _print_action(s, action, f"created {_about(action)}, {outcome}")
 
 
 def list_actions(s: Session) -> int:
@@ -281,7 +292,8 @@ def list_actions(s: Session) -> int:
         query = query.with_(limit=args.limit)
     page = s.service.list_actions(query)  # the query was validated before this opened the DB
     if args.json:
-        write_json([output.as_dict(a) for a in page.rows])
+        previews = s.service.previews_for([a.id for a in page.rows])
+        write_json([_with_preview(output.as_dict(a), previews.get(a.id)) for a in page.rows])
         if args.limit is None and len(page.rows) < page.total - query.offset:
             # Not an error, but a script should know the default window cut the list.
             sys.stderr.write(
@@ -325,14 +337,22 @@ def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, objec
     return shown
 
 
+def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
+    """What `show --json` prints: the action, its approvals and its preview."""
+    shown = _with_approvals(action, s.service.approval_tally(action.id))
+    return _with_preview(shown, s.service.get_preview(action.id))
+
+
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
-    tally = s.service.approval_tally(action.id)
     if s.args.json:
-        write_json(_with_approvals(action, tally))
+        write_json(_shown_json(s, action))
         return EXIT_OK
+    tally = s.service.approval_tally(action.id)
+    preview = s.service.get_preview(action.id)
     events = s.service.list_events(action_id=action.id)
     _lines(_details(action, tally))
+    _lines(_preview_lines(action, preview, s.service.bound_preview(action.id)))
     _print()
     if events:
         _print("events")
@@ -388,6 +408,28 @@ def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     return lines
 
 
+def _preview_lines(
+    action: ActionView, preview: PreviewView | None, bound: PreviewView | None
+) -> list[str]:
+    """`show`'s preview: its headline, when it was taken, and every line of the plan."""
+    headline = preview_headline(action.action_type, action.service_name, preview)
+    lines = [f"  {'preview':<10}  {visible(headline)}"]
+    pad = f"  {'':<10}  "
+    if preview is not None:
+        exit_code = "-" if preview.exit_code is None else str(preview.exit_code)
+        lines.append(
+            f"{pad}taken {when(preview.taken_at, seconds=True)} UTC, exit {exit_code}, "
+            f"digest {short_digest(preview.digest)}"
+        )
+        lines.extend(f"{pad}{visible(line)}" for line in preview.lines)
+    if bound is not None:
+        lines.append(
+            f"  {'approved':<10}  the plan of {when(bound.taken_at, seconds=True)} UTC, "
+            f"digest {short_digest(bound.digest)}: {visible(bound.summary)}"
+        )
+    return lines
+
+
 def _by(moment: datetime | None, who: str | None = None) -> str | None:
     if moment is None and who is None:
         return None
@@ -396,11 +438,13 @@ def _by(moment: datetime | None, who: str | None = None) -> str | None:
 
 
 def _approved(s: Session, action: ActionView) -> str:
+    bound = s.service.bound_preview(action.id)
+    plan = f"; plan {short_digest(bound.digest)}: {visible(bound.summary)}" if bound else ""
     if action.status != ActionStatus.PENDING:
-        return f"approved {_about(action)}"
+        return f"approved {_about(action)}{plan}"
     # A vote short of the quorum: the action is still pending; say the count.
     tally = s.service.approval_tally(action.id)
-    return f"{_about(action)}: {waiting_line(tally.count, tally.required)}"
+    return f"{_about(action)}: {waiting_line(tally.count, tally.required)}{plan}"
 
 
 def _rejected(s: Session, action: ActionView) -> str:
@@ -413,7 +457,7 @@ def _cancelled(s: Session, action: ActionView) -> str:
 
 def _decided_json(s: Session, action: ActionView) -> dict[str, object]:
     """A decision's result with --json: exactly what `show --json` prints next."""
-    return _with_approvals(action, s.service.approval_tally(action.id))
+    return _shown_json(s, action)
 
 
 def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
@@ -425,10 +469,14 @@ def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
         Decision.CANCEL: _cancelled,
     }[decision]
     words = s.args.action_ids
+    expected = getattr(s.args, "expect_preview", None)
+    # Checked before the database is opened, so a malformed digest changes nothing.
+    check = PlanCheck.expect(validation.plan_digest(expected)) if expected else None
     if not many.is_batch(words):
         (aid,) = words
         if decision is Decision.APPROVE:
-            action = s.service.approve(aid, s.actor)
+            # The CLI binds the plan of now, or refuses one other than --expect-preview.
+            action = s.service.approve(aid, s.actor, plan=check or PlanCheck.bind_current())
         elif decision is Decision.REJECT:
             action = s.service.reject(aid, s.actor, reason)
         else:
@@ -439,6 +487,8 @@ def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
             return _committed(lambda: write_json(decided))
         line = sentence(s, action)
         return _committed(lambda: _print(line))
+    if check is not None:
+        raise UsageError("--expect-preview takes one action id (a digest is one action's plan)")
     ids = many.ids_from(words, sys.stdin)  # all read and checked before deciding
     if not ids:
         sys.stderr.write("note: no action ids given on stdin; nothing to do\n")

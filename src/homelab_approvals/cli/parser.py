@@ -283,6 +283,12 @@ def build_parser(*, path_completion: object = None) -> Parser:
 
     approve = _add(commands, "approve", "approve pending actions")
     _ids(approve)
+    approve.add_argument(
+        "--expect-preview",
+        metavar="DIGEST",
+        help="refuse (exit 4) unless the action's current plan has this digest "
+        "(preview.digest of 'show ID --json'); one id only",
+    )
     _json(approve, _DECISION_JSON)
     reject = _add(commands, "reject", "reject pending actions, with one reason for all")
     _ids(reject)

@@ -2,15 +2,20 @@
 
 from homelab_approvals.domain.enums import ActionType
 
+#: The `-o` options of the real upgrade, shared with its dry-run probe (domain/probes.py),
+#: so the simulation resolves exactly as the run will.
+APT_UPGRADE_OPTIONS = (
+    '-o Dpkg::Options::="--force-confdef" -o Dpkg::Options::="--force-confold"'
+    " -o APT::Sandbox::User=root"
+)
+
 _FIXED_COMMANDS: dict[ActionType, str] = {
     ActionType.CLEAR_LOGS: "journalctl --vacuum-time=7d",
     ActionType.APT_UPDATE: (
         "DEBIAN_FRONTEND=noninteractive apt-get update -q -o APT::Sandbox::User=root"
     ),
     ActionType.APT_UPGRADE_ALL: (
-        "DEBIAN_FRONTEND=noninteractive apt-get dist-upgrade -q -y"
-        ' -o Dpkg::Options::="--force-confdef" -o Dpkg::Options::="--force-confold"'
-        " -o APT::Sandbox::User=root"
+        f"DEBIAN_FRONTEND=noninteractive apt-get dist-upgrade -q -y {APT_UPGRADE_OPTIONS}"
     ),
     # unattended-upgrade applies only the security origins configured on the host,
     # and keeps existing config files, so it is the safe fixed choice here.

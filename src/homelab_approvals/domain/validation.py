@@ -110,3 +110,16 @@ def action_id(value: int) -> int:
     if not 1 <= value <= 2**63 - 1:
         raise ValidationError(f"an action id must be a positive integer, got {value}")
     return value
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def plan_digest(value: str) -> str:
+    """A preview's digest as `show` prints it: 64 lowercase hex digits (SHA-256)."""
+    clean = value.strip().lower()
+    if not _DIGEST.fullmatch(clean):
+        raise ValidationError(
+            "a preview digest is 64 hex digits, as 'show ID --json' prints it under preview.digest"
+        )
+    return clean

@@ -35,6 +35,8 @@ from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.expiry import ExpiryOps
 from homelab_approvals.service.notifications import NotifyOps
 from homelab_approvals.service.policy import Policy
+from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
+from homelab_approvals.service.previews import PreviewOps, bind_plan
 from homelab_approvals.service.queries import (
     ACTION_COLUMNS,
     ROW_QUERY,
@@ -140,7 +142,7 @@ def _excluding(stmt: Update, types: frozenset[str]) -> Update:
     return stmt.where(and_(*(A.action_type != t for t in sorted(types))))
 
 
-class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
+class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
     """Every rule, written once. Thread-safe; each call is its own transaction."""
 
     def __init__(
@@ -148,10 +150,12 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
         db: Database,
         policy: Policy | None = None,
         clock: Callable[[], datetime] = utcnow,
+        preview_settings: PreviewSettings | None = None,
     ) -> None:
         self.db = db
         self.policy = policy = policy or Policy()
         self.clock = clock
+        self.preview_settings = preview_settings or PreviewSettings()
         # With no [rules], these are the module's statements: the hot path is unchanged.
         # Otherwise the types a rule governs are left out of them, and an UPDATE that
         # matches nothing because of that is worked out in `_held_back`.
@@ -161,10 +165,12 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
 
     # -- decisions -------------------------------------------------------------------------
 
-    def approve(self, action_id: int, actor: str) -> ActionView:
+    def approve(self, action_id: int, actor: str, *, plan: PlanCheck | None = None) -> ActionView:
+        """`plan`: bind the approval to the plan its approver saw (service/previews.py);
+        refused (CONFLICT) when the action's preview now holds another plan."""
         actor = self._decider(actor)
         aid = validation.action_id(action_id)
-        return self._transition(self._approve_stmt, aid, actor, "approve", DECIDABLE)
+        return self._transition(self._approve_stmt, aid, actor, "approve", DECIDABLE, plan=plan)
 
     def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
         actor = self._decider(actor)
@@ -193,20 +199,20 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
         verb: str,
         allowed: frozenset[str],
         reason: str | None = None,
+        *,
+        plan: PlanCheck | None = None,
     ) -> ActionView:
         """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
         matches nothing, work out why (under the same lock) and say so."""
-        params: dict[str, object] = {
-            "aid": aid,
-            "actor": actor,
-            "at": self.clock(),
-            "reason": reason,
-        }
+        at = self.clock()
+        params: dict[str, object] = {"aid": aid, "actor": actor, "at": at, "reason": reason}
         # The hot path: each backend runs these statements its fastest way.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
                 vote = self._held_back(tx, aid, actor, verb, allowed, params)
                 if vote is not None:
+                    if plan is not None:  # every vote binds the plan its voter saw
+                        bind_plan(tx, vote, actor, at, plan)
                     return vote
             # Read back after the write, under its lock: the row as this UPDATE left it.
             # (Cheaper on SQLite than UPDATE ... RETURNING, and it brings the join.)
@@ -214,6 +220,8 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps):
             if row is None:  # cannot be: this transaction just changed it, under its lock
                 raise ActionNotFound(f"action {aid} not found")
             view = to_view(row)
+            if plan is not None:  # may refuse: raising here rolls the UPDATE back
+                bind_plan(tx, view, actor, at, plan)
             # The row after the change: a cancelled action that had been approved keeps
             # its approved_at, which is how a cancel knows where it came from.
             params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING

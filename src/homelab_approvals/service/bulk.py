@@ -24,6 +24,7 @@ from homelab_approvals.domain.errors import (
     StorageError,
 )
 from homelab_approvals.domain.views import ActionView
+from homelab_approvals.service.preview_settings import PlanCheck
 
 
 class Decision(StrEnum):
@@ -74,7 +75,7 @@ class BulkResult:
 class BulkOps:
     """Mixed into ApprovalService: uses its single-action transitions, nothing else."""
 
-    approve: Callable[[int, str], ActionView]
+    approve: Callable[..., ActionView]
     reject: Callable[[int, str, str | None], ActionView]
     cancel: Callable[[int, str], ActionView]
     _decider: Callable[[str], str]
@@ -103,7 +104,8 @@ class BulkOps:
         for index, aid in enumerate(ids):
             try:
                 if verb is Decision.APPROVE:
-                    view = self.approve(aid, who)
+                    # Each bound to its plan of now (the batch was confirmed by id).
+                    view = self.approve(aid, who, plan=PlanCheck.bind_current())
                 elif verb is Decision.REJECT:
                     view = self.reject(aid, who, why)
                 else:

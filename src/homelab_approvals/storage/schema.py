@@ -14,10 +14,14 @@ from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.storage.backend import Backend
 from homelab_approvals.storage.database import Database
+from homelab_approvals.storage.previews import previews as _registers_preview_tables
 from homelab_approvals.storage.tables import ActionEvent, Base, SchemaVersion
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 __all__ = ["AUDIT_ACTOR", "AUDIT_RESTORED", "SCHEMA_VERSION", "ensure_schema"]
+
+# Importing storage/previews.py adds its tables to Base.metadata, so they are made here.
+assert _registers_preview_tables.metadata is Base.metadata
 
 #: Who the event a repair of the audit protection leaves in the trail is by (issue 16).
 AUDIT_ACTOR = "homelab-approvals"

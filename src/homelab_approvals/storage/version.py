@@ -2,4 +2,5 @@
 window checks it before SQLAlchemy is loaded; schema.py brings databases up to it)."""
 
 #: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
-SCHEMA_VERSION = 1
+#: 2: the preview tables (approval_previews, approval_plan_bindings, approval_output_chunks).
+SCHEMA_VERSION = 2

@@ -66,7 +66,18 @@ BOOLEAN_COLUMNS = frozenset({"server_paused"})
 #: (`StoredText`: a BLOB there reads as "⟨3 bytes⟩").
 INTEGER_COLUMNS = frozenset({"id", "alert_id", "exit_code"})
 #: What `ensure_schema` would find missing in a database that is not up to date.
-TABLES = frozenset({"servers", "remediation_actions", "action_events", "approvals_schema"})
+TABLES = frozenset(
+    {
+        "servers",
+        "remediation_actions",
+        "action_events",
+        "approvals_schema",
+        "approval_previews",
+        "approval_plan_bindings",
+        "approval_output_chunks",
+        "approval_preview_requests",
+    }
+)
 TRIGGERS = frozenset(
     {"action_events_no_replace", "action_events_no_update", "action_events_no_delete"}
 )  # sql/triggers.sql's names, written out: reading that file would cost start-up time
