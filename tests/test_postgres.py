@@ -19,6 +19,7 @@ from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
 from homelab_approvals.storage.postgres.backend import LISTENER_NAME
 from homelab_approvals.storage.postgres.errors import translate
+from homelab_approvals.storage.version import SCHEMA_VERSION
 from pg_support import PgServer
 
 
@@ -75,7 +76,9 @@ def test_the_schema_is_created_with_its_version_and_triggers(pg_server: PgServer
     url = pg_server.fresh(empty=True)
     open_database(url=url).close()
     with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT id, version FROM approvals_schema").fetchall() == [(1, 1)]
+        assert conn.execute("SELECT id, version FROM approvals_schema").fetchall() == [
+            (1, SCHEMA_VERSION)
+        ]
         triggers = {
             row[0] for row in conn.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
         }
