@@ -22,6 +22,7 @@ import os
 import platform
 import queue
 import random
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -63,6 +64,9 @@ KEYS = (
     "refresh_1pct_ms",
     "idle_cpu_percent",
     "peak_rss_mb",
+    "executor_claim_ms_p50",
+    "executor_claim_ms_p95",
+    "executor_idle_cpu_percent",
 )
 
 #: key -> (label, unit, target as text, passes(value)); None: reported, no target.
@@ -80,6 +84,14 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
     "refresh_1pct_ms": ("apply a 1% change", "ms", "<= 50", lambda v: v <= 50),
     "idle_cpu_percent": ("idle CPU, one core", "%", "<= 1", lambda v: v <= 1),
     "peak_rss_mb": ("peak RSS, 100,000 actions", "MB", "<= 100", lambda v: v <= 100),
+    "executor_claim_ms_p50": ("executor: commit -> claim, p50", "ms", "", None),
+    "executor_claim_ms_p95": (
+        "executor: commit -> claim, p95",
+        "ms",
+        "<= 1000",
+        lambda v: v <= 1000,
+    ),
+    "executor_idle_cpu_percent": ("executor: idle CPU, one core", "%", "<= 1", lambda v: v <= 1),
     "pg_raw_per_s": ("PostgreSQL: plain psycopg, same transaction", "/s", "(reference)", None),
     "pg_approve_per_s": ("PostgreSQL: service approve", "/s", "", None),
     "pg_approve_ratio": ("PostgreSQL: approve / psycopg", "", ">= 0.8", lambda v: v >= 0.8),
@@ -111,6 +123,8 @@ class Sizes:
     first_screen_runs: int
     propagation_samples: int
     idle_seconds: float
+    executor_claims: int
+    executor_idle_seconds: float
 
 
 FULL = Sizes(
@@ -125,6 +139,8 @@ FULL = Sizes(
     first_screen_runs=3,
     propagation_samples=20,
     idle_seconds=10.0,
+    executor_claims=50,
+    executor_idle_seconds=60.0,
 )
 QUICK = Sizes(
     approve_rounds=2,
@@ -138,6 +154,8 @@ QUICK = Sizes(
     first_screen_runs=1,
     propagation_samples=3,
     idle_seconds=1.0,
+    executor_claims=3,
+    executor_idle_seconds=1.0,
 )
 
 
@@ -160,8 +178,8 @@ SAME_READ = (
     " WHERE remediation_actions.id = ?"
 )
 SAME_EVENT = (
-    "INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason)"
-    " VALUES (?, 'pending', 'approved', ?, ?, NULL)"
+    "INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason, command)"
+    " VALUES (?, 'pending', 'approved', ?, ?, NULL, ?)"
 )
 RAW_UPDATE = (
     "UPDATE remediation_actions SET status = 'approved' WHERE id = ? AND status = 'pending'"
@@ -220,8 +238,8 @@ def measure_approve(folder: Path, sizes: Sizes) -> dict[str, Any]:
             # writers queue (and a cached BEGIN is cheaper than sqlite3's implicit one).
             same.execute("BEGIN IMMEDIATE")
             if same.execute(SAME_UPDATE, (at, "bench", action_id)).rowcount == 1:
-                same.execute(SAME_READ, (action_id,)).fetchall()
-                same.execute(SAME_EVENT, (action_id, "bench", at))
+                row = same.execute(SAME_READ, (action_id,)).fetchone()
+                same.execute(SAME_EVENT, (action_id, "bench", at, row[5]))  # 5: command
             same.execute("COMMIT")
 
     sides: list[tuple[list[float], Callable[[range], None]]] = [
@@ -485,6 +503,71 @@ def measure_console(folder: Path, sizes: Sizes) -> dict[str, Any]:
     return result
 
 
+# -- the executor ----------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_executor(folder: Path, sizes: Sizes) -> dict[str, Any]:
+    """A real `homelab-approvals executor` process, idle, then picking up approvals made
+    by this process one at a time, at random moments of its poll cycle: commit -> the
+    claim's executed_at. Its ssh goes to a closed local port and fails at once; only the
+    claim is timed."""
+    path = folder / "executor.db"
+    db = open_database(path)
+    service = ApprovalService(db)
+    service.add_server("bench", "bench-host", paused=True)
+    ssh_config = folder / "ssh_config"
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nobody listens there now: connection refused, at once
+    ssh_config.write_text(f"Host bench-host\n  HostName 127.0.0.1\n  Port {port}\n")
+    log_path = folder / "executor.log"
+    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(path), "executor"]
+    argv += ["--ssh-config", str(ssh_config), "--name", "bench"]
+    result: dict[str, Any] = {}
+    with log_path.open("w") as sink:
+        worker = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=sink)
+        try:
+            deadline = time.monotonic() + SHOW_TIMEOUT
+            while "started" not in log_path.read_text():
+                if time.monotonic() > deadline or worker.poll() is not None:
+                    raise RuntimeError(f"the executor did not start: {log_path.read_text()}")
+                time.sleep(0.05)
+            time.sleep(1.0)  # past its start-up work
+            cpu, wall = _cpu_seconds(worker.pid), time.monotonic()
+            time.sleep(sizes.executor_idle_seconds)
+            cpu, wall = _cpu_seconds(worker.pid) - cpu, time.monotonic() - wall
+            result["executor_idle_cpu_percent"] = 100 * cpu / wall
+            rng = random.Random(11)
+            latencies = []
+            for n in range(sizes.executor_claims):
+                action = service.create_action("bench", "clear_logs", actor="bench")
+                time.sleep(rng.uniform(0.05, 0.3))
+                service.approve(action.id, "bench-approver")
+                committed = datetime.now(UTC)
+                deadline = time.monotonic() + SHOW_TIMEOUT
+                while (claimed := service.get_action(action.id).executed_at) is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"approval {n} was not claimed")
+                    time.sleep(0.005)
+                latencies.append(max(0.0, (claimed - committed).total_seconds() * 1000))
+                while service.get_action(action.id).status == "executing":
+                    time.sleep(0.01)  # the worker idle again before the next one
+            result["executor_claim_ms_p50"] = statistics.median(latencies)
+            result["executor_claim_ms_p95"] = percentile(latencies, 95)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    db.close()
+    return result
+
+
 # -- output --------------------------------------------------------------------------------
 
 
@@ -533,6 +616,9 @@ def _shown(value: float, unit: str) -> str:
     return f"{value:.1f} {unit}"
 
 
+_KEY_WIDTH = max(len(key) for key in KEYS)
+
+
 def table(results: dict[str, Any], info: dict[str, str], quick: bool) -> str:
     title = "homelab-approvals benchmarks"
     lines = [
@@ -540,14 +626,14 @@ def table(results: dict[str, Any], info: dict[str, str], quick: bool) -> str:
         "machine: {cores} cores, Python {python}, SQLite {sqlite}, SQLAlchemy {sqlalchemy}, "
         "Textual {textual}, {platform}; load average at the end {load}".format(**info),
         "",
-        f"{'key':<22} {'measurement':<34} {'value':>12}  {'target':<12} result",
-        f"{'-' * 22} {'-' * 34} {'-' * 12}  {'-' * 12} ------",
+        f"{'key':<{_KEY_WIDTH}} {'measurement':<34} {'value':>12}  {'target':<12} result",
+        f"{'-' * _KEY_WIDTH} {'-' * 34} {'-' * 12}  {'-' * 12} ------",
     ]
     for key in [key for key in TARGETS if key in results]:
         label, unit, target, passes = TARGETS[key]
         value = results[key]
         verdict = "" if passes is None else ("pass" if passes(value) else "MISS")
-        row = f"{key:<22} {label:<34} {_shown(value, unit):>12}  {target:<12} {verdict}"
+        row = f"{key:<{_KEY_WIDTH}} {label:<34} {_shown(value, unit):>12}  {target:<12} {verdict}"
         lines.append(row.rstrip())
     if "_pg_conflicts" in results:
         samples = results["_pg_error_samples"]
@@ -605,6 +691,8 @@ def main(argv: list[str] | None = None) -> int:
             results.update(measure_contention(folder, sizes))
             log("console ...")
             results.update(measure_console(folder, sizes))
+            log("executor ...")
+            results.update(measure_executor(folder, sizes))
         if args.pg_url:
             results.update(measure_postgres(args.pg_url, folder, sizes))
             keys += _pg.PG_KEYS

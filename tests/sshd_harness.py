@@ -452,3 +452,89 @@ def kill_matching(*needles: str) -> None:
     for pid in processes_matching(*needles):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- a remote end for the executor -----------------------------------------------------------
+
+#: The forced command of the executor's key: records each SSH_ORIGINAL_COMMAND (with the
+#: account it ran as) and answers by the unit name in it, so one sshd plays every server.
+_RUNNER = """\
+#!/bin/sh
+printf '%s\\t%s\\n' "$(id -un)" "$SSH_ORIGINAL_COMMAND" >> {log}
+case "$SSH_ORIGINAL_COMMAND" in
+  *"restart fail-"*) echo "Job for failing.service failed" >&2; exit 3;;
+  *"restart slow-"*) sleep {slow}; echo "restarted after a while";;
+  *"restart hang-"*) exec sleep 30;;
+  *"restart big-"*) head -c 25000 /dev/zero | tr '\\0' 'x'; echo " the end";;
+  *) echo "ran: $SSH_ORIGINAL_COMMAND";;
+esac
+"""
+
+
+@dataclass
+class RemoteEnd:
+    """sshd as the executor's remote servers. `ssh_config` defines the host aliases:
+    `exec-host` (the real server, its key known), `exec-wrong-key` (the same server, a
+    different key in known_hosts) and `exec-refused` (a port nobody listens on)."""
+
+    server: SshServer
+    ssh_config: Path
+    record: Path
+
+    def commands(self) -> list[tuple[str, str]]:
+        """(account, command) of every command that reached the server, in order."""
+        try:
+            text = self.record.read_text()
+        except FileNotFoundError:
+            return []
+        return [tuple(line.split("\t", 1)) for line in text.splitlines()]  # type: ignore[misc]
+
+
+def remote_end(server: SshServer, root: Path, *, slow_seconds: float = 3) -> RemoteEnd:
+    root.mkdir(parents=True, exist_ok=True)
+    record = root / "commands.log"
+    runner = root / "runner.sh"
+    runner.write_text(_RUNNER.format(log=shlex.quote(str(record)), slow=slow_seconds))
+    runner.chmod(0o755)
+    key = ClientKey("executor", keygen(root / "executor_ed25519", "executor@e2e"))
+    server.keys["executor"] = key
+    server.authorize([authorized_line(key, str(runner), options="restrict")])
+    host_key = (server.root / "host_ed25519.pub").read_text().split()
+    other = keygen(root / "other_host_ed25519", "other").with_suffix(".pub").read_text().split()
+    known = root / "known_hosts"
+    known.write_text(f"exec-host {host_key[0]} {host_key[1]}\n")
+    wrong = root / "known_hosts_wrong"
+    wrong.write_text(f"exec-host {other[0]} {other[1]}\n")
+    common = [
+        "  HostName 127.0.0.1",
+        f"  User {server.user}",
+        f"  IdentityFile {key.path}",
+        "  IdentitiesOnly yes",
+        "  IdentityAgent none",
+        "  HostKeyAlias exec-host",
+        "  StrictHostKeyChecking yes",
+        "  GlobalKnownHostsFile /dev/null",
+        "  ConnectTimeout 10",
+        "  LogLevel ERROR",
+    ]
+    config = root / "ssh_config"
+    config.write_text(
+        "\n".join(
+            [
+                "Host exec-host",
+                f"  Port {server.port}",
+                f"  UserKnownHostsFile {known}",
+                *common,
+                "Host exec-wrong-key",
+                f"  Port {server.port}",
+                f"  UserKnownHostsFile {wrong}",
+                *common,
+                "Host exec-refused",
+                f"  Port {free_port()}",
+                f"  UserKnownHostsFile {known}",
+                *common,
+                "",
+            ]
+        )
+    )
+    return RemoteEnd(server, config, record)

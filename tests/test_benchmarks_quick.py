@@ -30,6 +30,9 @@ KEYS = {
     "refresh_1pct_ms",
     "idle_cpu_percent",
     "peak_rss_mb",
+    "executor_claim_ms_p50",
+    "executor_claim_ms_p95",
+    "executor_idle_cpu_percent",
 }
 
 
@@ -54,13 +57,14 @@ def test_quick_run_reports_every_key(tmp_path: Path) -> None:
         assert not isinstance(value, bool), key
         assert math.isfinite(value), key
         assert value >= 0, key
-    for key in KEYS - {"contention_errors", "idle_cpu_percent"}:
+    for key in KEYS - {"contention_errors", "idle_cpu_percent", "executor_idle_cpu_percent"}:
         assert results[key] > 0, key
     # Figures that are what they say whatever the machine's speed.
     assert results["approve_ratio"] == pytest.approx(
         results["approve_per_s"] / results["raw_sqlite_per_s"]
     )
     assert results["propagation_ms_p50"] <= results["propagation_ms_p95"]
+    assert results["executor_claim_ms_p50"] <= results["executor_claim_ms_p95"]
     assert results["contention_errors"] == int(results["contention_errors"])
     assert results["idle_cpu_percent"] <= 100 * (os.cpu_count() or 1)  # all cores at most
 

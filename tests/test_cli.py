@@ -438,7 +438,16 @@ def test_events_csv(cli: Cli, world: ApprovalService) -> None:
     run = cli("events", "--csv")
     assert run.code == 0
     rows = list(csv.DictReader(io.StringIO(run.out)))
-    assert list(rows[0]) == ["id", "action_id", "from_status", "to_status", "actor", "at", "reason"]
+    assert list(rows[0]) == [
+        "id",
+        "action_id",
+        "from_status",
+        "to_status",
+        "actor",
+        "at",
+        "reason",
+        "command",
+    ]
     assert len(rows) == 7
     reject = next(r for r in rows if r["to_status"] == "rejected")
     assert (reject["action_id"], reject["actor"]) == ("3", "bob")

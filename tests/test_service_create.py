@@ -180,6 +180,7 @@ def test_paused_server_starts_pending_with_one_creation_event(
         "actor": "bob",
         "at": "2026-11-27 05:02:08.485256",
         "reason": None,
+        "command": None,  # only an approval records a command
     }
 
 
@@ -197,6 +198,7 @@ def test_active_server_auto_approves_with_two_events(svc: ApprovalService, db_pa
     ]
     assert {e["at"] for e in events} == {"2026-11-27 05:02:08.485256"}
     assert events[1]["reason"]  # why it was approved without a person
+    assert events[1]["command"] == "systemctl restart smbd"  # what was approved
 
 
 @pytest.mark.backends

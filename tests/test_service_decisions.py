@@ -263,6 +263,7 @@ def test_reject_moves_pending_to_rejected_with_reason(
         "actor": "alice",
         "at": "2026-11-27 10:02:00.000000",
         "reason": "Recovered on its own",
+        "command": None,
     }
 
 

@@ -619,6 +619,40 @@ def _copy_progress() -> Callable[[str, int, int], None]:
     return show
 
 
+def executor(s: Session) -> int:
+    """Carry out approved actions over SSH (see executor/)."""
+    import socket
+
+    from homelab_approvals.domain import execution
+    from homelab_approvals.executor.run import run_executor
+    from homelab_approvals.executor.worker import Settings
+    from homelab_approvals.service.executions import ExecutionService
+    from homelab_approvals.storage.paths import expand_user_path
+
+    args = s.args
+    if args.read_only:
+        raise UsageError("the executor writes each run's result; --read-only does not apply to it")
+    given = args.name if args.name is not None else f"executor@{socket.gethostname()}"
+    name = validation.actor(given)
+    config = s.load_config().executor  # the config's errors come before the database's
+    chosen = args.ssh_config or config.ssh_config
+    ssh_config = expand_user_path(chosen) if chosen else None
+    if ssh_config is not None and not ssh_config.is_file():
+        where = "--ssh-config" if args.ssh_config else f"{s.config_path}: 'executor.ssh_config'"
+        raise UsageError(f"{where}: no such file: {ssh_config}")
+    settings = Settings(
+        name=name,
+        ssh_config=ssh_config,
+        timeout=args.timeout or execution.DEFAULT_TIMEOUT_S,
+        lease=args.lease or execution.DEFAULT_LEASE_S,
+        concurrency=args.concurrency or execution.DEFAULT_CONCURRENCY,
+        once=args.once,
+        sudo=execution.SudoMode(config.sudo),
+    )
+    service = ExecutionService(s.service.db)
+    return run_executor(service, settings, as_json=args.json)
+
+
 def completion(s: Session) -> int:
     from homelab_approvals.cli.completion import script
 
@@ -643,6 +677,7 @@ COMMANDS: dict[str, Command] = {
     "notify": notify,
     "events": events,
     "copy-to": copy_to,
+    "executor": executor,
     "completion": completion,
 }
 

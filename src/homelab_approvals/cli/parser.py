@@ -323,6 +323,10 @@ def build_parser(*, path_completion: object = None) -> Parser:
         help="the database to fill, e.g. postgresql://user:pass@host/db or sqlite:///path",
     )
 
+    ssh_config = _add_executor(commands)
+    if path_completion is not None:
+        ssh_config.complete = path_completion  # type: ignore[attr-defined]  # read by shtab
+
     events = _add(commands, "events", "the audit trail, oldest first")
     events.add_argument(
         "--action", type=action_id, metavar="ID", dest="action_id", help="only this action's events"
@@ -332,6 +336,68 @@ def build_parser(*, path_completion: object = None) -> Parser:
     fmt.add_argument("--json", action="store_true", help="a JSON array")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
     return parser
+
+
+def positive_seconds(text: str) -> float:
+    """--timeout, --lease: seconds, more than 0 (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf") or value > 86400 * 7:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {shown(text)}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    """--concurrency: a whole number from 1."""
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to 256, got {shown(text)}"
+        )
+    return int(text)
+
+
+def _add_executor(commands: Any) -> argparse.Action:
+    """The executor's options; returns --ssh-config (a file, for completion)."""
+    executor = _add(commands, "executor", "carry out approved actions over SSH, each exactly once")
+    executor.add_argument(
+        "--once",
+        action="store_true",
+        help="run what is approved now, wait for those runs, and exit (for cron and tests)",
+    )
+    ssh_config = executor.add_argument(
+        "--ssh-config",
+        type=not_empty,
+        metavar="FILE",
+        help="ssh's -F file (default: the config key executor.ssh_config, else ssh's own)",
+    )
+    executor.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="each command's time limit (default 300, as HomelabCmd)",
+    )
+    executor.add_argument(
+        "--lease",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="heartbeat lease: renewed at a third of it; past it, runs are outcome unknown "
+        "(default 60)",
+    )
+    executor.add_argument(
+        "--concurrency",
+        type=positive_count,
+        metavar="N",
+        help="commands running at once (default 4)",
+    )
+    executor.add_argument(
+        "--name", metavar="NAME", help="this executor's name in events (default executor@HOST)"
+    )
+    executor.add_argument(
+        "--json", action="store_true", help="log transitions as JSON lines on stderr"
+    )
+    return ssh_config
 
 
 def _add(commands: Any, name: str, what: str) -> Parser:

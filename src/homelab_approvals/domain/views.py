@@ -84,6 +84,7 @@ class EventView(NamedTuple):
     actor: str
     at: datetime
     reason: str | None
+    command: str | None = None  # on an approval: the command approved
 
 
 class Approval(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
 from sqlalchemy.sql.expression import Executable, Update
@@ -47,6 +48,7 @@ from homelab_approvals.service.queries import (
 )
 from homelab_approvals.service.servers import ServerOps
 from homelab_approvals.storage import Database, WriteTransaction
+from homelab_approvals.storage.execution_tables import event_has_command
 from homelab_approvals.storage.tables import ActionEvent as E
 from homelab_approvals.storage.tables import RemediationAction as A
 from homelab_approvals.storage.tables import Server as S
@@ -91,6 +93,7 @@ _EVENT = insert(E).values(
     actor=bindparam("actor"),
     at=bindparam("at"),
     reason=bindparam("reason"),
+    command=bindparam("command"),
 )
 # One action with its server's label and pause state: `get_action`, and a decision's result.
 _ONE_ACTION = ROW_QUERY.where(A.id == bindparam("aid"))
@@ -155,6 +158,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         self.db = db
         self.policy = policy = policy or Policy()
         self.clock = clock
+        self._events_have_command: bool | None = None
         self.preview_settings = preview_settings or PreviewSettings()
         # With no [rules], these are the module's statements: the hot path is unchanged.
         # Otherwise the types a rule governs are left out of them, and an UPDATE that
@@ -205,7 +209,13 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         """One conditional UPDATE plus its event row, in one transaction. When the UPDATE
         matches nothing, work out why (under the same lock) and say so."""
         at = self.clock()
-        params: dict[str, object] = {"aid": aid, "actor": actor, "at": at, "reason": reason}
+        params: dict[str, object] = {
+            "aid": aid,
+            "actor": actor,
+            "at": at,
+            "reason": reason,
+            "command": None,  # set on the approval itself (a vote short of quorum: none)
+        }
         # The hot path: each backend runs these statements its fastest way.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
@@ -226,6 +236,8 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             # its approved_at, which is how a cancel knows where it came from.
             params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
             params["to_status"] = view.status
+            # An approval records the command it approved: the executor runs nothing else.
+            params["command"] = view.command if verb == "approve" else None
             tx.run(_EVENT, params)
         return view
 
@@ -392,6 +404,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             if not paused:
                 events.append((_PENDING, _APPROVED, AUTO_APPROVER, "server not in maintenance"))
             for from_status, to_status, who, why in events:
+                approved = command if to_status == _APPROVED else None
                 conn.execute(
                     _EVENT,
                     {
@@ -401,6 +414,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
                         "actor": who,
                         "at": now,
                         "reason": why,
+                        "command": approved,
                     },
                 )
         return self.get_action(view.id)
@@ -453,7 +467,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[EventView]:
-        stmt = select(*E.__table__.c).order_by(E.id)
+        stmt = select(*self._event_columns()).order_by(E.id)
         where = []
         if action_id is not None:
             where.append(E.action_id == validation.action_id(action_id))
@@ -465,6 +479,14 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         with self.db.reading() as conn:
             rows = conn.execute(stmt).all()
         return [EventView(**row._mapping) for row in rows]
+
+    def _event_columns(self) -> list[Any]:
+        """action_events' columns; without `command` on a database opened read-only
+        before it was brought up to schema version 2 (it cannot be added there)."""
+        if self._events_have_command is None:
+            with self.db.reading() as conn:
+                self._events_have_command = event_has_command(conn)
+        return [c for c in E.__table__.c if c.name != "command" or self._events_have_command]
 
     def reopened(self) -> ApprovalService:
         """This service on its database file opened afresh: after the file was replaced

@@ -235,6 +235,14 @@ def _agent_runs(
             )
 
 
+def demo_run_output(action: ActionView, *, failed: bool) -> tuple[int, str | None, str | None]:
+    """(exit code, stdout, stderr) as a real run of `action` prints them, empty as NULL."""
+    if failed:
+        unit = action.service_name or "apt"
+        return 1, None, _FAILED_STDERR.format(unit=unit)
+    return 0, _stdout(action) or None, None
+
+
 def _stdout(action: ActionView) -> str:
     if action.action_type == ActionType.RESTART_SERVICE:
         return ""  # systemctl restart is silent on success

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, insert, inspect, select, update
+from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.storage.backend import Backend
 from homelab_approvals.storage.database import Database
+from homelab_approvals.storage.execution_tables import event_has_command
 from homelab_approvals.storage.previews import previews as _registers_preview_tables
 from homelab_approvals.storage.tables import ActionEvent, Base, SchemaVersion
 from homelab_approvals.storage.version import SCHEMA_VERSION
@@ -35,6 +36,7 @@ class _State:
     tables: list[str] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)  # the backend's, to (re)create
     altered: list[str] = field(default_factory=list)  # among them: changed or removed
+    columns: list[str] = field(default_factory=list)  # of action_events, added since
     version: int | None = None
 
 
@@ -42,6 +44,8 @@ def _missing(conn: Connection, backend: Backend, label: str) -> _State:
     present_tables = set(inspect(conn).get_table_names())
     state = _State(tables=[name for name in Base.metadata.tables if name not in present_tables])
     _refuse_foreign(conn, present_tables, label)
+    if _EVENTS in present_tables and not event_has_command(conn):
+        state.columns.append("command")  # version 3
     if SchemaVersion.__tablename__ in present_tables:
         state.version = conn.execute(
             select(SchemaVersion.version).where(SchemaVersion.id == 1)
@@ -52,6 +56,12 @@ def _missing(conn: Connection, backend: Backend, label: str) -> _State:
     return state
 
 
+_EVENTS = ActionEvent.__tablename__
+#: Columns later versions added to a table of ours: their absence marks an older
+#: homelab-approvals database (brought up to date), not another program's table.
+_ADDED_COLUMNS = {_EVENTS: {"command"}}
+
+
 def _refuse_foreign(conn: Connection, present: set[str], label: str) -> None:
     """A table of one of our names but another shape (say, another program's
     remediation_actions) is refused before anything is written."""
@@ -59,6 +69,7 @@ def _refuse_foreign(conn: Connection, present: set[str], label: str) -> None:
         if name not in present:
             continue
         have = {column["name"].lower() for column in inspect(conn).get_columns(name)}
+        have |= _ADDED_COLUMNS.get(name, set())  # an older version of ours: added on opening
         lacking = [column.name for column in table.columns if column.name.lower() not in have]
         if lacking:
             named = ", ".join(lacking[:3]) + (
@@ -85,7 +96,12 @@ def ensure_schema(db: Database) -> list[str]:
     with db.reading() as conn:
         state = _missing(conn, db.backend, db.label)
     _refuse_newer(state.version, db.label)
-    if not state.tables and not state.objects and state.version == SCHEMA_VERSION:
+    if (
+        not state.tables
+        and not state.objects
+        and not state.columns
+        and state.version == SCHEMA_VERSION
+    ):
         return []
     if db.read_only:
         return []  # reads of what exists still work; writes are refused anyway
@@ -100,6 +116,9 @@ def ensure_schema(db: Database) -> list[str]:
                 tables=[Base.metadata.tables[name] for name in state.tables],
                 checkfirst=True,
             )
+        for column in state.columns:
+            # Portable DDL: SQLite and PostgreSQL add a nullable column in place.
+            conn.execute(text(f"ALTER TABLE {_EVENTS} ADD COLUMN {column} TEXT"))
         db.backend.create_schema_objects(conn, state.objects)
         if state.version is None:
             conn.execute(insert(SchemaVersion).values(id=1, version=SCHEMA_VERSION))

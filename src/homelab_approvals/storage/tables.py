@@ -82,6 +82,9 @@ class ActionEvent(Base):
     actor: Mapped[str] = mapped_column(StoredText(50), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     reason: Mapped[str | None] = mapped_column(StoredLongText)
+    # On an approval: the command text that was approved. An executor runs an action
+    # only if its command still equals this (schema version 3 on).
+    command: Mapped[str | None] = mapped_column(StoredLongText)
 
 
 class SchemaVersion(Base):

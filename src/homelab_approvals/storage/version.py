@@ -3,4 +3,6 @@ window checks it before SQLAlchemy is loaded; schema.py brings databases up to i
 
 #: The version of our own tables (action_events, approvals_schema, triggers) this code knows.
 #: 2: the preview tables (approval_previews, approval_plan_bindings, approval_output_chunks).
-SCHEMA_VERSION = 2
+#: 3: action_events.command (the command an approval approved), executor_claims and
+#: executor_heartbeats (storage/execution_tables.py).
+SCHEMA_VERSION = 3

@@ -232,7 +232,9 @@ def run_console(
     """Run the console on `service` until the operator quits; returns the exit status.
 
     `simulate` (the demo) adds a pending action every few seconds from a background
-    thread, so live refresh can be seen. The database stays open: the caller owns it."""
+    thread, so live refresh can be seen, and runs a simulated executor (no SSH), so an
+    approval goes on to executing and then completed or failed. The database stays
+    open: the caller owns it."""
     app = ApprovalsApp(
         service,
         actor,
@@ -241,14 +243,19 @@ def run_console(
         view_state=view_state,
         keymap=keymap,
     )
-    simulator = None
+    simulator = executor = None
     if simulate:
         from homelab_approvals.service.demo import DemoSimulator
+        from homelab_approvals.service.demo_executor import DemoExecutor
 
         simulator = DemoSimulator(service)
         simulator.start()
+        executor = DemoExecutor(service)  # approvals run: executing, then a result
+        executor.start()
     try:
         return run_app(app)
     finally:
         if simulator is not None:
             simulator.stop()
+        if executor is not None:
+            executor.stop()

@@ -32,6 +32,7 @@ from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
+from homelab_approvals.tui.executor_watch import ExecutorWatchMixin
 from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
@@ -109,7 +110,7 @@ class FilterInput(OneLineInput):
     ]
 
 
-class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
+class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, OpeningMixin):
     # Textual sets the class matching the terminal size on the screen (see console.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
@@ -230,6 +231,8 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             return False
         if self._shown_generation != self.feed.current.generation:
             return False
+        if not self.executors_known:
+            return False
         return self._detail_settled
 
     @property
@@ -254,6 +257,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
             if self.service is not None:
                 self._show_audit_repairs(self.service.db.audit_repairs)
             self._watch_database()
+            self._watch_executors()
             self.call_after_refresh(resume_collector)  # paused by an entry point, if at all
         else:
             self._show_first_window(self.deferred.first.page)
@@ -268,6 +272,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, OpeningMixin):
 
     def on_unmount(self) -> None:
         self.feed.stop()
+        self._stop_watching_executors()
 
     # -- live refresh ----------------------------------------------------------------------
 

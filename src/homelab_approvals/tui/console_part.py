@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    import threading
+
     from textual.widgets import Static
 
     from homelab_approvals.domain.views import ActionPage
@@ -39,6 +41,7 @@ class ConsolePart(Screen[None]):
         read_only_reason: str | None
         service: ApprovalService | None
         _open_error: str | None
+        executor_check_lock: threading.Lock
 
         @property
         def table(self) -> ActionTable: ...
@@ -54,6 +57,7 @@ class ConsolePart(Screen[None]):
         def _read_only_banner(self) -> Static: ...
         def _apply(self, message: ActionsFetched) -> None: ...
         def _watch_database(self) -> object: ...  # a @work method: returns its Worker
+        def _watch_executors(self) -> object: ...  # likewise
         def _show_refresh_error(self, text: str) -> None: ...
         def _show_audit_repairs(self, repairs: list[str]) -> None: ...
         def _file_replaced(self, message: str) -> None: ...

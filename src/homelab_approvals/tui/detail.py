@@ -14,12 +14,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from homelab_approvals.domain.damaged import shown_moment
+from homelab_approvals.domain.damaged import DamagedTime, shown_moment
+from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView, EventView
 from homelab_approvals.tui.formatting import (
     action_title,
     age,
+    duration,
+    lines_text,
     safe,
     server_label,
     status_label,
@@ -44,6 +47,8 @@ class ActionDetail(VerticalScroll):
         self.view: ActionView | None = None
         self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
         self.note = ""  # said after the action's title, e.g. why its keys wait
+        #: Our approved actions wait and no executor is alive (tui/executor_watch.py).
+        self.no_executor = False
         self.border_title = "Details"
 
     def compose(self) -> ComposeResult:
@@ -70,7 +75,7 @@ class ActionDetail(VerticalScroll):
             body.update(Text(empty, style="italic"))
             return
         self._show_title()
-        body.update(render_detail(view, self.events, now))
+        body.update(render_detail(view, self.events, now, no_executor=self.no_executor))
         if moved:
             self.scroll_home(animate=False)
 
@@ -86,8 +91,20 @@ class ActionDetail(VerticalScroll):
         self.border_title = Text(f"{title} · {self.note}" if self.note else title)
 
 
+#: Said in the detail of an approved action of ours when no executor is alive.
+START_EXECUTOR = (
+    "Waiting for an executor, and none is running. Start one with "
+    "'homelab-approvals executor' (the README has a systemd unit), or run what is "
+    "approved now with 'homelab-approvals executor --once'."
+)
+
+
 def render_detail(
-    view: ActionView, events: tuple[EventView, ...] | None, now: datetime
+    view: ActionView,
+    events: tuple[EventView, ...] | None,
+    now: datetime,
+    *,
+    no_executor: bool = False,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
     fields.add_column(style=_LABEL_STYLE, width=_LABEL_WIDTH, no_wrap=True)
@@ -125,17 +142,28 @@ def render_detail(
     if view.rejection_reason:
         add("Reason", safe(view.rejection_reason))
     if view.executed_at:
-        add("Started", when(view.executed_at))
+        started = when(view.executed_at)
+        if view.status == ActionStatus.EXECUTING and not isinstance(view.executed_at, DamagedTime):
+            started += f" · running for {duration((now - view.executed_at).total_seconds())}"
+        add("Started", started)
     if view.completed_at:
         label = "Cancelled" if status_label(view) == "cancelled" else "Finished"
         add(label, when(view.completed_at))
     if view.exit_code is not None:
         add("Exit code", str(view.exit_code))
     if view.stdout:
-        add("stdout", safe(view.stdout))
+        add("stdout", lines_text(view.stdout))
     if view.stderr:
-        add("stderr", safe(view.stderr))
-    return Group(fields, Text(""), _history(events))
+        add("stderr", lines_text(view.stderr))
+    parts: list[RenderableType] = [fields, Text("")]
+    if no_executor and view.status == ActionStatus.APPROVED and _approved_by_us(events):
+        parts += [Text(START_EXECUTOR, style="italic"), Text("")]
+    return Group(*parts, _history(events))
+
+
+def _approved_by_us(events: tuple[EventView, ...] | None) -> bool:
+    """An approval event is ours: only such actions are any executor's to run."""
+    return bool(events) and any(e.to_status == ActionStatus.APPROVED for e in events or ())
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:

@@ -101,6 +101,39 @@ def age(moment: datetime | None, now: datetime) -> str:
     return f"{days // 365}y ago"
 
 
+def duration(seconds: float) -> str:
+    """ "12s", "4m", "3h", "2d": how long a run has gone on, in at most 3 characters."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400 * 2:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def age_cell_text(view: ActionView, now: datetime) -> str:
+    """The age column: how long an action waited, or for a run what matters more: an
+    executing one's time so far ("run 2m"), a finished one's exit code ("exit 0")."""
+    started = view.executed_at
+    if view.status == ActionStatus.EXECUTING and started and not isinstance(started, DamagedTime):
+        return f"run {duration((now - started).total_seconds())}"
+    if (
+        view.status in (ActionStatus.COMPLETED, ActionStatus.FAILED)
+        and view.exit_code is not None
+        and status_label(view) != CANCELLED
+    ):
+        return f"exit {view.exit_code}"
+    return age(view.created_at, now)
+
+
+def lines_text(value: str, style: Style | str = "") -> Text:
+    """Multi-line untrusted text (a run's stdout or stderr): each line inert, the line
+    breaks kept."""
+    return Text("\n", end="").join(safe(line, style) for line in value.splitlines())
+
+
 def when(moment: datetime | None) -> str:
     return utc_text(moment) if moment else "—"
 
@@ -112,7 +145,7 @@ def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[
         cell(server_label(view)),
         cell(view.summary),
         status_text(view),
-        cell(age(view.created_at, now)),
+        cell(age_cell_text(view, now)),
         cell(view.decided_by or ""),
     )
     if fresh:

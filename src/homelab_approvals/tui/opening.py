@@ -129,6 +129,7 @@ class OpeningMixin(ConsolePart):
             self.mount(self._read_only_banner(), before="#refresh-error")
         self._show_audit_repairs(service.db.audit_repairs)
         self._watch_database()
+        self._watch_executors()
         self._update_keys()
         self._sync_detail()  # the history, which waited for the service
         resume_collector()  # SQLAlchemy is in: freeze the startup's objects (collector.py)
@@ -167,7 +168,9 @@ class OpeningMixin(ConsolePart):
             return
         # Let go of the old file first: our connections keep its lost -wal's index
         # alive, and SQLite reads that as damage until the last of them is closed.
-        service.db.close()
+        # (The executor check, executor_watch.py, finishes first and then waits.)
+        with self.executor_check_lock:
+            service.db.close()
         try:
             fresh = service.reopened()
         except ApprovalsError as error:

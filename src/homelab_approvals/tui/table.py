@@ -29,7 +29,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.tui.formatting import FRESH_STYLE, age, cell, row_cells
+from homelab_approvals.tui.formatting import FRESH_STYLE, age_cell_text, cell, row_cells
 
 
 class ColumnSpec(NamedTuple):
@@ -323,11 +323,12 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._arm_fresh_timer()
 
     def refresh_ages(self, now: datetime) -> None:
-        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago")."""
+        """Re-render only the age cells whose text changed ("3m ago" -> "4m ago", "run 1m"
+        -> "run 2m")."""
         self._now = now
         changed = False
         for aid, view in self._views.items():
-            text = age(view.created_at, now)
+            text = age_cell_text(view, now)
             cells = self._cells[aid]
             if cells[AGE_COLUMN].plain != text:
                 new = cell(text)

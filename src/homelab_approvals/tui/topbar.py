@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -11,6 +12,7 @@ from textual.widget import Widget
 from homelab_approvals.domain.text import visible
 
 TITLE = "homelab-approvals"
+NO_EXECUTOR = "no executor"
 _SEPARATOR = " │ "
 
 
@@ -32,6 +34,8 @@ class TopBar(Widget):
     pending: reactive[int | None] = reactive(None)
     total: reactive[int | None] = reactive(None)
     filtered: reactive[bool] = reactive(False)
+    #: One of our approved actions waits and no executor is alive (tui/executor_watch.py).
+    no_executor: reactive[bool] = reactive(False)
 
     def __init__(self, operator: str, database: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -45,11 +49,17 @@ class TopBar(Widget):
         line.append(_SEPARATOR, style="dim")
         line.append(self.operator, style="bold")
         counts = f"{self._counts()} "
-        room = width - len(line.plain) - len(_SEPARATOR) - len(counts) - 1
+        warning = f"{NO_EXECUTOR} · " if self.no_executor else ""
+        room = width - len(line.plain) - len(_SEPARATOR) - len(counts) - len(warning) - 1
         if room >= 8:
             line.append(_SEPARATOR, style="dim")
             line.append(shorten_path(self.database, room))
-        line.append(" " * max(1, width - len(line.plain) - len(counts)))
+        line.append(" " * max(1, width - len(line.plain) - len(counts) - len(warning)))
+        if warning:
+            # The theme's warning colour; with NO_COLOR the words alone say it.
+            colour = self.app.current_theme.warning or "yellow"
+            line.append(NO_EXECUTOR, style=Style(color=colour, bold=True))
+            line.append(" · ", style="dim")
         line.append(counts, style="bold")
         return line
 

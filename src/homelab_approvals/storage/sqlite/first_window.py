@@ -76,6 +76,8 @@ TABLES = frozenset(
         "approval_plan_bindings",
         "approval_output_chunks",
         "approval_preview_requests",
+        "executor_claims",
+        "executor_heartbeats",
     }
 )
 TRIGGERS = frozenset(
