@@ -16,6 +16,7 @@ from psycopg import sql
 from homelab_approvals.cli.main import main
 from homelab_approvals.domain.errors import ConstraintRefused, StorageError
 from homelab_approvals.service import ApprovalService
+from homelab_approvals.service.executions import Claim, ExecutionService
 from homelab_approvals.storage import Database, open_database
 from homelab_approvals.storage.postgres.backend import LISTENER_NAME
 from homelab_approvals.storage.postgres.errors import translate
@@ -443,3 +444,52 @@ def test_the_cli_decides_on_postgresql(
     assert '"status":"approved"' in capsys.readouterr().out.replace(" ", "")
     assert main([*base, "approve", str(action.id)]) == 4  # CONFLICT
     assert "already approved by alice" in capsys.readouterr().err
+
+
+# -- executor claims ---------------------------------------------------------------------------
+
+
+def test_eight_executors_claim_one_action_exactly_once(pg_url: str) -> None:
+    """The claim's conditional UPDATE under READ COMMITTED: the others wait for the
+    winner's row lock, then find the action no longer approved. Nobody errors."""
+    db = open_database(url=pg_url)
+    try:
+        service = ApprovalService(db)
+        service.add_server("web", "web.lan")
+        executors = [ExecutionService(open_database(url=pg_url)) for _ in range(8)]
+        try:
+            for _ in range(5):
+                action = service.create_action("web", "clear_logs", actor="alice")  # approved
+                barrier = threading.Barrier(8)
+                outcomes: list[object] = []
+
+                def claim(
+                    ex: ExecutionService,
+                    name: str,
+                    aid: int = action.id,
+                    barrier: threading.Barrier = barrier,
+                    outcomes: list[object] = outcomes,
+                ) -> None:
+                    barrier.wait(30)
+                    try:
+                        outcomes.append(ex.claim(aid, name))
+                    except BaseException as error:
+                        outcomes.append(error)
+
+                threads = [
+                    threading.Thread(target=claim, args=(ex, f"exec-{i}"))
+                    for i, ex in enumerate(executors)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(60)
+                won = [o for o in outcomes if isinstance(o, Claim)]
+                assert len(won) == 1, outcomes
+                assert outcomes.count(None) == 7, outcomes
+                assert service.get_action(action.id).status == "executing"
+        finally:
+            for ex in executors:
+                ex.db.close()
+    finally:
+        db.close()
