@@ -456,12 +456,33 @@ def kill_matching(*needles: str) -> None:
 
 # -- a remote end for the executor -----------------------------------------------------------
 
+#: Real probe transcripts (Debian 12), which the remote end answers probes with.
+TRANSCRIPTS = Path(__file__).parent / "transcripts"
+#: What `systemctl show UNIT -p ...` answers.
+UNIT_STATE = (
+    "LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\n"
+    "NRestarts=3\nActiveEnterTimestamp=Fri 2026-12-04 09:12:01 UTC\n"
+)
+#: `restart chatty-*` prints this many lines, one every CHATTY_PAUSE seconds.
+CHATTY_LINES = 60
+CHATTY_PAUSE = 0.05
+
 #: The forced command of the executor's key: records each SSH_ORIGINAL_COMMAND (with the
 #: account it ran as) and answers by the unit name in it, so one sshd plays every server.
 _RUNNER = """\
 #!/bin/sh
 printf '%s\\t%s\\n' "$(id -un)" "$SSH_ORIGINAL_COMMAND" >> {log}
 case "$SSH_ORIGINAL_COMMAND" in
+  "apt-get -s dist-upgrade "*) cat "$(cat {plan})";;
+  *"unattended-upgrade --dry-run -v") cat {security};;
+  "systemctl show evil-"*) printf 'ActiveState=\\033[2Jfailed\\nSubState=[@click=app.quit]x\\n';;
+  "systemctl show "*) printf '{unit_state}';;
+  "journalctl --disk-usage") echo "Archived and active journals take up 3.9G in the file system.";;
+  *"restart chatty-"*)
+    i=0
+    while [ $i -lt {chatty_lines} ]; do
+      echo "Unpacking package-$i ..."; i=$((i+1)); sleep {chatty_pause}
+    done;;
   *"restart fail-"*) echo "Job for failing.service failed" >&2; exit 3;;
   *"restart slow-"*) sleep {slow}; echo "restarted after a while";;
   *"restart hang-"*) exec sleep 30;;
@@ -480,6 +501,12 @@ class RemoteEnd:
     server: SshServer
     ssh_config: Path
     record: Path
+    #: Holds the path of the transcript `apt-get -s dist-upgrade` answers with.
+    plan: Path
+
+    def serve_plan(self, transcript: str) -> None:
+        """Answer `apt-get -s dist-upgrade` with tests/transcripts/`transcript` from now."""
+        self.plan.write_text(str(TRANSCRIPTS / transcript))
 
     def commands(self) -> list[tuple[str, str]]:
         """(account, command) of every command that reached the server, in order."""
@@ -494,7 +521,19 @@ def remote_end(server: SshServer, root: Path, *, slow_seconds: float = 3) -> Rem
     root.mkdir(parents=True, exist_ok=True)
     record = root / "commands.log"
     runner = root / "runner.sh"
-    runner.write_text(_RUNNER.format(log=shlex.quote(str(record)), slow=slow_seconds))
+    plan = root / "apt-plan"
+    plan.write_text(str(TRANSCRIPTS / "apt-get-s-dist-upgrade-kernel-removal.txt"))
+    runner.write_text(
+        _RUNNER.format(
+            log=shlex.quote(str(record)),
+            slow=slow_seconds,
+            plan=shlex.quote(str(plan)),
+            security=shlex.quote(str(TRANSCRIPTS / "unattended-upgrade-dry-run.txt")),
+            unit_state=UNIT_STATE.replace("\n", "\\n"),
+            chatty_lines=CHATTY_LINES,
+            chatty_pause=CHATTY_PAUSE,
+        )
+    )
     runner.chmod(0o755)
     key = ClientKey("executor", keygen(root / "executor_ed25519", "executor@e2e"))
     server.keys["executor"] = key
@@ -537,4 +576,4 @@ def remote_end(server: SshServer, root: Path, *, slow_seconds: float = 3) -> Rem
             ]
         )
     )
-    return RemoteEnd(server, config, record)
+    return RemoteEnd(server, config, record, plan)

@@ -4,6 +4,7 @@ the file for every mistake."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,38 @@ def test_nested_mistakes_name_the_dotted_key(tmp_path: Path, text: str, expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.message.startswith(f"{path}: ")
+    assert expected in caught.value.message
+
+
+def test_preview_section(tmp_path: Path) -> None:
+    defaults = load_config(write(tmp_path, "")).preview.settings
+    assert (defaults.enabled, defaults.bind) == (True, True)
+    assert defaults.max_age == timedelta(minutes=15)
+    assert (defaults.timeout, defaults.security_timeout) == (30.0, 300.0)
+    path = write(
+        tmp_path,
+        "[preview]\nenabled = false\nbind = false\nmax_age = 60\ntimeout = 10\n"
+        "security_timeout = 600\n",
+    )
+    settings = load_config(path).preview.settings
+    assert (settings.enabled, settings.bind) == (False, False)
+    assert settings.max_age == timedelta(minutes=1)
+    assert (settings.timeout, settings.security_timeout) == (10.0, 600.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[preview]\nbind = "yes"\n', "'preview.bind' must be true or false (got a string)"),
+        ("[preview]\nmax_age = 0\n", "'preview.max_age'"),
+        ("[preview]\ntimeout = -1\n", "'preview.timeout'"),
+        ("[preview]\nmaxage = 5\n", "unknown key 'preview.maxage' (known keys here: bind,"),
+    ],
+)
+def test_preview_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
     assert expected in caught.value.message
 
 

@@ -7,9 +7,11 @@ import argparse
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homelab_approvals.cli import many, output
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report, report_line
@@ -33,6 +35,11 @@ from homelab_approvals.service import ActionQuery
 from homelab_approvals.service.bulk import Decision
 from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.execution import SudoMode
+    from homelab_approvals.executor.previews import PreviewTaker
+    from homelab_approvals.service.executions import ExecutionService
 
 Command = Callable[[Session], int]
 
@@ -345,6 +352,8 @@ def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
 
 def show(s: Session) -> int:
     action = s.service.get_action(s.args.action_id)
+    if s.args.follow:
+        return _follow(s, action)
     if s.args.json:
         write_json(_shown_json(s, action))
         return EXIT_OK
@@ -408,11 +417,57 @@ def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     return lines
 
 
+#: Seconds between looks at the database while following; a look is a change check
+#: (`PRAGMA data_version`), and rows are read only when something changed.
+FOLLOW_POLL = 0.1
+#: Statuses an action can still leave on its own: following waits through them.
+_UNDERWAY = frozenset({ActionStatus.PENDING, ActionStatus.APPROVED, ActionStatus.EXECUTING})
+
+
+def _follow(s: Session, action: ActionView) -> int:
+    """`show ID --follow`: the output of a run as it arrives (stdout to stdout, stderr to
+    stderr, made inert), then how it ended. Exit 0 when it completed, 1 otherwise."""
+    service = s.service
+    _print(
+        f"#{action.id} {text(action.summary)} on {output.server_cell(action)}: "
+        f"{text(action.status)}"
+    )
+    sys.stdout.flush()
+    after, seen_any, token = 0, False, None
+    while True:
+        fresh = service.change_token()
+        if fresh != token:
+            token = fresh
+            action = service.get_action(action.id)  # before the output: none is missed
+            chunks, after = service.output_since(action.id, after)
+            for chunk in chunks:
+                stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
+                stream.write(_inert_lines(chunk.text))
+                stream.flush()
+            seen_any = seen_any or bool(chunks)
+            if action.status not in _UNDERWAY:
+                break
+        time.sleep(FOLLOW_POLL)
+    if not seen_any:  # run elsewhere (HomelabCmd), or refused before anything was sent
+        for value, stream in ((action.stdout, sys.stdout), (action.stderr, sys.stderr)):
+            if value:
+                stream.write(_inert_lines(value if value.endswith("\n") else value + "\n"))
+    exit_code = "" if action.exit_code is None else f" (exit {action.exit_code})"
+    _print(f"#{action.id} {text(action.status)}{exit_code}")
+    return EXIT_OK if action.status == ActionStatus.COMPLETED else EXIT_ERROR
+
+
+def _inert_lines(chunk: str) -> str:
+    """Output made inert line by line: its line breaks kept, every other control
+    character (an escape sequence, a carriage return) shown as a stand-in."""
+    return "\n".join(visible(line) for line in chunk.split("\n"))
+
+
 def _preview_lines(
     action: ActionView, preview: PreviewView | None, bound: PreviewView | None
 ) -> list[str]:
     """`show`'s preview: its headline, when it was taken, and every line of the plan."""
-    headline = preview_headline(action.action_type, action.service_name, preview)
+    headline = preview_headline(action.action_type, action.service_name, preview, action.status)
     lines = [f"  {'preview':<10}  {visible(headline)}"]
     pad = f"  {'':<10}  "
     if preview is not None:
@@ -650,7 +705,66 @@ def executor(s: Session) -> int:
         sudo=execution.SudoMode(config.sudo),
     )
     service = ExecutionService(s.service.db)
-    return run_executor(service, settings, as_json=args.json)
+    previews = _preview_taker(s, service, ssh_config, settings.sudo)
+    return run_executor(service, settings, as_json=args.json, previews=previews)
+
+
+def _preview_taker(
+    s: Session, executions: ExecutionService, ssh_config: Path | None, sudo: SudoMode
+) -> PreviewTaker:
+    from homelab_approvals.executor.previews import PreviewTaker, ProbeSettings
+
+    settings = ProbeSettings(ssh_config, sudo, s.service.preview_settings)
+    return PreviewTaker(s.service, executions, settings)
+
+
+def _ssh_config(s: Session) -> Path | None:
+    """--ssh-config, else the config's executor.ssh_config; it must exist."""
+    from homelab_approvals.storage.paths import expand_user_path
+
+    args = s.args
+    chosen = args.ssh_config or s.load_config().executor.ssh_config
+    ssh_config = expand_user_path(chosen) if chosen else None
+    if ssh_config is not None and not ssh_config.is_file():
+        where = "--ssh-config" if args.ssh_config else f"{s.config_path}: 'executor.ssh_config'"
+        raise UsageError(f"{where}: no such file: {ssh_config}")
+    return ssh_config
+
+
+def preview(s: Session) -> int:
+    """Take previews over SSH without the executor daemon: of the given actions now, of
+    every pending action whose preview is due (--once), or that, until stopped."""
+    from homelab_approvals.domain import execution
+    from homelab_approvals.executor.previews import run_previews
+    from homelab_approvals.service.executions import ExecutionService
+
+    args = s.args
+    if args.read_only:
+        raise UsageError("a preview is written to the database; --read-only does not apply")
+    ssh_config = _ssh_config(s)
+    sudo = execution.SudoMode(s.load_config().executor.sudo)
+    executions = ExecutionService(s.service.db)
+    taker = _preview_taker(s, executions, ssh_config, sudo)
+    ids = list(dict.fromkeys(args.action_ids or ()))
+    actions = [s.service.get_action(aid) for aid in ids]  # an unknown id: exit 3 first
+
+    def said(action: ActionView, shown: PreviewView | None) -> None:
+        words = (
+            shown.summary
+            if shown is not None
+            else preview_headline(action.action_type, action.service_name, None)
+        )
+        digest = f" (plan {short_digest(shown.digest)})" if shown and shown.digest else ""
+        _print(f"{_about(action)}: {visible(words)}{digest}")
+        sys.stdout.flush()
+
+    return run_previews(
+        taker,
+        actions if ids else None,
+        concurrency=args.concurrency or execution.DEFAULT_CONCURRENCY,
+        once=args.once or bool(ids),
+        said=said,
+    )
 
 
 def completion(s: Session) -> int:
@@ -678,6 +792,7 @@ COMMANDS: dict[str, Command] = {
     "events": events,
     "copy-to": copy_to,
     "executor": executor,
+    "preview": preview,
     "completion": completion,
 }
 

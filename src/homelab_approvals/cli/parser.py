@@ -279,7 +279,17 @@ def build_parser(*, path_completion: object = None) -> Parser:
 
     show = _add(commands, "show", "one action, with its events")
     _id(show)
-    _json(show, "print the action as a JSON object (its events: events --action ID --json)")
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--json",
+        action="store_true",
+        help="print the action as a JSON object (its events: events --action ID --json)",
+    )
+    shown.add_argument(
+        "--follow",
+        action="store_true",
+        help="print its output as it runs; end with it (exit 0 completed, 1 otherwise)",
+    )
 
     approve = _add(commands, "approve", "approve pending actions")
     _ids(approve)
@@ -324,8 +334,10 @@ def build_parser(*, path_completion: object = None) -> Parser:
     )
 
     ssh_config = _add_executor(commands)
+    preview_ssh_config = _add_preview(commands)
     if path_completion is not None:
         ssh_config.complete = path_completion  # type: ignore[attr-defined]  # read by shtab
+        preview_ssh_config.complete = path_completion  # type: ignore[attr-defined]
 
     events = _add(commands, "events", "the audit trail, oldest first")
     events.add_argument(
@@ -396,6 +408,33 @@ def _add_executor(commands: Any) -> argparse.Action:
     )
     executor.add_argument(
         "--json", action="store_true", help="log transitions as JSON lines on stderr"
+    )
+    return ssh_config
+
+
+def _add_preview(commands: Any) -> argparse.Action:
+    """`preview`'s options; returns --ssh-config (a file, for completion)."""
+    preview = _add(
+        commands, "preview", "take dry-run previews over SSH, for setups without an executor"
+    )
+    preview.add_argument(
+        "action_ids",
+        type=action_id,
+        nargs="*",
+        metavar="ID",
+        help="these actions, now (default: every pending action whose preview is due)",
+    )
+    preview.add_argument(
+        "--once", action="store_true", help="take what is due now, then exit (for cron)"
+    )
+    ssh_config = preview.add_argument(
+        "--ssh-config",
+        type=not_empty,
+        metavar="FILE",
+        help="ssh's -F file (default: the config key executor.ssh_config, else ssh's own)",
+    )
+    preview.add_argument(
+        "--concurrency", type=positive_count, metavar="N", help="probes at once (default 4)"
     )
     return ssh_config
 

@@ -47,9 +47,11 @@ class Session:
         if self._service is None:
             from homelab_approvals.service import ApprovalService
 
-            policy = self.load_policy()
+            config = self.load_config()
             self.db = open_from_args(self.args)
-            self._service = ApprovalService(self.db, policy)
+            self._service = ApprovalService(
+                self.db, config.policy, preview_settings=config.preview.settings
+            )
         return self._service
 
     def load_policy(self) -> Policy:

@@ -31,6 +31,10 @@ class ConcurrentChange(InvalidTransition):
     up on this one (PostgreSQL's serialization failure or deadlock): nothing changed."""
 
 
+class PlanChanged(InvalidTransition):
+    """The action's plan is not the one the approver was shown (domain/plans.py)."""
+
+
 class ValidationError(ApprovalsError):
     code = "VALIDATION_ERROR"
 

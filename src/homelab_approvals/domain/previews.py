@@ -18,6 +18,9 @@ from homelab_approvals.domain.probes import probe_for
 #: What the console and `show` say for an action whose type has no probe.
 NO_PROBE = "no preview for this action"
 NO_PREVIEW_YET = "no preview yet"
+NO_PREVIEW_TAKEN = "no preview was taken"
+#: The action types whose plans can remove packages or install a new kernel.
+WARNED_TYPES = frozenset({"apt_upgrade_all"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +63,19 @@ class PreviewView:
 
 
 def preview_headline(
-    action_type: str, service_name: str | None, preview: PreviewView | None
+    action_type: str,
+    service_name: str | None,
+    preview: PreviewView | None,
+    status: str = "pending",
 ) -> str:
     """The one line every surface shows first: the plan's summary, why there is none,
-    "no preview yet", or "no preview for this action" (apt_update)."""
+    "no preview yet" (while pending), "no preview was taken" (decided without one), or
+    "no preview for this action" (apt_update)."""
     if preview is not None:
         return preview.summary
     if probe_for(action_type, service_name or "unit") is None:
         return NO_PROBE
-    return NO_PREVIEW_YET
+    return NO_PREVIEW_YET if status == "pending" else NO_PREVIEW_TAKEN
 
 
 def short_digest(digest: str | None) -> str:

@@ -9,11 +9,13 @@ so a command that prints gigabytes costs no memory."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -35,9 +37,11 @@ class RunResult:
 
 
 class _Tail:
-    """Drains a pipe in a thread, keeping its last _KEEP_BYTES and counting the rest."""
+    """Drains a pipe in a thread, keeping its last _KEEP_BYTES and counting the rest;
+    `on_chunk` also gets each piece as it arrives (live output)."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], on_chunk: Callable[[bytes], None] | None = None) -> None:
+        self._on_chunk = on_chunk
         self.kept = bytearray()
         self.total = 0
         self._stream = stream
@@ -47,6 +51,8 @@ class _Tail:
     def _drain(self) -> None:
         read = self._stream.read1 if hasattr(self._stream, "read1") else self._stream.read
         while chunk := read(_CHUNK):
+            if self._on_chunk is not None:
+                self._on_chunk(chunk)
             self.total += len(chunk)
             self.kept += chunk
             if len(self.kept) > _KEEP_BYTES:
@@ -73,7 +79,12 @@ def ssh_argv(
 class Running:
     """A started ssh process; `wait` gives its result. `kill` ends its whole group."""
 
-    def __init__(self, argv: list[str], timeout: float) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        timeout: float,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> None:
         self.timeout = timeout
         self.started = time.monotonic()
         self._process = subprocess.Popen(
@@ -86,8 +97,12 @@ class Running:
         )
         assert self._process.stdout is not None
         assert self._process.stderr is not None
-        self._out = _Tail(self._process.stdout)
-        self._err = _Tail(self._process.stderr)
+
+        def stream(name: str) -> Callable[[bytes], None] | None:
+            return None if on_output is None else functools.partial(on_output, name)
+
+        self._out = _Tail(self._process.stdout, stream("stdout"))
+        self._err = _Tail(self._process.stderr, stream("stderr"))
 
     def kill(self) -> None:
         # Only while the client is not yet reaped: after that its pid (and group id)
@@ -122,5 +137,8 @@ def start(
     login: str | None,
     ssh_config: Path | None,
     timeout: float,
+    on_output: Callable[[str, bytes], None] | None = None,
 ) -> Running:
-    return Running(ssh_argv(destination, command, login=login, ssh_config=ssh_config), timeout)
+    """`on_output(stream, data)`: each piece of stdout or stderr as it arrives."""
+    argv = ssh_argv(destination, command, login=login, ssh_config=ssh_config)
+    return Running(argv, timeout, on_output)

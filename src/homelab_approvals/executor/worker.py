@@ -17,11 +17,17 @@ from pathlib import Path
 from homelab_approvals.domain.errors import ApprovalsError, StorageError
 from homelab_approvals.domain.execution import NO_EXIT_CODE, SudoMode, remote_command
 from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.views import ActionView
 from homelab_approvals.executor import transport
+from homelab_approvals.executor.live_output import LiveOutput
 from homelab_approvals.executor.log import TransitionLog
+from homelab_approvals.executor.previews import PLAN_CHANGED, PreviewTaker
 from homelab_approvals.service.executions import Claim, ExecutionService
 
 POLL_S = 0.1  # new approvals are picked up well within 1 s
+#: Pending actions are looked at for due previews on every change, and at least this
+#: often (a preview goes stale with time alone).
+PREVIEW_SCAN_S = 5.0
 _FINISH_ATTEMPTS = 5  # a result is worth waiting for a busy database
 _RETRY_S = 5.0
 
@@ -38,8 +44,18 @@ class Settings:
 
 
 class Worker:
-    def __init__(self, service: ExecutionService, settings: Settings, log: TransitionLog) -> None:
+    def __init__(
+        self,
+        service: ExecutionService,
+        settings: Settings,
+        log: TransitionLog,
+        previews: PreviewTaker | None = None,
+    ) -> None:
+        """`previews`: take previews of pending actions (not with `once`), check an apt
+        action's plan right before running it, and write live output."""
         self.service = service
+        self.previews = previews
+        self._probing: set[int] = set()  # pending actions being previewed now
         self.settings = settings
         self.log = log
         self.stopping = threading.Event()
@@ -83,15 +99,21 @@ class Worker:
         next_beat = time.monotonic() + beat_every
         token: object = None
         look = True
+        scan_previews = self.previews is not None and self.previews.enabled and not s.once
+        next_scan = 0.0
         try:
             while not self.stopping.is_set():
                 try:
                     fresh = self.service.db.change_token()
                     if fresh != token:
                         token, look = fresh, True
+                        next_scan = 0.0  # something changed: a new pending action, perhaps
                     if look and self.running() < s.concurrency:
                         look = False
                         self._claim_more(started, todo)
+                    if scan_previews and time.monotonic() >= next_scan:
+                        next_scan = time.monotonic() + PREVIEW_SCAN_S
+                        self._preview_more()
                     if todo is not None and not todo and not self.running():
                         break
                     if time.monotonic() >= next_beat:
@@ -138,6 +160,65 @@ class Worker:
         if todo is not None:
             todo.clear()  # what was claimable at start is claimed, or someone else's now
 
+    # -- previews, in threads of their own ------------------------------------------------------
+
+    def _preview_more(self) -> None:
+        """Start a probe for each pending action whose preview is missing, stale or asked
+        for, at most `concurrency` at once."""
+        taker = self.previews
+        assert taker is not None
+        with self._lock:
+            free = self.settings.concurrency - len(self._probing)
+        if free <= 0:
+            return
+        try:
+            due = taker.due()
+        except StorageError as error:
+            self.log.message(f"previews: {error.message}")
+            return
+        for action in due:
+            if free <= 0 or self.stopping.is_set():
+                return
+            with self._lock:
+                if action.id in self._probing:
+                    continue
+                self._probing.add(action.id)
+            free -= 1
+            threading.Thread(target=self._preview, args=(action,), daemon=True).start()
+
+    def _preview(self, action: ActionView) -> None:
+        taker = self.previews
+        assert taker is not None
+        try:
+            preview = taker.take(action)
+            if preview is not None:
+                self.log.message(f"#{action.id}: preview: {visible(preview.summary)}")
+        except StorageError as error:
+            self.log.message(f"#{action.id}: preview not recorded: {error.message}")
+        finally:
+            with self._lock:
+                self._probing.discard(action.id)
+
+    def _plan_changed(self, claim: Claim) -> str | None:
+        """Right before an apt action runs: its plan taken again. The stderr to fail it
+        with when the plan holds anything the approved one did not; else None."""
+        taker = self.previews
+        if taker is None:
+            return None
+        started = time.monotonic()
+        changes = taker.check_plan(claim.action, (claim.destination, claim.login))
+        if changes is None:
+            return None
+        took = time.monotonic() - started
+        if not changes:
+            self.log.message(f"#{claim.action.id}: plan checked in {took:.2f} s: nothing added")
+            return None
+        why = "\n".join([f"{PLAN_CHANGED}:", *(f"  {visible(c)}" for c in changes)])
+        if not taker.binds:
+            self.log.message(f"#{claim.action.id}: {why} (preview.bind is false: run anyway)")
+            return None
+        return why
+
     def _drain(self, started: datetime) -> None:
         """Let running commands finish, renewing the lease meanwhile."""
         s = self.settings
@@ -164,7 +245,15 @@ class Worker:
                 self._finish(claim, NO_EXIT_CODE, None, claim.refusal, 0.0, claim.refusal)
                 return
             assert claim.destination is not None
+            changed = self._plan_changed(claim)
+            if changed is not None:  # nothing is sent
+                self._finish(claim, NO_EXIT_CODE, None, changed, 0.0, changed, PLAN_CHANGED)
+                return
             command = remote_command(claim.action.command, s.sudo)
+            live = None
+            if self.previews is not None:
+                write = self.previews.approvals.add_output
+                live = LiveOutput(claim.action.id, write, self.log.message)
             try:
                 running = transport.start(
                     claim.destination,
@@ -172,14 +261,19 @@ class Worker:
                     login=claim.login,
                     ssh_config=s.ssh_config,
                     timeout=s.timeout,
+                    on_output=None if live is None else live.feed,
                 )
             except OSError as error:  # no ssh client installed, say
+                if live is not None:
+                    live.close()
                 why = f"ssh could not be started: {error.strerror or error}"
                 self._finish(claim, NO_EXIT_CODE, None, why, 0.0, why)
                 return
             with self._lock:
                 self._runs[claim.action.id] = running
             result = running.wait()
+            if live is not None:
+                live.close()  # before the result: a follower sees all output, then the end
             note = result.stderr if result.exit_code != 0 else None
             self._finish(
                 claim, result.exit_code, result.stdout, result.stderr, result.seconds, note
@@ -202,8 +296,10 @@ class Worker:
         stderr: str | None,
         seconds: float,
         note: str | None,
+        reason: str | None = None,
     ) -> None:
-        reason = note if note is not None and note.startswith("not run:") else None
+        if reason is None and note is not None and note.startswith("not run:"):
+            reason = note
         for attempt in range(_FINISH_ATTEMPTS):
             try:
                 done = self.service.finish(

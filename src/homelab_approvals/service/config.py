@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
@@ -26,6 +27,7 @@ from homelab_approvals.domain.durations import Duration, parse_duration
 from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.errors import ConfigError, ValidationError
 from homelab_approvals.service.policy import Expiry, Policy, TypeRule
+from homelab_approvals.service.preview_settings import PreviewSettings
 from homelab_approvals.storage.paths import expand_user_path
 
 APP_NAME = "homelab-approvals"
@@ -98,6 +100,30 @@ class NotifyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             raise ValueError("url must be an http:// or https:// address")
 
 
+class PreviewConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[preview]`: dry-run previews of pending actions, and binding approvals to them."""
+
+    #: Take previews at all (the executor daemon and `homelab-approvals preview`).
+    enabled: bool = True
+    #: A plan that grew since the approval stops the run; false: recorded and shown only.
+    bind: bool = True
+    #: Seconds after which a pending action's preview is taken again.
+    max_age: Annotated[int, msgspec.Meta(ge=1)] = 900
+    #: Seconds a probe may take; unattended-upgrade's dry run downloads, so it has its own.
+    timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    security_timeout: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+    @property
+    def settings(self) -> PreviewSettings:
+        return PreviewSettings(
+            enabled=self.enabled,
+            bind=self.bind,
+            max_age=timedelta(seconds=self.max_age),
+            timeout=self.timeout,
+            security_timeout=self.security_timeout,
+        )
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole file. A new table is a Struct like ExecutorConfig, added here as a field
     with a default, so a file without it means what it meant before."""
@@ -107,6 +133,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     #: When false, nobody approves an action they created (rejecting is fine).
     allow_self_approval: bool = True
     executor: ExecutorConfig = msgspec.field(default_factory=ExecutorConfig)
+    preview: PreviewConfig = msgspec.field(default_factory=PreviewConfig)
     expiry: ExpiryConfig = msgspec.field(default_factory=ExpiryConfig)
     #: Per action type; the keys are action types, anything else is refused.
     rules: dict[ActionType, RuleConfig] = msgspec.field(default_factory=dict)

@@ -156,6 +156,15 @@ class ExecutionService:
         login = values.get("ssh_username") or None
         return destination, None if login is None else str(login)
 
+    def route(self, server_id: str) -> tuple[str | None, str | None, str | None]:
+        """(destination, login, refusal) for reaching `server_id`, as a claim works them
+        out: for a preview's probe, which goes where the action would."""
+        with self.db.reading() as conn:
+            destination, login = self._route(conn, server_id)
+        if destination is None and login is None and not self._server_exists(server_id):
+            return None, None, f"Server {server_id} not found"
+        return destination, login, execution.route_refusal(destination, login)
+
     def _server_exists(self, server_id: str) -> bool:
         with self.db.reading() as conn:
             return (

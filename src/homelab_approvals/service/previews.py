@@ -9,7 +9,12 @@ from datetime import datetime
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus
-from homelab_approvals.domain.errors import ActionNotFound, InvalidTransition, ValidationError
+from homelab_approvals.domain.errors import (
+    ActionNotFound,
+    InvalidTransition,
+    PlanChanged,
+    ValidationError,
+)
 from homelab_approvals.domain.plan_parsing import ProbeOutputError, parse_probe
 from homelab_approvals.domain.plans import (
     PlanFormatError,
@@ -88,7 +93,7 @@ def bind_plan(
             plan = plan_from_json(json.loads(row["plan"])) if row is not None else None
             now = f"now {plan_summary(plan)}" if plan is not None else "now another plan"
             now += f" (preview {digest})"
-        raise InvalidTransition(
+        raise PlanChanged(
             f"cannot approve action {action.id}: its plan changed since it was shown ({now})"
         )
     if row is None or digest is None:
@@ -96,7 +101,7 @@ def bind_plan(
     # Two-person approval: every vote must be for the same plan.
     earlier = tx.first(store.OTHER_BINDING, {"aid": action.id, "digest": digest})
     if earlier is not None:
-        raise InvalidTransition(
+        raise PlanChanged(
             f"cannot approve action {action.id}: {earlier['actor']} approved another plan "
             f"(preview {earlier['digest'][:12]}); the plan is now {digest[:12]}. Every approval "
             "must be for the same plan: reject the action, or wait for the plan to come back"

@@ -22,8 +22,9 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import AUDIT_RESTORED, SortOrder
-from homelab_approvals.domain.errors import ValidationError
+from homelab_approvals.domain.enums import AUDIT_RESTORED, ActionStatus, SortOrder
+from homelab_approvals.domain.errors import ApprovalsError, ValidationError
+from homelab_approvals.domain.probes import probe_for
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
 from homelab_approvals.domain.views import ActionPage
@@ -33,6 +34,7 @@ from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
 from homelab_approvals.tui.detail import ActionDetail
 from homelab_approvals.tui.detail_sync import DetailSyncMixin
 from homelab_approvals.tui.executor_watch import ExecutorWatchMixin
+from homelab_approvals.tui.formatting import action_title
 from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
@@ -59,7 +61,14 @@ _SORT_NAMES = {
     SortOrder.ACTION: "by action",
 }
 #: The actions whose availability changes with the row or the view.
-_DYNAMIC = (*DECISION_KEYS, "show_all", "show_pending", "next_window", "previous_window")
+_DYNAMIC = (
+    *DECISION_KEYS,
+    "show_all",
+    "show_pending",
+    "next_window",
+    "previous_window",
+    "fresh_preview",
+)
 #: The table's own keys that make sense with a row cursor (enter is "Details" here).
 _MOVES = frozenset(
     {
@@ -319,6 +328,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
             message.at,
             mark_new=same_view,
             cursor_to_top=request.cursor_to_top and first_of_view,
+            warnings=message.warnings,
         )
         self._shown_generation = request.generation
         self._shown_partial = message.partial
@@ -411,6 +421,11 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
             return True if more else None
         if action == "previous_window":
             return True if self.view_query.offset > 0 else None
+        if action == "fresh_preview":
+            view = table.highlighted_view
+            wanted = view is not None and view.status == ActionStatus.PENDING
+            has_probe = view is not None and probe_for(view.action_type, view.service_name)
+            return True if wanted and has_probe and not self.read_only_reason else None
         return True
 
     def _update_keys(self) -> None:
@@ -493,6 +508,25 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
     def action_previous_window(self) -> None:
         query = self.view_query
         self._ask(query.with_(offset=max(0, query.offset - query.limit)), cursor_to_top=True)
+
+    # -- previews --------------------------------------------------------------------------
+
+    def action_fresh_preview(self) -> None:
+        view = self.table.highlighted_view
+        if view is None or self.check_action("fresh_preview", ()) is not True:
+            return
+        self._ask_for_preview(view.id, action_title(view))
+
+    @work(thread=True, group="preview-request", exit_on_error=False)
+    def _ask_for_preview(self, action_id: int, title: str) -> None:
+        try:
+            self._opened_service().request_preview(action_id, self.actor)
+        except ApprovalsError as error:
+            self.app.call_from_thread(toast, self, error.message, title="Preview", severity="error")
+            return
+        self.app.call_from_thread(
+            toast, self, f"{title}: asked the executor for a fresh preview", title="Preview"
+        )
 
     # -- help and quit ---------------------------------------------------------------------
 

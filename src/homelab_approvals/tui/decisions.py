@@ -20,6 +20,7 @@ from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE
 from homelab_approvals.domain.errors import (
     ApprovalsError,
     InvalidTransition,
+    PlanChanged,
     StorageError,
     ValidationError,
 )
@@ -27,6 +28,7 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service.bulk import BulkResult, Decision
+from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.tui.bulk import ConfirmApproval, listing, plural, summary
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.formatting import action_title
@@ -176,7 +178,8 @@ class DecisionsMixin(ConsolePart):
         self._deciding.add(view.id)
         self._decided_here.add(view.id)
         title = action_title(view)
-        self._decide(verb, view.id, title)
+        # The plan the pane shows now is the one approved (None: no plan was shown).
+        self._decide(verb, view.id, title, self.detail.shown_digest(view.id))
         self.set_timer(SLOW_DECISION_SECONDS, lambda: self._still_deciding(verb, view.id, title))
 
     def _still_deciding(self, verb: str, action_id: int, title: str) -> None:
@@ -208,13 +211,15 @@ class DecisionsMixin(ConsolePart):
         self.app.push_screen(modal, done)
 
     @work(thread=True, group="decide", exit_on_error=False)
-    def _decide(self, verb: str, action_id: int, title: str) -> None:
+    def _decide(self, verb: str, action_id: int, title: str, shown: str | None = None) -> None:
         error: ApprovalsError | None = None
         waiting: str | None = None
         try:
             service = self._opened_service()
-            decide = {"approve": service.approve, "cancel": service.cancel}[verb]
-            view = decide(action_id, self.actor)
+            if verb == "approve":
+                view = service.approve(action_id, self.actor, plan=PlanCheck.expect(shown))
+            else:
+                view = service.cancel(action_id, self.actor)
             if verb == "approve" and view.status in DECIDABLE:  # a vote, short of its quorum
                 tally = service.approval_tally(action_id)
                 waiting = waiting_line(tally.count, tally.required)
@@ -238,7 +243,9 @@ class DecisionsMixin(ConsolePart):
 
     def _refused(self, error: ApprovalsError) -> None:
         """A decision the service refused: a toast, and the app carries on."""
-        if isinstance(error, InvalidTransition):
+        if isinstance(error, PlanChanged):
+            title, severity = "The plan changed", "warning"
+        elif isinstance(error, InvalidTransition):
             title, severity = "Someone else decided first", "warning"
         elif isinstance(error, StorageError):
             title, severity = "Database", "error"

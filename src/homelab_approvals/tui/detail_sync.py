@@ -8,7 +8,9 @@ from textual import on, work
 from textual.message import Message
 from textual.timer import Timer
 
+from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.views import EventView
 from homelab_approvals.tui.console_part import ConsolePart
 from homelab_approvals.tui.table import ActionTable
@@ -17,6 +19,8 @@ from homelab_approvals.tui.toast import toast
 #: The detail pane follows the cursor after it has rested this long, so holding an
 #: arrow key does not render (and read the history of) every row it passes.
 DETAIL_DEBOUNCE = 0.05
+#: A running action's output is read this often while its detail is shown (tail -f).
+OUTPUT_POLL = 0.25
 
 
 class EventsFetched(Message):
@@ -31,6 +35,25 @@ class EventsFetched(Message):
         self.error = error
 
 
+class PreviewFetched(Message):
+    """The newest preview of an action (None: none taken), for the detail pane."""
+
+    def __init__(self, action_id: int, preview: PreviewView | None) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.preview = preview
+
+
+class OutputFetched(Message):
+    """Live output of a running action: (stream, text) chunks up to chunk id `last`."""
+
+    def __init__(self, action_id: int, chunks: list[tuple[str, str]], last: int) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.chunks = chunks
+        self.last = last
+
+
 class DetailSyncMixin(ConsolePart):
     """The detail pane of ConsoleScreen (console.py), which mixes this in."""
 
@@ -38,6 +61,7 @@ class DetailSyncMixin(ConsolePart):
         super().__init__()
         self._detail_events_for: int | None = None
         self._detail_timer: Timer | None = None
+        self._output_timer: Timer | None = None
 
     @property
     def _detail_settled(self) -> bool:
@@ -45,7 +69,8 @@ class DetailSyncMixin(ConsolePart):
         detail = self.detail
         if self._detail_timer is not None or detail.view != self.table.highlighted_view:
             return False
-        return detail.view is None or detail.events is not None
+        view = detail.view
+        return view is None or (detail.events is not None and detail.preview_for == view.id)
 
     @on(ActionTable.Highlighted, "#actions")
     def _highlighted(self) -> None:
@@ -70,11 +95,15 @@ class DetailSyncMixin(ConsolePart):
         if detail.view == view:
             if detail.events is None and self._detail_events_for != view.id:
                 self._fetch_events(view.id)  # the last read failed (or waited): try again
+            self._fetch_preview(view.id)  # something changed: a new preview, perhaps
+            self._follow_output()
             return
         same_action = detail.view is not None and detail.view.id == view.id
         events = detail.events if same_action else None
         detail.show(view, events, self.now)
         self._fetch_events(view.id)
+        self._fetch_preview(view.id)
+        self._follow_output()
 
     def _why_empty(self) -> str:
         query, page = self.view_query, self.page
@@ -101,6 +130,54 @@ class DetailSyncMixin(ConsolePart):
             self.post_message(EventsFetched(action_id, None, error.message))
         else:
             self.post_message(EventsFetched(action_id, events))
+
+    def _follow_output(self) -> None:
+        """Read the running action's output every OUTPUT_POLL s while its detail is
+        shown; the table and its cursor are not touched."""
+        view = self.detail.view
+        running = view is not None and view.status == ActionStatus.EXECUTING
+        if running and self._output_timer is None:
+            self._output_timer = self.set_interval(OUTPUT_POLL, self._tail_output)
+            self._tail_output()
+        elif not running and self._output_timer is not None:
+            self._output_timer.stop()
+            self._output_timer = None
+
+    def _tail_output(self) -> None:
+        view = self.detail.view
+        if view is None or self.service is None:
+            return
+        after = self.detail.output_last if self.detail.output_for == view.id else 0
+        self._load_output(view.id, after)
+
+    @work(thread=True, group="output", exclusive=True, exit_on_error=False)
+    def _load_output(self, action_id: int, after: int) -> None:
+        try:
+            rows, last = self._opened_service().output_since(action_id, after)
+        except ApprovalsError:
+            return  # the next tick reads again
+        chunks = [(row.stream, row.text) for row in rows]
+        self.post_message(OutputFetched(action_id, chunks, last if rows else after))
+
+    @on(OutputFetched)
+    def _output_fetched(self, message: OutputFetched) -> None:
+        self.detail.add_output(message.action_id, message.chunks, message.last)
+
+    def _fetch_preview(self, action_id: int) -> None:
+        if self.service is not None:
+            self._load_preview(action_id)
+
+    @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
+    def _load_preview(self, action_id: int) -> None:
+        try:
+            preview = self._opened_service().get_preview(action_id)
+        except ApprovalsError:
+            return  # the pane keeps what it shows; the next refresh reads again
+        self.post_message(PreviewFetched(action_id, preview))
+
+    @on(PreviewFetched)
+    def _preview_fetched(self, message: PreviewFetched) -> None:
+        self.detail.show_preview(message.action_id, message.preview)
 
     @on(EventsFetched)
     def _events_fetched(self, message: EventsFetched) -> None:

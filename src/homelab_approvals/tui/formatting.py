@@ -32,6 +32,11 @@ STATUS_STYLES: dict[str, Style] = {
     ActionStatus.FAILED: Style(color="red", bold=True),
     CANCELLED: Style(dim=True),
 }
+#: A plan that removes packages or installs a new kernel: colour, and words in capitals
+#: ("REMOVES 1", "KERNEL") for NO_COLOR.
+WARNING_STYLE = Style(color="red", bold=True)
+#: A warning's word in the table, where the detail pane says it whole.
+_TAGS = {"new kernel": "KERNEL"}
 #: A row that just arrived through live refresh, for a few seconds.
 FRESH_STYLE = Style(bold=True, underline=True)  # readable with and without colour
 
@@ -138,12 +143,27 @@ def when(moment: datetime | None) -> str:
     return utc_text(moment) if moment else "—"
 
 
-def row_cells(view: ActionView, now: datetime, *, fresh: bool = False) -> tuple[Text, ...]:
+def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
+    """ "apt upgrade all", led by its plan's warnings in capitals, short enough for 80
+    columns to keep a little of the action: "REMOVES 1 KERNEL apt upg…"."""
+    text = cell(view.summary)
+    if warnings:
+        words = " ".join(_TAGS.get(w, w.upper()) for w in warnings)
+        lead = Text(words + " ", style=WARNING_STYLE, end="")
+        text = lead + text
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+    return text
+
+
+def row_cells(
+    view: ActionView, now: datetime, *, fresh: bool = False, warnings: tuple[str, ...] = ()
+) -> tuple[Text, ...]:
     """The table cells for one action, in column order (see table.COLUMNS)."""
     cells = (
         Text(str(view.id), justify="right", end=""),
         cell(server_label(view)),
-        cell(view.summary),
+        action_cell(view, warnings),
         status_text(view),
         cell(age_cell_text(view, now)),
         cell(view.decided_by or ""),

@@ -81,6 +81,14 @@ CONSOLE_BINDINGS: list[BindingType] = [
     ),
     Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Oldest, newest, server, action"),
     Binding(
+        "v",
+        "fresh_preview",
+        "Preview",
+        id="fresh-preview",
+        show=False,
+        tooltip="Ask the executor for a fresh dry-run preview of the highlighted pending action",
+    ),
+    Binding(
         "enter",
         "focus_detail",
         "Details",

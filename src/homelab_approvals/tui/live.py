@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
+from homelab_approvals.domain.previews import WARNED_TYPES
 from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import ActionQuery
 from homelab_approvals.storage.first_window import FIRST_WINDOW
@@ -66,6 +67,7 @@ class ActionsFetched(Message):
         *,
         partial: bool = False,
         sequence: int | None = None,
+        warnings: dict[int, tuple[str, ...]] | None = None,
     ) -> None:
         super().__init__()
         self.request = request
@@ -73,6 +75,8 @@ class ActionsFetched(Message):
         self.at = at
         self.partial = partial
         self.sequence = sequence
+        #: Rows whose newest plan removes packages or installs a new kernel.
+        self.warnings = warnings or {}
 
 
 class RefreshFailed(Message):
@@ -228,6 +232,9 @@ class LiveFeed:
     ) -> None:
         """Send a window to the UI as the newest one (polling thread; tests too)."""
         rows = self._reuse_unchanged(page.rows)
+        # Only apt plans remove packages or bring a kernel: most windows ask for nothing.
+        apt = [view.id for view in rows if view.action_type in WARNED_TYPES]
+        warnings = self.service.preview_marks(apt) if apt else {}
         self._sequence += 1
         post(
             ActionsFetched(
@@ -236,6 +243,7 @@ class LiveFeed:
                 self.clock(),
                 partial=partial,
                 sequence=self._sequence,
+                warnings=warnings,
             )
         )
 

@@ -186,6 +186,8 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._id_width = _ID_SPEC.width
         self._widths = tuple(spec.width for spec in COLUMNS)
         self._marked: set[int] = set()
+        #: Rows whose newest plan removes packages or installs a new kernel.
+        self._warnings: dict[int, tuple[str, ...]] = {}
         self._cursor = 0
         self._cursor_id: int | None = None  # the action last announced as highlighted
         self._hover: int | None = None  # the row under the mouse, while it is shown
@@ -278,6 +280,7 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         *,
         mark_new: bool = False,
         cursor_to_top: bool = False,
+        warnings: dict[int, tuple[str, ...]] | None = None,
     ) -> None:
         """Make the table hold exactly `rows`, in order, by the smallest change: drop rows
         that left, add rows that arrived (highlighted briefly when `mark_new`), update only
@@ -294,6 +297,14 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         deadline = monotonic() + FRESH_SECONDS
         fresh = mark_new and bool(old_order)
         views, cells = self._views, self._cells
+        new_warnings = warnings or {}
+        old_warnings = self._warnings
+        rewarned = {
+            aid
+            for aid in old_warnings.keys() | new_warnings.keys()
+            if old_warnings.get(aid) != new_warnings.get(aid)
+        }
+        self._warnings = new_warnings
         changed = old_order != wanted
         for aid in old_order:
             if aid not in wanted_set:
@@ -307,7 +318,8 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
                     self._fresh[view.id] = deadline
                 views[view.id] = view
                 cells[view.id] = self._row(view, now, fresh=fresh)
-            elif old is not view and old != view:  # `is`: the feed reuses unchanged views
+            elif (old is not view and old != view) or view.id in rewarned:
+                # `is`: the feed reuses unchanged views
                 changed = self._update(view, now) or changed
         self._order = wanted
         id_width = max(_ID_SPEC.width, len(str(max(wanted, default=0))))
@@ -357,7 +369,9 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         return True
 
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
-        return (_mark_cell(view.id in self._marked), *row_cells(view, now, fresh=fresh))
+        warnings = self._warnings.get(view.id, ())
+        cells = row_cells(view, now, fresh=fresh, warnings=warnings)
+        return (_mark_cell(view.id in self._marked), *cells)
 
     def _settle_virtual_size(self) -> None:
         width = sum(w + 2 * CELL_PADDING for w in self._widths)
