@@ -2,6 +2,8 @@
 
     python benchmarks/_contender.py DB SEED ATTEMPTS FIRST_ID LAST_ID HOT
 
+DB is a SQLite file, or a database URL (PostgreSQL).
+
 Opens DB through the service, prints `ready`, waits for a line on stdin (so every
 contender starts at once), then makes ATTEMPTS decisions on random ids in
 [FIRST_ID, LAST_ID]: the first HOT attempts on the same small set of ids as every other
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> None:
     rng.shuffle(hot_ids)
     targets = hot_ids + [rng.randint(low, high) for _ in range(int(attempts) - len(hot_ids))]
 
-    db = open_database(Path(path))
+    db = open_database(url=path) if "://" in path else open_database(Path(path))
     service = ApprovalService(db)
     print("ready", flush=True)
     sys.stdin.readline()

@@ -41,7 +41,7 @@ STARTED = time.monotonic()  # before the heavy imports: they are part of the fir
 import argparse  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from homelab_approvals.storage.first_window import read_in_background  # noqa: E402
+from homelab_approvals.storage.backends import read_in_background  # noqa: E402
 from homelab_approvals.tui.collector import pause_collector  # noqa: E402
 
 

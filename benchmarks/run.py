@@ -38,12 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import _dbgen
+import _pg
 import homelab_approvals
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
 from homelab_approvals.tui.table import FRESH_SECONDS
 
 HERE = Path(__file__).resolve().parent
+#: A PostgreSQL superuser's URL: the PostgreSQL column is measured too (see _pg.py).
+PG_URL_ENV = "HOMELAB_APPROVALS_BENCH_PG_URL"
 PROBE = HERE / "_tui_probe.py"
 CONTENDER = HERE / "_contender.py"
 
@@ -89,6 +92,18 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
         lambda v: v <= 1000,
     ),
     "executor_idle_cpu_percent": ("executor: idle CPU, one core", "%", "<= 1", lambda v: v <= 1),
+    "pg_raw_per_s": ("PostgreSQL: plain psycopg, same transaction", "/s", "(reference)", None),
+    "pg_approve_per_s": ("PostgreSQL: service approve", "/s", "", None),
+    "pg_approve_ratio": ("PostgreSQL: approve / psycopg", "", ">= 0.8", lambda v: v >= 0.8),
+    "pg_contention_per_s": ("PostgreSQL: 8 processes, committed", "/s", "(report)", None),
+    "pg_contention_errors": ("PostgreSQL: 8 processes, errors", "", "0", lambda v: v == 0),
+    "pg_propagation_ms_p50": ("PostgreSQL: decision -> notified, p50", "ms", "", None),
+    "pg_propagation_ms_p95": (
+        "PostgreSQL: decision -> notified, p95",
+        "ms",
+        "<= 100",
+        lambda v: v <= 100,
+    ),
 }
 
 #: How long to wait for the headless app to show a change before calling the run broken.
@@ -556,6 +571,25 @@ def measure_executor(folder: Path, sizes: Sizes) -> dict[str, Any]:
 # -- output --------------------------------------------------------------------------------
 
 
+def measure_postgres(url: str, folder: Path, sizes: Sizes) -> dict[str, Any]:
+    log("PostgreSQL: approve vs plain psycopg ...")
+    results = _pg.measure_approve(url, folder, sizes.approve_rounds, sizes.approve_chunk // 2)
+    log("PostgreSQL: contention ...")
+    results.update(
+        _pg.measure_contention(
+            url,
+            folder,
+            sizes.contenders,
+            sizes.contender_attempts // 3,
+            sizes.contention_pending // 4,
+            sizes.contention_hot,
+        )
+    )
+    log("PostgreSQL: propagation by notification ...")
+    results.update(_pg.measure_propagation(url, folder, sizes.propagation_samples * 5))
+    return results
+
+
 def machine() -> dict[str, str]:
     import sqlalchemy
     import textual
@@ -595,12 +629,21 @@ def table(results: dict[str, Any], info: dict[str, str], quick: bool) -> str:
         f"{'key':<{_KEY_WIDTH}} {'measurement':<34} {'value':>12}  {'target':<12} result",
         f"{'-' * _KEY_WIDTH} {'-' * 34} {'-' * 12}  {'-' * 12} ------",
     ]
-    for key in KEYS:
+    for key in [key for key in TARGETS if key in results]:
         label, unit, target, passes = TARGETS[key]
         value = results[key]
         verdict = "" if passes is None else ("pass" if passes(value) else "MISS")
         row = f"{key:<{_KEY_WIDTH}} {label:<34} {_shown(value, unit):>12}  {target:<12} {verdict}"
         lines.append(row.rstrip())
+    if "_pg_conflicts" in results:
+        samples = results["_pg_error_samples"]
+        lines += [
+            "",
+            f"PostgreSQL contention: {results['_pg_conflicts']} clean conflicts"
+            + (f"; errors such as {samples}" if samples else ""),
+        ]
+    if "_first_screen_phases" not in results:
+        return "\n".join(lines)
     imports, opening, first_rows = results["_first_screen_phases"]
     same = results["_same_work_per_s"]
     lines += [
@@ -628,20 +671,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, in seconds")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results here")
+    parser.add_argument(
+        "--pg-url",
+        metavar="URL",
+        default=os.environ.get(PG_URL_ENV) or None,
+        help=f"also measure PostgreSQL on this server (a superuser's URL; ${PG_URL_ENV})",
+    )
+    parser.add_argument("--only-pg", action="store_true", help="only the PostgreSQL column")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     results: dict[str, Any] = {}
+    keys: tuple[str, ...] = () if args.only_pg else KEYS
     with tempfile.TemporaryDirectory(prefix="homelab-approvals-bench-") as tmp:
         folder = Path(tmp)
-        log("approve vs raw sqlite3 ...")
-        results.update(measure_approve(folder, sizes))
-        log("contention ...")
-        results.update(measure_contention(folder, sizes))
-        log("console ...")
-        results.update(measure_console(folder, sizes))
-        log("executor ...")
-        results.update(measure_executor(folder, sizes))
-    numbers = {key: float(results[key]) for key in KEYS}
+        if not args.only_pg:
+            log("approve vs raw sqlite3 ...")
+            results.update(measure_approve(folder, sizes))
+            log("contention ...")
+            results.update(measure_contention(folder, sizes))
+            log("console ...")
+            results.update(measure_console(folder, sizes))
+            log("executor ...")
+            results.update(measure_executor(folder, sizes))
+        if args.pg_url:
+            results.update(measure_postgres(args.pg_url, folder, sizes))
+            keys += _pg.PG_KEYS
+    numbers = {key: float(results[key]) for key in keys}
     if not all(math.isfinite(v) for v in numbers.values()):
         raise RuntimeError(f"a measurement is not a number: {numbers}")
     print(table(results, machine(), args.quick))

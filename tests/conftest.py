@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite files in tmp dirs, never mocks."""
+"""Shared fixtures: real SQLite files in tmp dirs and real PostgreSQL databases, never
+mocks."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage import Database
+from pg_support import PgServer, require_server
 
 
 @pytest.fixture
@@ -18,8 +21,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(db_path)
+def db(db_target: DbTarget) -> Iterator[Database]:
+    database = db_target.open()
     yield database
     database.close()
 
@@ -53,3 +56,39 @@ def seeded(service: ApprovalService) -> ApprovalService:
 
 
 FROZEN_NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+
+
+# -- one fixture, both backends ----------------------------------------------------------------
+#
+# A test module marked `pytest.mark.backends` runs each of its tests on SQLite and on
+# PostgreSQL: `backend` is parametrized, and `db_target` (hence `db`, `service`,
+# `seeded`) is a fresh database of that backend. Other modules stay on SQLite.
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer(require_server())
+    server.create_template()
+    yield server
+    server.drop(server.template)
+
+
+@pytest.fixture
+def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbTarget]:
+    if backend == "sqlite":
+        yield DbTarget(backend, path=tmp_path / "approvals.db")
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.fresh()
+    yield DbTarget(backend, url=url)
+    server.drop_url(url)

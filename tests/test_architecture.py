@@ -35,7 +35,7 @@ def test_import_linter_contracts_are_kept() -> None:
         ["homelab_approvals.storage"],
         ["homelab_approvals.service"],
         [
-            "homelab_approvals.domain.models",
+            "homelab_approvals.storage.tables",
             "homelab_approvals.domain.validation",
             "homelab_approvals.domain.views",
             "homelab_approvals.storage.database",
@@ -87,6 +87,111 @@ def test_the_service_works_end_to_end_without_textual_or_rich(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+# -- no import circles -------------------------------------------------------------------------
+
+
+def _import_cycles() -> list[list[str]]:
+    """Strongly connected groups of modules in src/ (Tarjan), counting every import:
+    those inside functions and under `if TYPE_CHECKING:` too."""
+    import grimp
+
+    graph = grimp.build_graph("homelab_approvals", cache_dir=None)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_circles_in_src() -> None:
+    """A module that needs another's type only uses a Protocol (storage/backend.py,
+    service/availability.py), so no two modules import each other, even for typing."""
+    assert _import_cycles() == []
+
+
+# -- nothing above storage knows the backend -----------------------------------------------------
+
+_BACKEND_WORDS = ("sqlite", "postgres", "psycopg", "dialect")
+
+
+def _backend_mentions(path: Path) -> list[str]:
+    """Code (not comments or docstrings) in `path` that names a backend or a dialect."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    # What a user reads in --help may name a backend ("postgresql://user@host/db").
+    help_texts = {
+        id(keyword.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "help"
+    }
+    docstrings |= help_texts
+    found = []
+    for node in ast.walk(tree):
+        words: list[str] = []
+        if isinstance(node, ast.Import):
+            words = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            words = [node.module or ""] + [alias.name for alias in node.names]
+        elif isinstance(node, ast.Attribute):
+            words = [node.attr]
+        elif isinstance(node, ast.Name):
+            words = [node.id]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            words = [node.value]
+        for word in words:
+            if any(bad in word.lower() for bad in _BACKEND_WORDS):
+                found.append(f"{path.name}:{getattr(node, 'lineno', '?')}: {word}")
+    return found
+
+
+@pytest.mark.parametrize("layer", ["domain", "service", "cli", "tui"])
+def test_no_layer_above_storage_names_a_backend(layer: str) -> None:
+    folder = ROOT / "src" / "homelab_approvals" / layer
+    found = [hit for path in sorted(folder.rglob("*.py")) for hit in _backend_mentions(path)]
+    assert found == []
 
 
 def _calls_named(name: str) -> list[str]:

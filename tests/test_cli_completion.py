@@ -67,7 +67,7 @@ def test_the_bash_script_is_valid_bash(bash_script: Path) -> None:
     ("line", "offered"),
     [
         ("homelab-approvals ap", ["approve"]),
-        ("homelab-approvals c", ["cancel", "completion", "create"]),
+        ("homelab-approvals c", ["cancel", "completion", "copy-to", "create"]),
         ("homelab-approvals --d", ["--database-url", "--db"]),
         ("homelab-approvals list --sort ", ["action", "newest", "oldest", "server"]),
         ("homelab-approvals list --status p", ["pending"]),

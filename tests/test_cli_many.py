@@ -210,7 +210,7 @@ def test_a_database_failure_outranks_everything(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # In process, to wait 50 ms for the lock instead of the default 5 s.
-    monkeypatch.setattr("homelab_approvals.storage.database.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("homelab_approvals.storage.sqlite.opening.BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"999\n2\n1\n3\n")))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(db_path.parent / "xdg-config"))
     capsys.readouterr()

@@ -8,7 +8,7 @@ import contextlib
 import fcntl
 import os
 import re
-import select
+import selectors
 import shutil
 import signal
 import sqlite3
@@ -308,7 +308,7 @@ class PtyProcess:
         os.close(self.main_fd)
 
     def _read(self, timeout: float) -> None:
-        ready, _, _ = select.select([self.main_fd], [], [], timeout)
+        ready = _readable(self.main_fd, timeout)
         if ready:
             with contextlib.suppress(OSError):  # EIO: the other side has closed
                 self.received += os.read(self.main_fd, 65536)
@@ -389,6 +389,14 @@ def test_list_fits_an_80_column_terminal(
         "(all statuses: pending 1, approved 2, rejected 1, failed 1)",
     ]
     assert all(len(line) <= 80 for line in lines)
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether `fd` has output within `timeout`. A selector, not select.select(): a long
+    test run may have more than 1024 descriptors open, which select() cannot watch."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        return bool(selector.select(timeout))
 
 
 def _bells(output: bytes) -> int:

@@ -1,4 +1,4 @@
-"""The console's first window, read without SQLAlchemy (storage/first_window.py): its SQL
+"""The console's first window, read without SQLAlchemy (storage/sqlite/first_window.py): its SQL
 is the service's own, its rows are exactly what `list_actions` returns, and anything
 unusual sends the console down the ordinary path (None)."""
 
@@ -22,25 +22,23 @@ from sqlalchemy import Boolean
 from sqlalchemy.dialects import sqlite
 
 from homelab_approvals.domain.damaged import problem_of, stored_text
-from homelab_approvals.domain.models import Base
-from homelab_approvals.domain.types import StoredText, UTCDateTime
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.queries import ROW_QUERY, counts_statement, rows_statement
 from homelab_approvals.storage import open_database
-from homelab_approvals.storage import schema as schema_module
-from homelab_approvals.storage.first_window import (
+from homelab_approvals.storage.backends import read_first_window, read_in_background
+from homelab_approvals.storage.first_window import FIRST_WINDOW, FirstWindow
+from homelab_approvals.storage.sqlite import backend as sqlite_backend
+from homelab_approvals.storage.sqlite.first_window import (
     BOOLEAN_COLUMNS,
     COUNTS_SQL,
     DATETIME_COLUMNS,
-    FIRST_WINDOW,
     INTEGER_COLUMNS,
     ROWS_SQL,
     TABLES,
     TRIGGERS,
-    FirstWindow,
-    read_first_window,
-    read_in_background,
 )
+from homelab_approvals.storage.tables import Base
+from homelab_approvals.storage.types import StoredText, UTCDateTime
 from homelab_approvals.storage.version import SCHEMA_VERSION
 from homelab_approvals.tui.console import PENDING_QUERY
 
@@ -56,7 +54,7 @@ def rendered(statement: Any) -> str:
 
 def test_the_sql_is_the_services_own() -> None:
     """If this fails, the service's listing changed: paste the rendered SQL (shown in the
-    assertion) into storage/first_window.py."""
+    assertion) into storage/sqlite/first_window.py."""
     assert rendered(rows_statement(FIRST_QUERY)) == ROWS_SQL
     assert rendered(counts_statement(FIRST_QUERY)) == COUNTS_SQL
 
@@ -82,8 +80,7 @@ def test_the_columns_it_converts_are_those_sqlalchemy_converts() -> None:
 
 def test_it_checks_the_schema_ensure_schema_maintains() -> None:
     assert set(Base.metadata.tables) == TABLES
-    assert set(schema_module._SQLITE_TRIGGERS) == TRIGGERS
-    assert schema_module.SCHEMA_VERSION == SCHEMA_VERSION
+    assert set(sqlite_backend.TRIGGERS) == TRIGGERS
 
 
 # -- the same page as the service ------------------------------------------------------------
@@ -309,7 +306,7 @@ _AS_NOBODY = """
 import json, sys
 from pathlib import Path
 from homelab_approvals.storage import open_database
-from homelab_approvals.storage.first_window import read_first_window
+from homelab_approvals.storage.backends import read_first_window
 path = Path(sys.argv[1])
 first = read_first_window(path)
 try:

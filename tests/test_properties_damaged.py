@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from homelab_approvals.cli.main import main
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
-from homelab_approvals.storage.schema import _SQLITE_TRIGGERS
+from homelab_approvals.storage.sqlite.backend import TRIGGERS as _SQLITE_TRIGGERS
 from tui_support import frozen_clock, rows, run_async, running, screen, text_of, wait_until
 
 COLUMNS = {

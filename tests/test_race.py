@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
 from homelab_approvals.storage.version import SCHEMA_VERSION
+from pg_support import PgServer
 
 WORKERS = 8
 ROUNDS = 30
@@ -35,7 +37,6 @@ def _worker(index: int, barrier: Any, inbox: Any, outbox: Any) -> None:
     """Runs in a spawned process: open, then decide whatever the parent sends."""
     from homelab_approvals.domain.errors import ApprovalsError
     from homelab_approvals.service import ApprovalService
-    from homelab_approvals.storage import open_database
 
     db = None
     service = None
@@ -49,7 +50,8 @@ def _worker(index: int, barrier: Any, inbox: Any, outbox: Any) -> None:
             if command == "open":
                 if db is not None:
                     db.close()
-                db = open_database(Path(argument))
+                where = str(argument)
+                db = open_database(url=where) if "://" in where else open_database(Path(where))
                 service = ApprovalService(db)
                 outbox.put((index, "ok", None))
             elif command == "decide":
@@ -147,13 +149,15 @@ def test_eight_processes_create_the_same_new_database_at_once(pool: Pool, tmp_pa
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_eight_processes_race_to_decide_and_exactly_one_wins(pool: Pool, tmp_path: Path) -> None:
-    path = tmp_path / "race.db"
-    db = open_database(path)
+@pytest.mark.backends
+def test_eight_processes_race_to_decide_and_exactly_one_wins(
+    pool: Pool, db_target: DbTarget
+) -> None:
+    db = db_target.open()
     try:
         service = ApprovalService(db)
         service.add_server("pi-4", "pi4.lan", paused=True)
-        no_crashes(pool.broadcast("open", str(path)))
+        no_crashes(pool.broadcast("open", db_target.location))
         winners: Counter[str] = Counter()
 
         for round_number in range(ROUNDS):
@@ -195,28 +199,25 @@ def test_eight_processes_race_to_decide_and_exactly_one_wins(pool: Pool, tmp_pat
     # Both kinds of decision won some rounds: the processes really did race.
     # (Reported, not asserted: on a loaded machine one side may win all rounds.)
     print(f"winners over {ROUNDS} rounds: {dict(winners)}")
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        decisions = conn.execute(
-            "SELECT count(*) FROM action_events WHERE from_status IS NOT NULL"
-        ).fetchone()
-        assert decisions == (ROUNDS,)
-    finally:
-        conn.close()
+    decisions = db_target.execute(
+        "SELECT count(*) FROM action_events WHERE from_status IS NOT NULL"
+    )
+    assert decisions == [(ROUNDS,)]
+    if db_target.path is not None:
+        assert db_target.execute("PRAGMA integrity_check") == [("ok",)]
 
 
-def test_eight_processes_vote_and_exactly_n_succeed(pool: Pool, tmp_path: Path) -> None:
+@pytest.mark.backends
+def test_eight_processes_vote_and_exactly_n_succeed(pool: Pool, db_target: DbTarget) -> None:
     """N-of-M: eight distinct people approve an action needing three, at the same instant.
     Exactly three succeed (two votes, then the approval), one approval transition is
     written, and the other five get CONFLICT."""
     required = 3
-    path = tmp_path / "votes.db"
-    db = open_database(path)
+    db = db_target.open()
     try:
         service = ApprovalService(db)
         service.add_server("pi-4", "pi4.lan", paused=True)
-        no_crashes(pool.broadcast("open", str(path)))
+        no_crashes(pool.broadcast("open", db_target.location))
         for round_number in range(ROUNDS // 3):
             action = service.create_action("pi-4", "apt_upgrade_all", actor="bob")
 
@@ -240,3 +241,23 @@ def test_eight_processes_vote_and_exactly_n_succeed(pool: Pool, tmp_path: Path) 
             assert service.get_action(action.id).approved_by == events[-1].actor
     finally:
         db.close()
+
+
+def test_eight_processes_create_the_same_new_postgresql_schema_at_once(
+    pool: Pool, pg_server: PgServer
+) -> None:
+    """The advisory lock: eight processes opening one empty PostgreSQL database at once
+    all succeed, and the schema is there once."""
+    url = pg_server.fresh(empty=True)
+
+    results = pool.broadcast("open", url)
+
+    no_crashes(results)
+    assert {code for code, _ in results.values()} == {"ok"}
+    target = DbTarget("postgresql", url=url)
+    assert target.execute("SELECT id, version FROM approvals_schema") == [(1, SCHEMA_VERSION)]
+    triggers = target.execute(
+        "SELECT tgname, count(*) FROM pg_trigger WHERE NOT tgisinternal GROUP BY tgname"
+    )
+    assert len(triggers) == 5  # two refuse changes to the trail, three notify
+    assert all(count == 1 for _, count in triggers)

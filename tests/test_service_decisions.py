@@ -47,9 +47,13 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-@pytest.fixture
-def svc(db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
+@pytest.fixture(params=["precompiled", "core"])
+def svc(request: pytest.FixtureRequest, db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
+    """Every decision test runs both ways SQLite can run a decision's statements: the
+    precompiled fast path on a held connection, and SQLAlchemy's ordinary execution that
+    every other backend uses (storage/transaction.py)."""
     database = open_database(db_path)
+    database.backend.precompiled = request.param == "precompiled"  # type: ignore[attr-defined]
     service = ApprovalService(database, clock=clock)
     service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
     service.add_server("nas", "nas.lan")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain import execution
 from homelab_approvals.domain.execution import (
     OUTPUT_LIMIT,
@@ -40,8 +41,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def svc(db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
-    service = ApprovalService(open_database(db_path), clock=clock)
+def svc(db_target: DbTarget, clock: Clock) -> Iterator[ApprovalService]:
+    service = ApprovalService(db_target.open(), clock=clock)
     service.add_server("web", "web.lan")
     service.add_server("quiet", "quiet.lan", paused=True)
     yield service
@@ -216,6 +217,7 @@ def test_output_limits() -> None:
 # -- heartbeats and dead executors -------------------------------------------------------------
 
 
+@pytest.mark.backends
 def test_heartbeats_decide_whether_an_executor_is_live(
     svc: ApprovalService, ex: ExecutionService, clock: Clock
 ) -> None:
@@ -233,8 +235,9 @@ def test_heartbeats_decide_whether_an_executor_is_live(
     assert not ex.executor_live()
 
 
+@pytest.mark.backends
 def test_a_claim_past_its_executor_s_lease_ends_outcome_unknown(
-    svc: ApprovalService, ex: ExecutionService, clock: Clock, db_path: Path
+    svc: ApprovalService, ex: ExecutionService, clock: Clock
 ) -> None:
     action = svc.create_action("web", "apt_upgrade_all", actor="alice")
     ex.heartbeat("exec-a", 60, START)

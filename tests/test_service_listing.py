@@ -4,19 +4,20 @@ CLI's `--sort` give."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, SortOrder
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.listing import ActionQuery
-from homelab_approvals.storage import open_database
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def svc(db_path: Path) -> Iterator[ApprovalService]:
-    database = open_database(db_path)
+def svc(db_target: DbTarget) -> Iterator[ApprovalService]:
+    database = db_target.open()
     service = ApprovalService(database)
     # Labels in an order where case matters: "Web One" < "alpha" < "nas.lan" by byte value.
     for server_id, hostname, label in (

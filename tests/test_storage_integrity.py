@@ -12,7 +12,7 @@ import pytest
 from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.storage import open_database
-from homelab_approvals.storage.schema import _SQLITE_TRIGGERS
+from homelab_approvals.storage.sqlite.backend import TRIGGERS as _SQLITE_TRIGGERS
 
 TAMPERINGS = {
     "another body": (

@@ -1,4 +1,4 @@
-"""The write hot path (storage/prepared.py): precompiled Core statements on a held SQLite
+"""The write hot path (storage/sqlite/prepared.py): precompiled Core statements on a held SQLite
 connection must behave exactly like SQLAlchemy's own execution, and leave nothing behind."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from sqlalchemy import DateTime, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.models import Server as S
-from homelab_approvals.domain.types import UTCDateTime
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage.tables import RemediationAction as A
+from homelab_approvals.storage.tables import Server as S
+from homelab_approvals.storage.types import UTCDateTime
 
 AT = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
 _ROW = select(*A.__table__.c).where(A.id == bindparam("aid"))
@@ -228,11 +228,34 @@ def test_a_driver_error_becomes_a_storage_error_and_changes_nothing(
         assert tx.first(_SERVER, {"sid": "pi-4"}) is not None
 
 
-def test_in_lists_are_refused_rather_than_rendered_per_call(db: Database, action: int) -> None:
-    statement = select(A.id).where(A.status.in_(["pending", "approved"]))
+def test_in_lists_of_constants_are_rendered_once_and_read_as_sqlalchemy_reads(
+    db: Database, action: int
+) -> None:
+    """The service writes `in_()` as anywhere else; the precompiled path renders the list
+    once, one placeholder per value, in its place among the other parameters."""
+    statement = (
+        select(A.id, A.status)
+        .where(A.status.in_(["pending", "approved"]), A.id == bindparam("aid"))
+        .where(A.server_id.in_(["pi-4"]))
+    )
+    with db.write_transaction() as tx:
+        fast = tx.first(statement, {"aid": action})
+        none = tx.first(statement, {"aid": action + 1000})
+    assert fast == core_row(db, statement, aid=action)
+    assert fast == {"id": action, "status": "pending"}
+    assert none is None
+    prepared = db.backend._held.prepared(statement)  # type: ignore[attr-defined]
+    assert "IN (?, ?)" in prepared.sql
+    assert "POSTCOMPILE" not in prepared.sql
+
+
+def test_in_lists_given_per_call_are_refused_rather_than_rendered_per_call(
+    db: Database, action: int
+) -> None:
+    statement = select(A.id).where(A.status.in_(bindparam("statuses", expanding=True)))
     # A programming error, not a database one: it says so, and nothing is left open.
-    with pytest.raises(ValueError, match="cannot be precompiled"), db.write_transaction() as tx:
-        tx.first(statement, {})
+    with pytest.raises(ValueError, match="can be precompiled"), db.write_transaction() as tx:
+        tx.first(statement, {"statuses": ["pending"]})
     with db.write_transaction() as tx:
         assert tx.first(_ROW, {"aid": action}) is not None
 
@@ -277,7 +300,7 @@ def test_closing_during_a_transaction_closes_its_connection_when_it_ends(
     pool = db.engine.pool
     with db.write_transaction() as tx:
         assert tx.first(_ROW, {"aid": action}) is not None
-        held = db._held  # what Database.close() closes first, before the engine
+        held = db.backend._held  # type: ignore[attr-defined]  # what close() closes first, before the engine
         assert held is not None
         held.close()  # another thread shutting down, say
         assert pool.checkedout() == 1  # type: ignore[attr-defined]  # still in use

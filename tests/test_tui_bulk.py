@@ -261,7 +261,7 @@ async def test_a_busy_database_stops_the_batch_and_keeps_the_rest_marked(
     queue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # New connections wait 50 ms for a lock instead of 5 s, so the test is quick.
-    monkeypatch.setattr("homelab_approvals.storage.database.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("homelab_approvals.storage.sqlite.opening.BUSY_TIMEOUT_MS", 50)
     service = ApprovalService(open_database(queue_path), clock=frozen_clock)
     try:
         async with running(service) as (app, pilot):

@@ -139,7 +139,7 @@ def console(s: Session) -> int:
             keymap=keymap,
             bell=s.load_config().bell,
         )
-    from homelab_approvals.storage.first_window import read_in_background
+    from homelab_approvals.storage.backends import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
     config = s.load_config()  # the config's errors come before the database's
@@ -646,6 +646,39 @@ def events(s: Session) -> int:
     return EXIT_OK
 
 
+def copy_to(s: Session) -> int:
+    """Copy the queue (servers, actions, events; ids and times as they are) into an empty
+    database: SQLite to PostgreSQL, or back."""
+    from homelab_approvals.storage import open_database
+    from homelab_approvals.storage.copying import copy_database
+
+    source = s.service.db
+    destination = open_database(url=s.args.destination)
+    try:
+        copied = copy_database(source, destination, _copy_progress())
+    finally:
+        destination.close()
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    _print(
+        f"copied {copied.servers} servers, {copied.actions} actions and {copied.events} "
+        f"events to {text(destination.label)}"
+    )
+    return EXIT_OK
+
+
+def _copy_progress() -> Callable[[str, int, int], None]:
+    """Progress on a terminal (stderr, one line rewritten); nothing otherwise."""
+    if not sys.stderr.isatty():
+        return lambda _table, _done, _total: None
+
+    def show(table: str, done: int, total: int) -> None:
+        sys.stderr.write(f"\rcopying {table}: {done}/{total}\x1b[K")
+        sys.stderr.flush()
+
+    return show
+
+
 def executor(s: Session) -> int:
     """Carry out approved actions over SSH (see executor/)."""
     import socket
@@ -802,6 +835,7 @@ COMMANDS: dict[str, Command] = {
     "expire": expire,
     "notify": notify,
     "events": events,
+    "copy-to": copy_to,
     "executor": executor,
     "preview": preview,
     "completion": completion,

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from homelab_approvals.domain.damaged import problem_of, shown_moment
+from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.timestamps import utc_text
 from homelab_approvals.domain.views import ActionView, Approval, EventView, ServerView, to_json
 
 ELLIPSIS = "…"
@@ -131,7 +132,7 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     """A UTC timestamp for people; the header or label says UTC."""
     if moment is None:
         return NONE
-    return visible(shown_moment(moment, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
+    return visible(utc_text(moment, seconds=seconds, zone=False))
 
 
 def text(value: str | None) -> str:

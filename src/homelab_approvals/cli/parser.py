@@ -24,6 +24,7 @@ GLOBAL_FLAGS = (
     "--read-only",
     "--group-shared",
     "--fresh",
+    "--no-listen",
 )
 STATUSES = tuple(s.value for s in ActionStatus)
 TYPES = tuple(t.value for t in ActionType)
@@ -196,6 +197,12 @@ def build_parser(*, path_completion: object = None) -> Parser:
         help="create a new database group-readable/writable (0660, folder 0770)",
     )
     parser.add_argument(
+        "--no-listen",
+        action="store_true",
+        help="PostgreSQL: poll for changes instead of LISTEN (e.g. behind PgBouncer's "
+        "transaction mode)",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="console: start with the default view, not the one remembered from last time",
@@ -312,6 +319,18 @@ def build_parser(*, path_completion: object = None) -> Parser:
     notify = _add(commands, "notify", "send the config's [[notify]] notifications, until stopped")
     notify.add_argument(
         "--once", action="store_true", help="send what is waiting, then exit (for cron)"
+    )
+
+    copy_to = _add(
+        commands,
+        "copy-to",
+        "copy servers, actions and the whole audit trail into an empty database",
+    )
+    copy_to.add_argument(
+        "destination",
+        type=not_empty,
+        metavar="DEST_URL",
+        help="the database to fill, e.g. postgresql://user:pass@host/db or sqlite:///path",
     )
 
     ssh_config = _add_executor(commands)

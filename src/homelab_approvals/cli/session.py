@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from homelab_approvals.cli.errors import report_line
 from homelab_approvals.domain.enums import AUDIT_RESTORED
 from homelab_approvals.domain.errors import ConfigError
-from homelab_approvals.service.availability import database_read_only_reason, decisions_off_reason
+from homelab_approvals.service.availability import decisions_off_reason
 from homelab_approvals.service.config import CONFIG_ENV, Config, load_config, resolve_config_path
 from homelab_approvals.service.identity import resolve_actor
 from homelab_approvals.service.policy import Policy
@@ -69,11 +69,7 @@ class Session:
         """Why the console must not offer decisions, or None when it may."""
         service = self.service
         return decisions_off_reason(
-            self.actor,
-            service.policy,
-            read_only_reason=database_read_only_reason(service.db),
-            snapshot=service.db.snapshot,
-            config_path=self.config_path,
+            service.db, self.actor, service.policy, config_path=self.config_path
         )
 
     def close(self) -> None:
@@ -87,7 +83,9 @@ def open_from_args(args: argparse.Namespace, path: Path | None = None) -> Databa
     from homelab_approvals.storage import open_database
 
     if args.database_url:
-        db = open_database(url=args.database_url, read_only=args.read_only)
+        db = open_database(
+            url=args.database_url, read_only=args.read_only, listen=not args.no_listen
+        )
     else:
         db = open_database(
             path or resolve_db_path(args.db),

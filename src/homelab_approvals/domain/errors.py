@@ -26,6 +26,11 @@ class InvalidTransition(ApprovalsError):
     code = "CONFLICT"
 
 
+class ConcurrentChange(InvalidTransition):
+    """Another transaction changed the same rows at the same moment and the database gave
+    up on this one (PostgreSQL's serialization failure or deadlock): nothing changed."""
+
+
 class PlanChanged(InvalidTransition):
     """The action's plan is not the one the approver was shown (domain/plans.py)."""
 
@@ -46,6 +51,16 @@ class StorageError(ApprovalsError):
 
 class DatabaseBusy(StorageError):
     code = "DATABASE_BUSY"
+
+
+class ConstraintRefused(StorageError):
+    """The database refused a change by one of its constraints or triggers (a column we
+    leave empty that another tool's schema requires, the audit trail's append-only
+    guard). `constraint` is the backend's name for the kind, for logs."""
+
+    def __init__(self, message: str, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
 
 
 class ConfigError(ApprovalsError):

@@ -2,7 +2,7 @@
 
 The row views are named tuples, not frozen dataclasses: a frozen dataclass sets each field
 through `object.__setattr__`, which for ActionView's 21 fields was about a tenth of an
-approve and most of building a 1,000-row window (valgrind, see storage/prepared.py). A
+approve and most of building a 1,000-row window (valgrind, see storage/sqlite/prepared.py). A
 named tuple is built, compared and hashed by C code, and reads the same (`view.status`).
 Their field names, in order, are the JSON keys of the CLI (`._fields`)."""
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 from homelab_approvals.domain.damaged import DamagedTime
 from homelab_approvals.domain.enums import ActionStatus
 
@@ -60,6 +61,16 @@ class ActionView(NamedTuple):
     @property
     def decided_by(self) -> str | None:
         return self.rejected_by or self.approved_by
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Cancelled by an operator: what a cancel leaves in HomelabCmd's columns (status
+        failed, with its exit code and stderr), not a run that failed."""
+        return (
+            self.status == ActionStatus.FAILED
+            and self.exit_code == CANCELLED_EXIT_CODE
+            and self.stderr == CANCELLED_STDERR
+        )
 
     def is_status(self, *statuses: ActionStatus) -> bool:
         return self.status in statuses

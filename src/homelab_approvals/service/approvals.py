@@ -16,19 +16,14 @@ from homelab_approvals.domain.cancelling import (
     CANCELLED_STDERR,
 )
 from homelab_approvals.domain.commands import command_for
-from homelab_approvals.domain.damaged import shown_moment
 from homelab_approvals.domain.enums import CANCELLABLE, DECIDABLE, ActionStatus, ActionType
 from homelab_approvals.domain.errors import (
     ActionNotFound,
     InvalidTransition,
     PermissionDenied,
-    StorageError,
     ValidationError,
 )
-from homelab_approvals.domain.models import ActionEvent as E
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.models import Server as S
-from homelab_approvals.domain.types import utcnow
+from homelab_approvals.domain.timestamps import utc_text, utcnow
 from homelab_approvals.domain.views import (
     ActionPage,
     ActionView,
@@ -52,8 +47,11 @@ from homelab_approvals.service.queries import (
     to_view,
 )
 from homelab_approvals.service.servers import ServerOps
-from homelab_approvals.storage import Database, WriteTransaction, open_database
+from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage.execution_tables import event_has_command
+from homelab_approvals.storage.tables import ActionEvent as E
+from homelab_approvals.storage.tables import RemediationAction as A
+from homelab_approvals.storage.tables import Server as S
 
 AUTO_APPROVER = "auto"
 _PENDING = ActionStatus.PENDING.value
@@ -80,9 +78,7 @@ _REJECT = (
 )
 _CANCEL = (
     update(A)
-    # or_, not in_: hot-path statements are precompiled once (storage/prepared.py), and an
-    # IN list would be re-rendered per call.
-    .where(A.id == bindparam("aid"), or_(A.status == _PENDING, A.status == _APPROVED))
+    .where(A.id == bindparam("aid"), A.status.in_(sorted(CANCELLABLE)))
     .values(
         status=ActionStatus.FAILED.value,
         completed_at=bindparam("at"),
@@ -138,7 +134,7 @@ _LAST_EVENT = (
 
 
 def format_when(moment: datetime | None) -> str:
-    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+    return utc_text(moment) if moment else "an unknown time"
 
 
 def _excluding(stmt: Update, types: frozenset[str]) -> Update:
@@ -220,7 +216,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             "reason": reason,
             "command": None,  # set on the approval itself (a vote short of quorum: none)
         }
-        # The hot path: on SQLite these statements run precompiled on a held connection.
+        # The hot path: each backend runs these statements its fastest way.
         with self.db.write_transaction() as tx:
             if not tx.run(stmt, params):
                 vote = self._held_back(tx, aid, actor, verb, allowed, params)
@@ -329,7 +325,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             return f"{status} by {action.approved_by} at {format_when(action.approved_at)}"
         last = tx.first(_LAST_EVENT, {"aid": action.id})
         if last is not None and last["to_status"] == status:
-            how = "cancelled" if action.stderr == CANCELLED_STDERR else status
+            how = "cancelled" if action.is_cancelled else status
             return f"{status} ({how} by {last['actor']} at {format_when(last['at'])})"
         # Executing, completed or failed by HomelabCmd's executor: the decision behind it
         # is the approval, so name that.
@@ -499,11 +495,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
     def reopened(self) -> ApprovalService:
         """This service on its database file opened afresh: after the file was replaced
         under it (DatabaseReplaced). Never creates a file that has gone."""
-        path = self.db.path
-        if path is None:
-            raise StorageError(f"cannot reopen the database: {self.db.label}")
-        db = open_database(path, read_only=self.db.read_only, create=False)
-        return ApprovalService(db, self.policy, clock=self.clock)
+        return ApprovalService(self.db.reopened(), self.policy, clock=self.clock)
 
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""

@@ -18,11 +18,11 @@ from sqlalchemy import insert, update
 
 from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import ApprovalsError, InvalidTransition
-from homelab_approvals.domain.models import ActionEvent, RemediationAction
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.approvals import ApprovalService
 from homelab_approvals.service.demo_previews import demo_probe_run
 from homelab_approvals.service.previews import probe_of
+from homelab_approvals.storage.tables import ActionEvent, RemediationAction
 
 #: Who proposes actions in the demo (HomelabCmd's remediation engine).
 PROPOSER = "homelabcmd"
@@ -82,12 +82,20 @@ class _DemoClock:
             self.now = saved
 
 
-def _kind_and_unit(rng: random.Random, server: DemoServer) -> tuple[ActionType, str | None]:
-    kind = rng.choices(
-        list(ActionType),
-        weights=(6, 2, 1, 1, 1),  # restarts dominate real remediation queues
-    )[0]
-    unit = rng.choice(server.services) if kind is ActionType.RESTART_SERVICE else None
+#: How often the demo proposes each kind of action: restarts dominate real remediation
+#: queues.
+ACTION_WEIGHTS = {
+    ActionType.RESTART_SERVICE: 6,
+    ActionType.CLEAR_LOGS: 2,
+    ActionType.APT_UPDATE: 1,
+    ActionType.APT_UPGRADE_ALL: 1,
+    ActionType.APT_UPGRADE_SECURITY: 1,
+}
+
+
+def _kind_and_unit(rng: random.Random, services: tuple[str, ...]) -> tuple[ActionType, str | None]:
+    kind = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
+    unit = rng.choice(services) if kind is ActionType.RESTART_SERVICE else None
     return kind, unit
 
 
@@ -128,7 +136,7 @@ def build_demo(service: ApprovalService, *, now: datetime | None = None, seed: i
     for moment in queued:
         with clock.at(moment):
             server = rng.choice(paused)
-            kind, unit = _kind_and_unit(rng, server)
+            kind, unit = _kind_and_unit(rng, server.services)
             created = _create(demo, server.id, kind, unit)
         if created is not None:
             risky = not risky_shown and created.action_type == ActionType.APT_UPGRADE_ALL
@@ -169,7 +177,7 @@ def _past_action(
     fate: str,
 ) -> None:
     server = rng.choice(SERVERS)
-    kind, unit = _kind_and_unit(rng, server)
+    kind, unit = _kind_and_unit(rng, server.services)
     with clock.at(moment):
         action = _create(demo, server.id, kind, unit)
     if action is None:
@@ -314,8 +322,7 @@ class DemoSimulator:
         server = self._rng.choice(paused)
         known = next((d for d in SERVERS if d.id == server.id), None)
         services = known.services if known else ("nginx",)
-        kind = self._rng.choices(list(ActionType), weights=(6, 2, 1, 1, 1))[0]
-        unit = self._rng.choice(services) if kind is ActionType.RESTART_SERVICE else None
+        kind, unit = _kind_and_unit(self._rng, services)
         action = _create(self.service, server.id, kind, unit)
         if action is not None:
             self.created += 1

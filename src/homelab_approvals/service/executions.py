@@ -19,9 +19,7 @@ from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select
 from homelab_approvals.domain import execution
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.models import ActionEvent as E
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.types import utcnow
+from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database
@@ -31,6 +29,8 @@ from homelab_approvals.storage.execution_tables import (
     executor_heartbeats,
     route_columns,
 )
+from homelab_approvals.storage.tables import ActionEvent as E
+from homelab_approvals.storage.tables import RemediationAction as A
 
 _APPROVED = ActionStatus.APPROVED.value
 _EXECUTING = ActionStatus.EXECUTING.value

@@ -23,12 +23,12 @@ from homelab_approvals.domain.expiry import (
     approved_reason,
     pending_reason,
 )
-from homelab_approvals.domain.models import ActionEvent as E
-from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database
+from homelab_approvals.storage.tables import ActionEvent as E
+from homelab_approvals.storage.tables import RemediationAction as A
 
 _PENDING = ActionStatus.PENDING.value
 _APPROVED = ActionStatus.APPROVED.value

@@ -16,12 +16,12 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from homelab_approvals.domain.cancelling import CANCELLED_EVENT_REASON
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.expiry import EXPIRY_ACTOR
-from homelab_approvals.domain.models import ActionEvent as E
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.models import Server as S
 from homelab_approvals.domain.notices import Notice, NoticeKind
 from homelab_approvals.storage import Database
 from homelab_approvals.storage.notify_cursors import advance_cursor, ensure_table, read_cursor
+from homelab_approvals.storage.tables import ActionEvent as E
+from homelab_approvals.storage.tables import RemediationAction as A
+from homelab_approvals.storage.tables import Server as S
 
 _FAILED = ActionStatus.FAILED.value
 _IS_CREATION = and_(E.from_status.is_(None), E.to_status == ActionStatus.PENDING.value)

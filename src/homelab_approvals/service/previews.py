@@ -15,7 +15,6 @@ from homelab_approvals.domain.errors import (
     PlanChanged,
     ValidationError,
 )
-from homelab_approvals.domain.models import RemediationAction as A
 from homelab_approvals.domain.plan_parsing import ProbeOutputError, parse_probe
 from homelab_approvals.domain.plans import (
     PlanFormatError,
@@ -32,6 +31,7 @@ from homelab_approvals.service.preview_settings import PlanCheck, PreviewSetting
 from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
+from homelab_approvals.storage.tables import RemediationAction as A
 
 
 def probe_of(action: ActionView) -> Probe | None:

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from homelab_approvals.domain.enums import SortOrder
-from homelab_approvals.domain.models import RemediationAction as A
-from homelab_approvals.domain.models import Server as S
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
+from homelab_approvals.storage.tables import RemediationAction as A
+from homelab_approvals.storage.tables import Server as S
 
 # ActionQuery lives in listing.py (no SQLAlchemy there); it is named here too, as before.
 __all__ = [

@@ -9,10 +9,15 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from homelab_approvals.domain import validation
-from homelab_approvals.domain.errors import ActionNotFound, InvalidTransition, StorageError
-from homelab_approvals.domain.models import Server as S
+from homelab_approvals.domain.errors import (
+    ActionNotFound,
+    ConstraintRefused,
+    InvalidTransition,
+    StorageError,
+)
 from homelab_approvals.domain.views import ServerView
 from homelab_approvals.storage import Database
+from homelab_approvals.storage.tables import Server as S
 
 _SERVER_COLUMNS = (S.id, S.hostname, S.display_name, S.is_paused, S.paused_at)
 
@@ -63,13 +68,11 @@ class ServerOps:
                         paused_at=now if paused else None,
                     )
                 )
-        except StorageError as error:
-            if "NOT NULL" in str(error) or "refused the change" in str(error):
-                raise StorageError(
-                    "cannot add servers to this database: its servers table needs columns "
-                    f"homelab-approvals does not manage ({error}); add the server in HomelabCmd"
-                ) from error
-            raise
+        except ConstraintRefused as error:
+            raise StorageError(
+                "cannot add servers to this database: its servers table needs columns "
+                f"homelab-approvals does not manage ({error}); add the server in HomelabCmd"
+            ) from error
         return self.get_server(sid)
 
     def set_paused(self, server_id: str, paused: bool) -> ServerView:

@@ -1,51 +1,38 @@
-"""Turn driver errors into the project's typed errors, with one clear line each."""
+"""Driver errors become the domain's errors, one clear line each: the part every backend
+shares. Each backend's `translate` reads its own codes (SQLite's extended result codes,
+PostgreSQL's SQLSTATE)."""
 
-import sqlite3
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exc
 
-from homelab_approvals.domain.errors import ApprovalsError, DatabaseBusy, StorageError
+from homelab_approvals.domain.errors import ApprovalsError, StorageError
 
-BUSY_MESSAGE = (
-    "database is busy: another process held its write lock for longer than the "
-    "busy timeout; nothing was changed, try again"
-)
+if TYPE_CHECKING:
+    from homelab_approvals.storage.backend import Backend
 
 
-def describe(error: exc.StatementError, label: str) -> StorageError:
-    text = str(error.orig) if error.orig is not None else str(error)
-    lowered = text.lower()
-    if "database is locked" in lowered or "database is busy" in lowered:
-        return DatabaseBusy(BUSY_MESSAGE)
-    if "file is not a database" in lowered or "not a database" in lowered:
-        return StorageError(f"not a SQLite database: {label}")
-    if "readonly database" in lowered or "read-only" in lowered:
-        return StorageError(f"database is read-only for this user: {label}")
-    if "unable to open database file" in lowered:
-        return StorageError(f"cannot open the database (missing, or no permission): {label}")
-    if "disk i/o error" in lowered or "database disk image is malformed" in lowered:
-        return StorageError(f"database is damaged or unreadable ({text}): {label}")
-    if "no such table" in lowered:
-        return StorageError(f"database has no approvals tables ({text}): {label}")
-    if isinstance(error, exc.IntegrityError):
-        return StorageError(f"the database refused the change ({text})")
-    return StorageError(f"database error ({text}): {label}")
+def generic(error: BaseException, label: str) -> StorageError | None:
+    """What no backend knows better: SQLAlchemy's own errors (no driver error inside)."""
+    if isinstance(error, exc.SQLAlchemyError):
+        return StorageError(f"database error ({error}): {label}")
+    return None
 
 
 @contextmanager
-def translated(label: str) -> Iterator[None]:
-    """Re-raise SQLAlchemy/driver errors as StorageError; let our own errors through."""
+def translated(backend: Backend, label: str) -> Iterator[None]:
+    """Re-raise driver and SQLAlchemy errors as StorageError; let our own errors (and
+    anything that is not a database error) through."""
     try:
         yield
     except ApprovalsError:
         raise
-    except exc.DBAPIError as error:
-        raise describe(error, label) from error
-    except sqlite3.Error as error:
-        # From a raw SQLite connection (decisions' held connections, the change watcher):
-        # the driver's own error, wrapped as SQLAlchemy would, then worded the same way.
-        raise describe(exc.DBAPIError.instance(None, None, error, sqlite3.Error), label) from error
-    except exc.SQLAlchemyError as error:
-        raise StorageError(f"database error ({error}): {label}") from error
+    except Exception as error:
+        mapped = backend.translate(error, label)
+        if mapped is None:
+            raise
+        raise mapped from error

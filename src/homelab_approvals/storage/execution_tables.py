@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import Column, Connection, Float, Integer, String, Table, column, inspect, table
 from sqlalchemy.exc import NoSuchTableError
 
-from homelab_approvals.domain.models import Base
-from homelab_approvals.domain.types import UTCDateTime
+from homelab_approvals.storage.tables import Base
+from homelab_approvals.storage.types import UTCDateTime
 
 executor_claims = Table(
     "executor_claims",

@@ -1,203 +1,28 @@
-"""The console's first screen without SQLAlchemy.
-
-Importing SQLAlchemy and the ORM models takes longer than everything else the first
-screen needs together. So for the common case (a SQLite file of ours, brought up to date,
-and the console's default view) the first window of rows is read here with the standard
-library's sqlite3, exactly as `ApprovalService.list_actions` would return it; the console
-draws it, then opens the database for real in the background.
-
-Anything unusual (no file, an empty or foreign file, an older or newer schema, any SQLite
-error) gives None, and the caller takes the ordinary
-path, whose errors are the ones users know. The SQL is SQLAlchemy's own rendering of the
-service's statements, kept as text; tests/test_first_window.py fails if they drift apart.
-"""
+"""The console's first screen, read before SQLAlchemy is imported: what it is, and how
+deep. Each backend that can read it fast does so in its own subpackage
+(sqlite/first_window.py); backends.py picks one. No SQLAlchemy here."""
 
 from __future__ import annotations
 
-import sqlite3
-import stat
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from homelab_approvals.domain.damaged import stored_text, text_from_bytes
 from homelab_approvals.domain.enums import ActionStatus
-from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.timestamps import utc_from_stored
-from homelab_approvals.domain.views import ActionPage, ActionView
-from homelab_approvals.storage.readonly import read_only_uri_params, sqlite_uri, unwritable_reason
-from homelab_approvals.storage.version import SCHEMA_VERSION
+from homelab_approvals.domain.views import ActionPage
 
 #: A new view is first read this many rows deep (more than a tall terminal shows), drawn,
-#: then filled up to the full window: the first screen comes sooner.
+#: then filled up to the full window: the first screen comes sooner. The console's first
+#: read and each new view's first read both use it.
 FIRST_WINDOW = 100
 #: What the console shows first: the queue, oldest first (its PENDING_QUERY).
 FIRST_STATUSES = (ActionStatus.PENDING,)
-
-#: `rows_statement(PENDING_QUERY.with_(limit=FIRST_WINDOW))`, rendered for SQLite.
-ROWS_SQL = (
-    "SELECT remediation_actions.id, remediation_actions.server_id, "
-    "remediation_actions.action_type, remediation_actions.status, "
-    "remediation_actions.service_name, remediation_actions.command, "
-    "remediation_actions.created_at, remediation_actions.created_by, "
-    "remediation_actions.alert_id, remediation_actions.approved_at, "
-    "remediation_actions.approved_by, remediation_actions.rejected_at, "
-    "remediation_actions.rejected_by, remediation_actions.rejection_reason, "
-    "remediation_actions.executed_at, remediation_actions.completed_at, "
-    "remediation_actions.exit_code, remediation_actions.stdout, remediation_actions.stderr, "
-    "coalesce(servers.display_name, servers.hostname, remediation_actions.server_id) "
-    "AS server_label, servers.is_paused AS server_paused \n"
-    "FROM remediation_actions LEFT OUTER JOIN servers "
-    "ON servers.id = remediation_actions.server_id \n"
-    "WHERE remediation_actions.status IN ('pending') "
-    "ORDER BY remediation_actions.created_at, remediation_actions.id\n"
-    " LIMIT 100 OFFSET 0"
-)
-#: `counts_statement(PENDING_QUERY)`, rendered for SQLite.
-COUNTS_SQL = (
-    "SELECT remediation_actions.status, count(*) AS count_1 \n"
-    "FROM remediation_actions \n"
-    "WHERE 1 = 1 GROUP BY remediation_actions.status"
-)
-#: ROWS_SQL's columns that SQLAlchemy converts on the way out (UTCDateTime and Boolean);
-#: every other column arrives as the driver gives it.
-DATETIME_COLUMNS = frozenset(
-    {"created_at", "approved_at", "rejected_at", "executed_at", "completed_at"}
-)
-BOOLEAN_COLUMNS = frozenset({"server_paused"})
-#: ROWS_SQL's columns that are integers as SQLite returns them; every other is text
-#: (`StoredText`: a BLOB there reads as "⟨3 bytes⟩").
-INTEGER_COLUMNS = frozenset({"id", "alert_id", "exit_code"})
-#: What `ensure_schema` would find missing in a database that is not up to date.
-TABLES = frozenset(
-    {
-        "servers",
-        "remediation_actions",
-        "action_events",
-        "approvals_schema",
-        "approval_previews",
-        "approval_plan_bindings",
-        "approval_output_chunks",
-        "approval_preview_requests",
-        "executor_claims",
-        "executor_heartbeats",
-    }
-)
-TRIGGERS = frozenset(
-    {"action_events_no_replace", "action_events_no_update", "action_events_no_delete"}
-)
-#: A writer holding the lock longer than this sends the console down the ordinary path.
-_BUSY_TIMEOUT_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class FirstWindow:
     """The first page of the console's default view, and what `open_database` would say
-    about the file: its label, and why (if at all) it would be read-only."""
+    about the database: its label, and why (if at all) it would be read-only."""
 
     label: str
     page: ActionPage
     read_only_reason: str | None
     snapshot: bool
-
-
-def read_first_window(path: Path, *, read_only: bool = False) -> FirstWindow | None:
-    """The first window of the pending queue of the SQLite file at `path`, or None when
-    anything is unusual (the caller then opens the database the ordinary way)."""
-    try:
-        path = path.expanduser().absolute()
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-            return None  # not a database, or one nobody has written yet
-        label = str(path)
-        reason = "--read-only was given" if read_only else None
-        snapshot = False
-        unwritable = unwritable_reason(path)
-        if unwritable is None:
-            params = {"mode": "rw"}  # never creates the file
-        else:
-            params, snapshot = read_only_uri_params(path, label)
-            reason = reason or unwritable
-        conn = sqlite3.connect(sqlite_uri(path, params), uri=True, isolation_level=None)
-        conn.text_factory = text_from_bytes  # as the ordinary path's connections
-        try:
-            page = _read(conn)
-        finally:
-            conn.close()
-    except (OSError, ValueError, RuntimeError, sqlite3.Error, StorageError):
-        return None
-    if page is None:
-        return None
-    return FirstWindow(label, page, reason, snapshot)
-
-
-def read_in_background(path: Path, *, read_only: bool = False) -> Callable[[], FirstWindow | None]:
-    """Start `read_first_window` in a thread, and return a function that waits for its
-    result. SQLite releases the GIL while it reads, so the read overlaps what the caller
-    does meanwhile (importing Textual, say)."""
-    result: list[FirstWindow | None] = []
-
-    def read() -> None:
-        result.append(read_first_window(path, read_only=read_only))
-
-    thread = threading.Thread(target=read, name="first window", daemon=True)
-    thread.start()
-
-    def wait() -> FirstWindow | None:
-        thread.join()
-        return result[0] if result else None  # nothing: it failed, so the ordinary path
-
-    return wait
-
-
-def _read(conn: sqlite3.Connection) -> ActionPage | None:
-    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA query_only = ON")  # this reader never writes
-    conn.execute("BEGIN")  # one snapshot for the schema check, the rows and the counts
-    try:
-        names = conn.execute(
-            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')"
-        ).fetchall()
-        tables = {name for kind, name in names if kind == "table"}
-        triggers = {name for kind, name in names if kind == "trigger"}
-        if not tables >= TABLES or not triggers >= TRIGGERS:
-            return None
-        version = conn.execute("SELECT version FROM approvals_schema WHERE id = 1").fetchone()
-        if version is None or version[0] != SCHEMA_VERSION:
-            return None  # ensure_schema has work to do, or refuses a newer schema
-        cursor = conn.execute(ROWS_SQL)
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
-        counts: dict[str, int] = dict(conn.execute(COUNTS_SQL).fetchall())
-    finally:
-        conn.execute("COMMIT")
-    convert = _converters(columns)
-    views = tuple(
-        ActionView._make([f(v) for f, v in zip(convert, row, strict=True)]) for row in rows
-    )
-    wanted = {status.value for status in FIRST_STATUSES}
-    total = sum(n for status, n in counts.items() if status in wanted)
-    return ActionPage(views, total, counts)
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _as_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)  # as SQLAlchemy's Boolean on SQLite
-
-
-def _converters(columns: list[str]) -> list[Any]:
-    return [
-        utc_from_stored
-        if name in DATETIME_COLUMNS
-        else _as_bool
-        if name in BOOLEAN_COLUMNS
-        else _as_is
-        if name in INTEGER_COLUMNS
-        else stored_text
-        for name in columns
-    ]

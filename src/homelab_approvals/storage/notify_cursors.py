@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select, update
 
-from homelab_approvals.domain.types import UTCDateTime
+from homelab_approvals.storage.types import UTCDateTime
 
 metadata = MetaData()
 

@@ -25,8 +25,8 @@ from sqlalchemy import (
     select,
 )
 
-from homelab_approvals.domain.models import Base
-from homelab_approvals.domain.types import UTCDateTime
+from homelab_approvals.storage.tables import Base
+from homelab_approvals.storage.types import UTCDateTime
 
 #: What a stored preview's raw output is cut to (the whole output is parsed first).
 OUTPUT_CAP = 10_000

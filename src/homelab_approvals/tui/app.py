@@ -18,11 +18,11 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from homelab_approvals.domain.timestamps import utcnow
-from homelab_approvals.service.availability import database_read_only_reason
-from homelab_approvals.service.availability import decisions_off_reason as off_reason
+from homelab_approvals.service.availability import decisions_off_reason
 from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 from homelab_approvals.service.policy import Policy
-from homelab_approvals.storage.first_window import FirstWindow, read_first_window
+from homelab_approvals.storage.backends import read_first_window
+from homelab_approvals.storage.first_window import FirstWindow
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.live import POLL_INTERVAL
@@ -47,15 +47,6 @@ def styles_dir() -> Path:
         if (candidate / STYLESHEETS[0]).is_file():
             return candidate
     raise FileNotFoundError(f"stylesheets not found next to {package}")
-
-
-def decisions_off_reason(service: ApprovalService, actor: str, given: str | None) -> str | None:
-    """Why decisions are off, if they are: the caller's reason, the database's, or the
-    approvers policy (the service's rule, asked rather than re-encoded)."""
-    if given:
-        return given
-    reason = database_read_only_reason(service.db)
-    return off_reason(actor, service.policy, read_only_reason=reason)
 
 
 class ApprovalsApp(App[int]):
@@ -110,16 +101,15 @@ class ApprovalsApp(App[int]):
         self.deferred = deferred
         self.actor = actor
         if service is not None:
-            self.read_only_reason = decisions_off_reason(service, actor, read_only_reason)
+            self.read_only_reason = read_only_reason or decisions_off_reason(
+                service.db, actor, service.policy
+            )
             self.clock = clock or service.clock
         else:
             assert deferred is not None
             first = deferred.first
-            self.read_only_reason = read_only_reason or off_reason(
-                actor,
-                deferred.policy,
-                read_only_reason=first.read_only_reason,
-                snapshot=first.snapshot,
+            self.read_only_reason = read_only_reason or decisions_off_reason(
+                first, actor, deferred.policy
             )
             self.clock = clock or utcnow
         self.poll_interval = poll_interval
@@ -233,14 +223,7 @@ def console_app(
         first = read_first_window(db_path, read_only=read_only)
     if first is None:
         service = open_service()
-        db = service.db
-        reason = off_reason(
-            actor,
-            chosen,
-            read_only_reason=database_read_only_reason(db),
-            snapshot=db.snapshot,
-            config_path=config_path,
-        )
+        reason = decisions_off_reason(service.db, actor, chosen, config_path=config_path)
         return ApprovalsApp(
             service,
             actor,
@@ -251,13 +234,7 @@ def console_app(
             keymap=keymap,
             bell=bell,
         )
-    reason = off_reason(
-        actor,
-        chosen,
-        read_only_reason=first.read_only_reason,
-        snapshot=first.snapshot,
-        config_path=config_path,
-    )
+    reason = decisions_off_reason(first, actor, chosen, config_path=config_path)
     start = DeferredStart(first, chosen, open_service)
     return ApprovalsApp(
         None,

@@ -11,7 +11,6 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.keymap import KeysInForce
 
 
@@ -19,7 +18,10 @@ class ConsoleCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         screen = self.screen
         seen: set[str] = set()
-        in_force = screen.keys if isinstance(screen, ConsoleScreen) else KeysInForce()
+        # The console's keys in force (console.py imports this module: asked by value,
+        # not by importing ConsoleScreen, so the two do not import each other).
+        keys = getattr(screen, "keys", None)
+        in_force = keys if isinstance(keys, KeysInForce) else KeysInForce()
         for binding in in_force.in_force(screen.BINDINGS):
             if binding.action in seen or not binding.description or binding.system:
                 continue

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from rich.style import Style
 from rich.text import Text
 
-from homelab_approvals.domain.cancelling import CANCELLED_EXIT_CODE, CANCELLED_STDERR
 from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 from homelab_approvals.domain.durations import in_words
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
+from homelab_approvals.domain.timestamps import utc_text
 from homelab_approvals.domain.views import ActionView
 
 #: What a cancel leaves behind in HomelabCmd's columns: status "failed", exit code -1.
@@ -56,13 +56,7 @@ def cell(value: object, style: Style | str = "") -> Text:
 
 
 def status_label(view: ActionView) -> str:
-    if (
-        view.status == ActionStatus.FAILED
-        and view.exit_code == CANCELLED_EXIT_CODE
-        and view.stderr == CANCELLED_STDERR
-    ):
-        return CANCELLED
-    return view.status
+    return CANCELLED if view.is_cancelled else view.status
 
 
 def status_text(view: ActionView) -> Text:
@@ -147,7 +141,7 @@ def lines_text(value: str, style: Style | str = "") -> Text:
 
 
 def when(moment: datetime | None) -> str:
-    return shown_moment(moment, "%Y-%m-%d %H:%M UTC") if moment else "—"
+    return utc_text(moment) if moment else "—"
 
 
 #: The age column marks an action that expires within this long (see `expiry_mark`).

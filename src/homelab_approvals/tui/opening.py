@@ -17,7 +17,6 @@ from textual.worker import get_current_worker
 from homelab_approvals.domain.errors import ApprovalsError, StorageError
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import ActionPage
-from homelab_approvals.service.availability import database_read_only_reason
 from homelab_approvals.storage.first_window import FIRST_WINDOW
 from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.console_part import ConsolePart
@@ -124,7 +123,7 @@ class OpeningMixin(ConsolePart):
         self.feed.service = service
         self._opened.set()  # decisions made meanwhile go ahead
         # The file may have turned read-only since the first window was read.
-        reason = database_read_only_reason(service.db)
+        reason = service.db.read_only_reason
         if reason and not self.read_only_reason:
             self.read_only_reason = reason
             self.mount(self._read_only_banner(), before="#refresh-error")

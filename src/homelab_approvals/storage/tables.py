@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from homelab_approvals.domain.enums import ActionStatus
-from homelab_approvals.domain.types import StoredLongText, StoredText, UTCDateTime
+from homelab_approvals.storage.types import StoredLongText, StoredText, UTCDateTime
 
 
 class Base(DeclarativeBase):

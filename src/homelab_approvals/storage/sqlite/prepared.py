@@ -23,44 +23,27 @@ generated code, and no processor runs for NULL. The event row's pages are the ot
 of the gap to the single UPDATE: each commit writes about 5 WAL frames against its 3.
 
 The statements stay SQLAlchemy Core expressions written by the service; only their
-execution is short-circuited here. Other databases use an ordinary connection.
+execution is short-circuited here. Other backends run the same statement objects on an
+ordinary connection (storage/transaction.py); tests/test_storage_prepared.py checks that
+both give the same results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Engine, exc
+from sqlalchemy import Engine, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from homelab_approvals.storage.errors import translated
-
-Row = dict[str, Any]
-
-
-class WriteTransaction(Protocol):
-    """One write transaction (BEGIN IMMEDIATE on SQLite) running Core statements."""
-
-    def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        """Run a statement that returns rows (SELECT, or DML with RETURNING); the first
-        row as a plain dict keyed by column name, or None."""
-        ...
-
-    def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
-        """Like `first`, but the row's values in the statement's column order: what a
-        hot path builds a view from positionally, without a dict in between."""
-        ...
-
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        """Run a statement for its effect; the number of rows it changed (the driver's
-        rowcount: for a conditional UPDATE, whether it matched)."""
-        ...
+from homelab_approvals.domain.errors import ApprovalsError
+from homelab_approvals.storage.backend import Row, WriteTransaction
+from homelab_approvals.storage.sqlite.errors import translate
 
 
 class PreparedStatement:
@@ -86,7 +69,7 @@ class PreparedStatement:
         compiled = statement.compile(dialect=dialect)
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not use positional parameters")
-        self.sql = compiled.string
+        sql = compiled.string
         # Per position: a constant, processed now, or a named parameter looked up (and
         # processed) per call. NULL stays None without calling a processor, as every type
         # in our schema (and SQLAlchemy's own) maps it: most of an action's date-time
@@ -94,14 +77,20 @@ class PreparedStatement:
         bound = _Generated()
         for name in compiled.positiontup:
             bind = compiled.binds[name]
-            if bind.expanding:
-                raise ValueError("IN (...) lists cannot be precompiled; use == with or_()")
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if bind.expanding:
+                # `in_([...])` of constants: SQLAlchemy renders its list per call; here it
+                # is rendered once, one placeholder per value, each value processed now.
+                sql, constants = _expanded(sql, name, bind, dialect)
+                for value in constants:
+                    bound.add(bound.name(process(value) if process is not None else value))
+                continue
             if bind.required:
                 bound.add(f"values[{bound.name(bind.key)}]", process)
             else:
                 value = bind.effective_value
                 bound.add(bound.name(process(value) if process is not None else value))
+        self.sql = sql
         self.parameters = bound.function("values")
         columns = list(getattr(statement, "exported_columns", ()))
         self.keys = tuple(str(column.key) for column in columns)
@@ -114,31 +103,6 @@ class PreparedStatement:
 
     def row(self, raw: Sequence[Any]) -> Row:
         return dict(zip(self.keys, self.values(raw), strict=True))
-
-
-class _CoreTransaction:
-    """The portable implementation: an ordinary SQLAlchemy connection."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        row = self._conn.execute(statement, dict(params)).first()
-        return None if row is None else dict(row._mapping)
-
-    def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
-        row = self._conn.execute(statement, dict(params)).first()
-        return None if row is None else list(row)
-
-    def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
-        return self._conn.execute(statement, dict(params)).rowcount
-
-
-@contextmanager
-def portable(writing: AbstractContextManager[Connection]) -> Iterator[WriteTransaction]:
-    """A `WriteTransaction` over `Database.writing()`, for any database."""
-    with writing as conn:
-        yield _CoreTransaction(conn)
 
 
 class _HeldTransaction:
@@ -278,8 +242,10 @@ class HeldConnections:
     def raise_translated(self, error: BaseException) -> NoReturn:
         """Raise `error` as `Database.writing()` would: driver errors become StorageError
         or DatabaseBusy with one clear line; everything else is raised unchanged."""
-        with translated(self._label):
+        mapped = None if isinstance(error, ApprovalsError) else translate(error, self._label)
+        if mapped is None:
             raise error
+        raise mapped from error
 
     def close(self) -> None:
         self._closed = True  # a transaction still running closes its connection itself
@@ -292,6 +258,20 @@ class HeldConnections:
             except IndexError:
                 return
             tx.close()
+
+
+def _expanded(sql: str, name: str, bind: Any, dialect: Dialect) -> tuple[str, list[Any]]:
+    """`sql` with IN (...) of the expanding parameter `name` rendered as placeholders, and
+    the list's values."""
+    values = bind.effective_value
+    if bind.required or not isinstance(values, list | tuple) or not values:
+        raise ValueError("only IN (...) of a non-empty list of constants can be precompiled")
+    if dialect.paramstyle != "qmark":
+        raise ValueError(f"{dialect.name}'s parameter style {dialect.paramstyle} is not qmark")
+    token = f"__[POSTCOMPILE_{name}]"
+    if sql.count(token) != 1:
+        raise ValueError(f"cannot find the list {name!r} in {sql!r}")
+    return sql.replace(token, ", ".join("?" * len(values))), list(values)
 
 
 def _rollback(cursor: Any) -> bool:

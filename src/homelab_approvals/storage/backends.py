@@ -1,0 +1,120 @@
+"""The one module that chooses between backends: by the file path or URL given, it opens
+the database with the right backend, and reads the console's first window the fastest
+way that backend has. Each backend is imported only when chosen (SQLAlchemy and a
+server's driver are slow imports; the console's first window needs neither)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.storage.first_window import FirstWindow
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL
+
+    from homelab_approvals.storage.database import Database
+
+#: Backends by SQLAlchemy's backend name (the part of a URL's scheme before any "+").
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def open_database(
+    path: Path | None = None,
+    *,
+    url: str | None = None,
+    read_only: bool = False,
+    group_shared: bool = False,
+    create: bool = True,
+    listen: bool = True,
+) -> Database:
+    """Open (creating if needed) a database by file path or SQLAlchemy URL, bring our
+    tables up to date without touching anyone else's, and return it. `listen=False`
+    (--no-listen): a server's change notifications are not used, only polling."""
+    if (path is None) == (url is None):
+        raise ValueError("give exactly one of path or url")
+    if url is None:
+        assert path is not None
+        from homelab_approvals.storage.sqlite.opening import open_file
+
+        return open_file(path, read_only=read_only, group_shared=group_shared, create=create)
+    return _open_url(url, read_only=read_only, group_shared=group_shared, listen=listen)
+
+
+def _open_url(url: str, *, read_only: bool, group_shared: bool, listen: bool) -> Database:
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as error:
+        # The URL may hold a password: never echo it.
+        shown = re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+        raise StorageError(f"not a valid database URL: {shown}") from error
+    label = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        from homelab_approvals.storage.sqlite.opening import open_file, open_memory
+
+        if parsed.database in (None, "", ":memory:"):
+            return open_memory(parsed, label, read_only=read_only)
+        # A file: the same checks, permissions and pragmas as --db. SQLite's own
+        # read-only URI flag is honoured.
+        wants_ro = read_only or parsed.query.get("mode") == "ro"
+        return open_file(Path(parsed.database), read_only=wants_ro, group_shared=group_shared)
+    if backend == "postgresql":
+        driver = parsed.get_driver_name()
+        if parsed.drivername != "postgresql" and driver != "psycopg":
+            _require_driver(parsed, label)
+            raise StorageError(
+                f"database error (postgresql+{driver}:// is not supported; use "
+                f"postgresql:// or postgresql+psycopg://, psycopg 3): {label}"
+            )
+        from homelab_approvals.storage.postgres.opening import open_url
+
+        return open_url(parsed, label, read_only=read_only, listen=listen)
+    _require_driver(parsed, label)
+    choices = ", ".join(f"{name}://" for name in SUPPORTED)
+    raise StorageError(f"database error (no backend for {backend}://; use {choices}): {label}")
+
+
+def _require_driver(parsed: URL, label: str) -> None:
+    """Say so when the URL's dialect or its driver is not installed."""
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as error:
+        raise StorageError(
+            f"no database driver for {parsed.get_backend_name()} is installed ({error}): {label}"
+        ) from error
+    except Exception as error:  # no such dialect at all
+        raise StorageError(f"database error ({error}): {label}") from error
+
+
+def read_first_window(path: Path, *, read_only: bool = False) -> FirstWindow | None:
+    """The first window of the pending queue, read the backend's fast way, or None when
+    anything is unusual (the caller then opens the database the ordinary way)."""
+    from homelab_approvals.storage.sqlite.first_window import read_first_window as read
+
+    return read(path, read_only=read_only)
+
+
+def read_in_background(path: Path, *, read_only: bool = False) -> Callable[[], FirstWindow | None]:
+    """Start `read_first_window` in a thread, and return a function that waits for its
+    result. SQLite releases the GIL while it reads, so the read overlaps what the caller
+    does meanwhile (importing Textual, say)."""
+    result: list[FirstWindow | None] = []
+
+    def read() -> None:
+        result.append(read_first_window(path, read_only=read_only))
+
+    thread = threading.Thread(target=read, name="first window", daemon=True)
+    thread.start()
+
+    def wait() -> FirstWindow | None:
+        thread.join()
+        return result[0] if result else None  # nothing: it failed, so the ordinary path
+
+    return wait

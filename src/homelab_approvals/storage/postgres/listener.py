@@ -1,0 +1,84 @@
+"""The change feed on PostgreSQL: one dedicated connection, outside the engine's pool,
+LISTENing for the triggers' notifications (sql/schema.sql). The change token moves when
+one arrives; every few seconds a cheap query re-checks in case one was missed (a dropped
+connection, a pooler that does not pass LISTEN on) and proves the connection is alive.
+With `listen=False` (--no-listen) that query is all there is, at every check."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from homelab_approvals.storage import sql_files
+
+_QUERIES = sql_files.load(__package__, "queries.sql")
+#: Seconds between re-checks while listening.
+RECHECK_SECONDS = 3.0
+
+
+class ChangeListener:
+    def __init__(self, connect: Callable[[], Any], *, listen: bool = True) -> None:
+        """`connect()` gives a new psycopg connection (autocommit)."""
+        self._connect = connect
+        self.listening = listen
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        self._notified = 0
+        self._checked: tuple[Any, ...] | None = None
+        self._next_check = 0.0
+        self._generation = 0  # moves on every reconnect: changes may have been missed
+
+    def token(self) -> object:
+        with self._lock:  # one thread uses the connection at a time
+            try:
+                return self._token()
+            except BaseException:
+                self._drop()
+                raise
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` for a notification; True if one came (or the feed is
+        not listening, so the caller should check anyway)."""
+        with self._lock:
+            if self._conn is None or not self.listening:
+                return False
+            try:
+                arrived = sum(1 for _ in self._conn.notifies(timeout=timeout))
+            except BaseException:
+                self._drop()
+                raise
+            self._notified += arrived
+            return arrived > 0
+
+    def _token(self) -> object:
+        if self._conn is None:
+            self._conn = self._connect()
+            self._generation += 1
+            if self.listening:
+                self._conn.execute(_QUERIES["listen"])
+            self._next_check = 0.0
+        if self.listening:
+            self._notified += sum(1 for _ in self._conn.notifies(timeout=0))
+        now = time.monotonic()
+        if not self.listening or now >= self._next_check:
+            self._checked = tuple(self._conn.execute(_QUERIES["change_check"]).fetchone())
+            self._next_check = now + RECHECK_SECONDS
+        checked = self._checked or ()
+        if self.listening:
+            # Notifications carry every change; the re-check's statistics lag behind
+            # them and would read the window twice. The newest ids stay, as a backstop.
+            checked = checked[:2]
+        return (self._generation, self._notified, checked)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

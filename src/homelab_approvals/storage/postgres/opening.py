@@ -1,0 +1,70 @@
+"""Opening a PostgreSQL database by URL: the engine (psycopg 3), whether this role may
+write, and our schema."""
+
+from __future__ import annotations
+
+import selectors
+from typing import Any
+
+from sqlalchemy import URL, create_engine, event, exc
+
+from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.storage.database import Database
+from homelab_approvals.storage.errors import translated
+from homelab_approvals.storage.postgres.backend import QUERIES, PostgresBackend
+from homelab_approvals.storage.schema import ensure_schema
+
+#: Seconds to wait for a server that does not answer, so a dead host is one clear line
+#: rather than a hang.
+CONNECT_TIMEOUT = 5
+
+
+def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> Database:
+    """`url` is postgresql:// or postgresql+psycopg://; both mean psycopg 3."""
+    url = url.set(drivername="postgresql+psycopg")
+    options = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "homelab-approvals"}
+    if read_only:
+        # The server refuses every write in these sessions, whatever the client does.
+        options["options"] = "-c default_transaction_read_only=on"
+    try:
+        engine = create_engine(url, connect_args=options)
+    except ImportError as error:  # psycopg is not installed
+        raise StorageError(
+            f"no database driver for postgresql is installed ({error}); install "
+            f"'homelab-approvals[postgres]': {label}"
+        ) from error
+    event.listen(engine, "checkout", _drop_if_closed)
+    backend = PostgresBackend(engine, label, listen=listen)
+    reason = "--read-only was given" if read_only else None
+    try:
+        if reason is None:
+            with translated(backend, label), engine.connect() as conn:
+                may_write = conn.exec_driver_sql(QUERIES["may_write"]).scalar()
+            if may_write is False:
+                user = url.username or "this role"
+                reason = f"the role {user} may not change actions or add events"
+        db = Database(
+            engine,
+            label,
+            backend,
+            read_only=reason is not None,
+            read_only_reason=reason,
+            reopen=lambda: open_url(url, label, read_only=read_only, listen=listen),
+        )
+        db.audit_repairs = ensure_schema(db)
+    except BaseException:
+        backend.close()
+        raise
+    return db
+
+
+def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, an idle timeout) has its
+    end of the socket readable while idle: the pool replaces it before use, at no round
+    trip (pool_pre_ping would cost one per transaction, a fifth of a decision)."""
+    if dbapi_conn.closed:
+        raise exc.DisconnectionError("the connection was closed")
+    with selectors.DefaultSelector() as selector:
+        selector.register(dbapi_conn.fileno(), selectors.EVENT_READ)
+        if selector.select(0):  # idle, yet something to read: the server said goodbye
+            raise exc.DisconnectionError("the server closed the connection")

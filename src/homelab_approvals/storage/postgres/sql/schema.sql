@@ -1,0 +1,50 @@
+-- Our schema objects on PostgreSQL (14 or later: CREATE OR REPLACE TRIGGER), created in this order by whichever is missing (under
+-- the advisory lock, see backend.py). Each is named by the object it creates.
+
+-- The audit trail is append-only, enforced by the server whoever the client is.
+-- name: approvals_refuse_change
+CREATE OR REPLACE FUNCTION approvals_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+    MESSAGE = 'action_events is append-only (' || TG_OP || ' refused)';
+END
+$$;
+
+-- name: action_events_append_only
+CREATE OR REPLACE TRIGGER action_events_append_only BEFORE UPDATE OR DELETE ON action_events
+FOR EACH ROW EXECUTE FUNCTION approvals_refuse_change();
+
+-- name: action_events_no_truncate
+CREATE OR REPLACE TRIGGER action_events_no_truncate BEFORE TRUNCATE ON action_events
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_refuse_change();
+
+-- The change feed: every change to an action (ours or HomelabCmd's) or its trail
+-- notifies listening consoles, with the action's id. Sent at commit, once per
+-- distinct id per transaction.
+-- name: approvals_notify
+CREATE OR REPLACE FUNCTION approvals_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'action_events' THEN
+    PERFORM pg_notify('homelab_approvals', NEW.action_id::text);
+  ELSIF TG_TABLE_NAME = 'servers' THEN
+    PERFORM pg_notify('homelab_approvals', 'server');
+  ELSE
+    PERFORM pg_notify('homelab_approvals', NEW.id::text);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- name: remediation_actions_notify
+CREATE OR REPLACE TRIGGER remediation_actions_notify AFTER INSERT OR UPDATE ON remediation_actions
+FOR EACH ROW EXECUTE FUNCTION approvals_notify();
+
+-- name: action_events_notify
+CREATE OR REPLACE TRIGGER action_events_notify AFTER INSERT ON action_events
+FOR EACH ROW EXECUTE FUNCTION approvals_notify();
+
+-- name: servers_notify
+CREATE OR REPLACE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
+FOR EACH ROW EXECUTE FUNCTION approvals_notify();
