@@ -496,10 +496,14 @@ def _approved(s: Session, action: ActionView) -> str:
     bound = s.service.bound_preview(action.id)
     plan = f"; plan {short_digest(bound.digest)}: {visible(bound.summary)}" if bound else ""
     if action.status != ActionStatus.PENDING:
-        return f"approved {_about(action)}{plan}"
+        return _approved_line(action, plan)
     # A vote short of the quorum: the action is still pending; say the count.
     tally = s.service.approval_tally(action.id)
     return f"{_about(action)}: {waiting_line(tally.count, tally.required)}{plan}"
+
+
+def _approved_line(action: ActionView, plan: str = "") -> str:
+    return f"approved {_about(action)}{plan}"
 
 
 def _rejected(s: Session, action: ActionView) -> str:
@@ -529,6 +533,12 @@ def _decide(s: Session, decision: Decision, reason: str | None = None) -> int:
     check = PlanCheck.expect(validation.plan_digest(expected)) if expected else None
     if not many.is_batch(words):
         (aid,) = words
+        fast = None
+        if decision is Decision.APPROVE and check is None and not s.args.json:
+            fast = s.approve_fast(aid)
+        if fast is not None:  # committed; no plan was bound (see service/fast_approval.py)
+            line = _approved_line(fast)
+            return _committed(lambda: _print(line))
         if decision is Decision.APPROVE:
             # The CLI binds the plan of now, or refuses one other than --expect-preview.
             action = s.service.approve(aid, s.actor, plan=check or PlanCheck.bind_current())

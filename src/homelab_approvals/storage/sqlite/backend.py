@@ -14,28 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
-from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.backend import WriteTransaction
 from homelab_approvals.storage.sqlite import errors
+from homelab_approvals.storage.sqlite.audit_triggers import EXPECTED as _EXPECTED
+from homelab_approvals.storage.sqlite.audit_triggers import TRIGGERS, normalised
 from homelab_approvals.storage.sqlite.prepared import HeldConnections
 from homelab_approvals.storage.transaction import core_transaction
 
 #: An execution option the engine's "begin" hook (opening.py) reads: BEGIN IMMEDIATE.
 IMMEDIATE = "approvals_immediate"
-#: The audit trail's triggers, by name (sql/triggers.sql).
-TRIGGERS = sql_files.load(__package__, "triggers.sql")
-
-
-def _normalised(sql: str | None) -> str:
-    """A trigger's SQL as compared: white space collapsed, and SQLite drops the
-    IF NOT EXISTS it was created with from what it stores."""
-    words = " ".join((sql or "").split())
-    return words.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1)
-
-
-_EXPECTED = {name: _normalised(sql) for name, sql in TRIGGERS.items()}
-
-
 class SQLiteBackend:
     name = "SQLite"
 
@@ -147,7 +134,7 @@ class SQLiteBackend:
                 create.append(name)
                 if complete:
                     altered.append(f"{name} was removed")
-            elif _normalised(stored[name]) != expected:
+            elif normalised(stored[name]) != expected:
                 create.append(name)
                 altered.append(f"{name} was changed")
         return create, altered
