@@ -1,7 +1,7 @@
 """The one module that chooses between backends: by the file path or URL given, it opens
-the database with the right backend, and reads the console's first window the fastest
-way that backend has, and runs the CLI's approval of one action in a file without
-SQLAlchemy when it can (sqlite/fast_decision.py). Each backend is imported only when chosen (SQLAlchemy and a
+the database with the right backend, reads the console's first window the fastest way
+that backend has, and approves one action for the CLI without SQLAlchemy when it can
+(sqlite/fast_decision.py). Each backend is imported only when chosen (SQLAlchemy and a
 server's driver are slow imports; the console's first window needs neither)."""
 
 from __future__ import annotations

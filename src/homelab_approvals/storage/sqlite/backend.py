@@ -23,6 +23,8 @@ from homelab_approvals.storage.transaction import core_transaction
 
 #: An execution option the engine's "begin" hook (opening.py) reads: BEGIN IMMEDIATE.
 IMMEDIATE = "approvals_immediate"
+
+
 class SQLiteBackend:
     name = "SQLite"
 
