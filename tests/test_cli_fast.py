@@ -32,7 +32,8 @@ def _renderer() -> object:
     spec = importlib.util.spec_from_file_location(
         "render_fast_sql", ROOT / "scripts/render_fast_sql.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -117,12 +118,14 @@ def test_an_approval_takes_the_fast_path_and_leaves_what_the_service_would(
     (status, by, at), events = _rows(fast, aid)
     (slow_status, slow_by, slow_at), slow_events = _rows(slow, aid)
     assert (status, by) == (slow_status, slow_by) == ("approved", "carol")
-    assert isinstance(at, str) and len(at) == len(str(slow_at))  # the same stored form
+    assert isinstance(at, str)
+    assert len(at) == len(str(slow_at))
     assert [e[:3] + e[4:] for e in events] == [e[:3] + e[4:] for e in slow_events]
     assert events[-1] == ("pending", "approved", "carol", at, None, "systemctl restart nginx")
     # Again: already approved, so the service words the refusal.
     again, loaded, err = _cli(env, "--db", str(fast), "--operator", "carol", "approve", str(aid))
-    assert loaded and again == "exit 4"
+    assert loaded
+    assert again == "exit 4"
     assert err.startswith(
         f"error: CONFLICT: cannot approve action {aid}: already approved by carol"
     )
@@ -133,25 +136,33 @@ def test_what_the_service_must_decide_falls_back_to_it(env: dict[str, str], tmp_
     restart, apt, own = _build(path)
     # A plan-binding probe (apt): bind_plan runs in the service's transaction.
     out, loaded, _ = _cli(env, "--db", str(path), "--operator", "carol", "approve", str(apt))
-    assert loaded and out.endswith("exit 0") and out.startswith(f"approved #{apt} ")
+    assert loaded
+    assert out.endswith("exit 0")
+    assert out.startswith(f"approved #{apt} ")
     # Not found: the service's answer.
     out, loaded, err = _cli(env, "--db", str(path), "--operator", "carol", "approve", "999")
-    assert loaded and out == "exit 3" and "NOT_FOUND" in err
+    assert loaded
+    assert out == "exit 3"
+    assert "NOT_FOUND" in err
     # allow_self_approval = false and one's own action: refused by the service's words.
     config = tmp_path / "config.toml"
     config.write_text("allow_self_approval = false\n", encoding="utf-8")
     argv = ["--db", str(path), "--config", str(config), "--operator", "alice", "approve"]
     out, loaded, err = _cli(env, *argv, str(own))
-    assert loaded and out == "exit 5" and "may not approve it" in err
+    assert loaded
+    assert out == "exit 5"
+    assert "may not approve it" in err
     # [rules]: votes and per-type approvers are checked under the service's lock.
     config.write_text("[rules.restart_service]\napprovals = 2\n", encoding="utf-8")
     argv = ["--db", str(path), "--config", str(config), "--operator", "carol", "approve"]
     out, loaded, _ = _cli(env, *argv, str(restart))
-    assert loaded and "1 of 2" in out
+    assert loaded
+    assert "1 of 2" in out
     assert _rows(path, restart)[0][0] == "pending"
     # --read-only: refused by the ordinary path.
     out, loaded, _ = _cli(env, "--db", str(path), "--read-only", "approve", str(own))
-    assert loaded and out != "exit 0"
+    assert loaded
+    assert out != "exit 0"
 
 
 def test_a_changed_audit_trigger_sends_the_approval_to_the_service(
@@ -163,5 +174,6 @@ def test_a_changed_audit_trigger_sends_the_approval_to_the_service(
     conn.execute("DROP TRIGGER action_events_no_delete")
     conn.close()
     out, loaded, err = _cli(env, "--db", str(path), "--operator", "carol", "approve", str(aid))
-    assert loaded and out.startswith(f"approved #{aid} ")
+    assert loaded
+    assert out.startswith(f"approved #{aid} ")
     assert "warning:" in err  # the repair is reported, as by every ordinary opening

@@ -31,4 +31,8 @@ def approve_fast(args: argparse.Namespace) -> int | None:
     if action is None:
         return None
     line = approved_line(action)  # no plan was bound (see service/fast_approval.py)
-    return committed(lambda: sys.stdout.write(line + "\n"))
+
+    def write() -> None:
+        sys.stdout.write(line + "\n")
+
+    return committed(write)
