@@ -397,3 +397,38 @@ def _readable(fd: int, timeout: float) -> bool:
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         return bool(selector.select(timeout))
+
+
+def _bells(output: bytes) -> int:
+    """BEL characters that ring: not those ending an OSC (Textual's pointer shape)."""
+    return re.sub(rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)", b"", output).count(b"\x07")
+
+
+@pytest.mark.slow
+def test_the_console_titles_the_terminal_and_rings_for_a_new_pending_action(
+    env: dict[str, str], seeded: ApprovalService, db_path: Path, tmp_path: Path
+) -> None:
+    """On a real terminal: OSC 2 with the queue ("homelab-approvals · 1 pending"), the
+    title pushed and popped on xterm's title stack, and BEL when a new action waits."""
+    seeded.create_action("pi-4", "restart_service", "nginx", actor="homelabcmd")
+    config = tmp_path / "config.toml"
+    config.write_text("bell = true\n", encoding="utf-8")
+    argv = ["--db", str(db_path), "--config", str(config), "--operator", "alice"]
+    console = PtyProcess(argv, env)
+    try:
+        console.wait_for("\x1b]2;homelab-approvals · 1 pending\x1b\\".encode())
+        assert b"\x1b[22;2t" in console.received
+        assert _bells(console.received) == 0
+        seeded.create_action("pi-4", "clear_logs", actor="homelabcmd")
+        console.wait_for("\x1b]2;homelab-approvals · 2 pending\x1b\\".encode())
+        deadline = time.monotonic() + 30
+        while _bells(console.received) == 0:
+            assert time.monotonic() < deadline, "the bell never rang"
+            console._read(0.2)
+        assert _bells(console.received) == 1
+        console.send(b"q")
+        assert console.wait_exit() == 0
+    finally:
+        console.close()
+    assert b"\x1b[23;2t" in console.received
+    assert b"Traceback" not in console.received

@@ -239,3 +239,32 @@ def test_a_sender_killed_before_the_acknowledgement_resends_with_the_same_id(
     rerun = subprocess.run([*argv, "--once"], env=env, capture_output=True, text=True, check=False)
     assert rerun.stdout == "sent 0 notifications\n"
     assert len(held_receiver.received) == 2
+
+
+def test_the_executor_once_sends_notifications_after_its_runs(
+    tmp_path: Path, held_receiver: Receiver
+) -> None:
+    db_path = tmp_path / "approvals.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[notify]]\nurl = "{held_receiver.url()}"\nformat = "json"\n', encoding="utf-8"
+    )
+    database = open_database(db_path)
+    try:
+        ApprovalService(database).add_server("pi-4", "pi4.lan", paused=True)
+    finally:
+        database.close()
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "x"), "XDG_DATA_HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(db_path)]
+    argv += ["--config", str(config), "executor", "--once", "--name", "executor@test"]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr  # the target starts from now
+    database = open_database(db_path)
+    try:
+        ApprovalService(database).create_action("pi-4", "apt_update", actor="robot")
+    finally:
+        database.close()
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    [got] = held_receiver.received
+    assert got.json()["event"] == "pending"

@@ -226,3 +226,53 @@ def test_expiry_racing_a_claim_leaves_one_consistent_outcome(db_path: Path, roun
             assert trail[-1][:3] == ("approved", "failed", "expiry")
     finally:
         database.close()
+
+
+# -- the executor: a stale approval is never claimed, and the daemon sweeps -----------------
+
+
+def test_the_executor_never_claims_a_stale_approval(
+    svc: ApprovalService, clock: Clock, db_path: Path
+) -> None:
+    from homelab_approvals.service.executions import ExecutionService
+
+    stale = svc.create_action("nas", "apt_update", actor="robot")  # approved at T0
+    clock.now = T0 + timedelta(hours=1, minutes=30)
+    fresh = svc.create_action("nas", "clear_logs", actor="robot")
+    clock.now = T0 + timedelta(hours=2, seconds=1)  # before any sweep has run
+    executions = ExecutionService(svc.db, clock=clock, approved_expiry=timedelta(hours=2))
+    assert executions.claimable() == [fresh.id]
+    assert executions.claim(stale.id, "executor@test") is None
+    assert svc.get_action(stale.id).status == "approved"  # the sweep will fail it
+    [expired] = svc.expire()
+    assert (expired.id, expired.status) == (stale.id, "failed")
+
+
+def test_executor_once_sweeps_expiry_before_claiming(
+    svc: ApprovalService, db_path: Path, tmp_path: Path
+) -> None:
+    """The daemon's own sweep: a stale approval fails as expired and is never run (so no
+    ssh is ever started for it)."""
+    import subprocess
+    import sys
+
+    action = svc.create_action("nas", "apt_update", actor="robot")
+    old = (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None).isoformat(" ")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE remediation_actions SET approved_at = ? WHERE id = ?", (old, action.id)
+        )
+    config = tmp_path / "config.toml"
+    config.write_text('[expiry]\napproved = "2h"\n', encoding="utf-8")
+    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(db_path)]
+    argv += ["--config", str(config), "executor", "--once", "--name", "executor@test"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    view = svc.get_action(action.id)
+    assert (view.status, view.exit_code, view.stderr) == (
+        "failed",
+        -1,
+        "approval expired before it ran",
+    )
+    assert events(db_path, action.id)[-1][:3] == ("approved", "failed", "expiry")
+    assert "executing" not in [e[1] for e in events(db_path, action.id)]

@@ -130,17 +130,25 @@ def test_bulk_follows_the_rule_per_action(svc: ApprovalService) -> None:
     assert result.votes == (upgrade.id,)
 
 
-def test_vote_counts_for_the_console(svc: ApprovalService) -> None:
+def test_a_page_carries_the_votes_of_its_pending_rows(svc: ApprovalService) -> None:
     upgrade = svc.create_action("pi-4", "apt_upgrade_all", actor="robot")
     logs = svc.create_action("pi-4", "clear_logs", actor="robot")
     svc.approve(upgrade.id, "alice")
-    assert svc.vote_counts([upgrade.id, logs.id]) == {upgrade.id: 1}
+    svc.approve(logs.id, "carol")
+    svc.approve(logs.id, "bob")  # the quorum: approved, no longer waiting
+    assert svc.list_actions().votes == {upgrade.id: ("alice",)}
+    assert svc.voters([svc.get_action(upgrade.id), svc.get_action(logs.id)]) == {
+        upgrade.id: ("alice",)
+    }
 
 
-def test_without_rules_there_is_no_vote_query(db_path: Path) -> None:
+def test_without_rules_a_page_reads_no_votes(db_path: Path) -> None:
     database = open_database(db_path)
     try:
         service = ApprovalService(database)
-        assert service.vote_counts([1, 2]) == {}
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        action = service.create_action("pi-4", "apt_upgrade_all", actor="robot")
+        service.approve(action.id, "alice")
+        assert service.list_actions().votes == {}
     finally:
         database.close()

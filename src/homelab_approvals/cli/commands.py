@@ -8,7 +8,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ from homelab_approvals.storage.paths import resolve_db_path
 if TYPE_CHECKING:
     from homelab_approvals.domain.execution import SudoMode
     from homelab_approvals.executor.previews import PreviewTaker
+    from homelab_approvals.service.config import NotifyConfig
     from homelab_approvals.service.executions import ExecutionService
 
 Command = Callable[[Session], int]
@@ -113,11 +115,13 @@ def console(s: Session) -> int:
             view=None if args.fresh else state.load(),
             view_state=state,
             keymap=keymap,
+            bell=s.load_config().bell,
         )
     from homelab_approvals.storage.backends import read_in_background
     from homelab_approvals.tui.collector import pause_collector
 
-    policy = s.load_policy()  # the config's errors come before the database's
+    config = s.load_config()  # the config's errors come before the database's
+    policy = config.policy
     path = resolve_db_path(args.db)
     state = ViewState.for_database(str(path.resolve()))
     view = None if args.fresh else state.load()
@@ -139,6 +143,7 @@ def console(s: Session) -> int:
         view=view,
         view_state=state,
         keymap=keymap,
+        bell=config.bell,
     )
     try:
         _require_terminal()
@@ -667,7 +672,8 @@ def executor(s: Session) -> int:
         raise UsageError("the executor writes each run's result; --read-only does not apply to it")
     given = args.name if args.name is not None else f"executor@{socket.gethostname()}"
     name = validation.actor(given)
-    config = s.load_config().executor  # the config's errors come before the database's
+    whole = s.load_config()  # the config's errors come before the database's
+    config = whole.executor
     chosen = args.ssh_config or config.ssh_config
     ssh_config = expand_user_path(chosen) if chosen else None
     if ssh_config is not None and not ssh_config.is_file():
@@ -682,9 +688,48 @@ def executor(s: Session) -> int:
         once=args.once,
         sudo=execution.SudoMode(config.sudo),
     )
-    service = ExecutionService(s.service.db)
+    policy = s.service.policy
+    approved = policy.expiry.approved
+    service = ExecutionService(s.service.db, approved_expiry=approved.delta if approved else None)
+    sweep = s.service.expire if policy.expires else None
     previews = _preview_taker(s, service, ssh_config, settings.sudo)
-    return run_executor(service, settings, as_json=args.json, previews=previews)
+    with _notifying(s, whole.notify, once=args.once):
+        return run_executor(
+            service, settings, as_json=args.json, previews=previews, housekeeping=sweep
+        )
+
+
+@contextmanager
+def _notifying(s: Session, configured: Sequence[NotifyConfig], *, once: bool) -> Iterator[None]:
+    """The executor daemon sends the [[notify]] notifications too: in a thread while it
+    runs; with --once, one pass after its runs (exit 1 if a target failed)."""
+    if not configured:
+        yield
+        return
+    from homelab_approvals.notify.sender import Pass, Sender
+    from homelab_approvals.notify.targets import targets_from
+
+    sender = Sender(s.service, targets_from(configured))
+    sender.start()
+
+    def said(result: Pass) -> None:
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; retrying with backoff"), as_json=False)
+
+    if once:
+        yield
+        result = sender.run_once()
+        for target, why in result.failed.items():
+            report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run_forever, args=(stop, said), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(15)
 
 
 def _preview_taker(

@@ -116,6 +116,9 @@ class ActionPage:
     rows: tuple[ActionView, ...]
     total: int  # rows matching the whole query (all pages)
     counts: dict[str, int] = field(default_factory=dict)  # by status, ignoring the status filter
+    #: Two-person approval: who has voted for each pending row that has votes (oldest
+    #: first). Read only when some type needs several approvals.
+    votes: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:

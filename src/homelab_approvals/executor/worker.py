@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,14 +51,18 @@ class Worker:
         settings: Settings,
         log: TransitionLog,
         previews: PreviewTaker | None = None,
+        *,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         """`previews`: take previews of pending actions (not with `once`), check an apt
-        action's plan right before running it, and write live output."""
+        action's plan right before running it, and write live output. `housekeeping`:
+        run at start and with every heartbeat (the expiry sweep)."""
         self.service = service
         self.previews = previews
         self._probing: set[int] = set()  # pending actions being previewed now
         self.settings = settings
         self.log = log
+        self.housekeeping = housekeeping
         self.stopping = threading.Event()
         self._wake = threading.Event()  # a run ended, or a signal came
         self._lock = threading.Lock()
@@ -89,6 +94,7 @@ class Worker:
         self.service.check_writable()
         started = self.service.clock()
         self._prune(restarted=(s.name, started))
+        self._keep_house()  # before anything is claimed: a stale approval never runs
         self.service.heartbeat(s.name, s.lease, started)
         self.log.message(
             f"started: up to {s.concurrency} at once, timeout {s.timeout:g} s, "
@@ -120,6 +126,7 @@ class Worker:
                         next_beat = time.monotonic() + beat_every
                         self.service.heartbeat(s.name, s.lease, started)
                         self._prune()
+                        self._keep_house()
                 except StorageError as error:
                     if s.once:
                         raise  # cron sees exit 1
@@ -137,6 +144,10 @@ class Worker:
         self.service.retire(s.name)
         self.log.message("stopped")
         return 0
+
+    def _keep_house(self) -> None:
+        if self.housekeeping is not None:
+            self.housekeeping()
 
     def _claim_more(self, started: datetime, todo: set[int] | None) -> None:
         free = self.settings.concurrency - self.running()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -440,17 +440,19 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             tuple(Approval(row.actor, row.at) for row in rows),
         )
 
-    def vote_counts(self, action_ids: list[int]) -> dict[int, int]:
-        """Votes so far of each pending action among these (absent: none)."""
-        if not action_ids or not self.policy.voting_types:
+    def voters(self, actions: Iterable[ActionView]) -> dict[int, tuple[str, ...]]:
+        """Who has voted for each of these that is pending and needs several approvals
+        (absent: nobody). Without such a rule this reads nothing."""
+        voting = self.policy.voting_types
+        ids = [a.id for a in actions if a.status == _PENDING and a.action_type in voting]
+        if not ids:
             return {}
-        stmt = (
-            select(E.action_id, func.count(distinct(E.actor)))
-            .where(E.action_id.in_(action_ids), _IS_VOTE)
-            .group_by(E.action_id)
-        )
+        stmt = select(E.action_id, E.actor).where(E.action_id.in_(ids), _IS_VOTE).order_by(E.id)
+        found: dict[int, list[str]] = {}
         with self.db.reading() as conn:
-            return {row[0]: row[1] for row in conn.execute(stmt)}
+            for action_id, actor in conn.execute(stmt):
+                found.setdefault(action_id, []).append(actor)
+        return {aid: tuple(dict.fromkeys(names)) for aid, names in found.items()}
 
     def list_actions(self, query: ActionQuery | None = None) -> ActionPage:
         query = query or ActionQuery()
@@ -459,7 +461,9 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             counts = {row[0]: row[1] for row in conn.execute(counts_statement(query))}
         wanted = {s.value for s in query.statuses} or set(counts)
         total = sum(n for status, n in counts.items() if status in wanted)
-        return ActionPage(tuple(to_view(r) for r in rows), total, counts)
+        views = tuple(to_view(r) for r in rows)
+        votes = self.voters(views) if self.policy.voting_types else {}
+        return ActionPage(views, total, counts, votes)
 
     def list_events(
         self,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select, true, update
 
 from homelab_approvals.domain import execution
 from homelab_approvals.domain.enums import ActionStatus
@@ -64,10 +64,24 @@ class Claim:
 class ExecutionService:
     """Thread-safe; each call is its own transaction."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        approved_expiry: timedelta | None = None,
+    ) -> None:
+        """`approved_expiry` (the config's expiry.approved): an approval older than this
+        is never claimed, even before a sweeper has marked it failed."""
         self.db = db
         self.clock = clock
+        self.approved_expiry = approved_expiry
         self._routes: tuple[str, ...] | None = None
+
+    def _fresh(self, now: datetime) -> ColumnElement[bool]:
+        if self.approved_expiry is None:
+            return true()
+        return A.approved_at >= now - self.approved_expiry
 
     def check_writable(self) -> None:
         """An executor on a database it cannot write would claim nothing: say so first."""
@@ -81,8 +95,9 @@ class ExecutionService:
 
     def claimable(self, limit: int | None = None) -> list[int]:
         """Ids of our approved actions, longest-approved first."""
+        stmt = _CLAIMABLE.where(self._fresh(self.clock())).limit(limit)
         with self.db.reading() as conn:
-            return list(conn.execute(_CLAIMABLE.limit(limit)).scalars())
+            return list(conn.execute(stmt).scalars())
 
     def waiting_without_executor(self) -> bool:
         """One of our approved actions waits and no executor's heartbeat is live."""
@@ -111,7 +126,7 @@ class ExecutionService:
         with self.db.writing() as conn:
             taken = conn.execute(
                 update(A)
-                .where(A.id == action_id, A.status == _APPROVED, _OURS)
+                .where(A.id == action_id, A.status == _APPROVED, _OURS, self._fresh(now))
                 .values(status=_EXECUTING, executed_at=now)
             ).rowcount
             if not taken:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.sql.expression import Executable
 
+from homelab_approvals.domain.damaged import DamagedTime
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.expiry import (
     EXPIRED_EXIT_CODE,
@@ -68,7 +69,7 @@ _ONE_ACTION = ROW_QUERY.where(A.id == bindparam("aid"))
 def _stale(status: str) -> Executable:
     column = A.created_at if status == _PENDING else A.approved_at
     return (
-        select(A.id)
+        select(A.id, column)
         .where(A.status == status, column < bindparam("cutoff"))
         .order_by(A.id)
         .limit(SWEEP_LIMIT)
@@ -109,17 +110,15 @@ class ExpiryOps:
         return done
 
     def expires_at(self, action: ActionView) -> datetime | None:
-        """When this action will expire if nothing happens to it first, or None."""
-        expiry = self.policy.expiry
-        if action.status == _PENDING and expiry.pending is not None:
-            return action.created_at + expiry.pending.delta
-        if action.status == _APPROVED and expiry.approved is not None and action.approved_at:
-            return action.approved_at + expiry.approved.delta
-        return None
+        """When this action expires if nothing happens to it first, or None."""
+        return self.policy.expires_at(action)
 
     def _candidates(self, stmt: Executable, cutoff: datetime) -> list[int]:
+        """Stale actions' ids. A stored time that is no date-time (a hand-edited row)
+        says nothing about the action's age: such an action is never expired."""
         with self.db.reading() as conn:
-            return list(conn.execute(stmt, {"cutoff": cutoff}).scalars())
+            rows = conn.execute(stmt, {"cutoff": cutoff}).all()
+        return [aid for aid, moment in rows if not isinstance(moment, DamagedTime)]
 
     def _expire_one(
         self, stmt: Executable, aid: int, cutoff: datetime, reason: str, from_status: str

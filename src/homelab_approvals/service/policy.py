@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
+from homelab_approvals.domain.damaged import DamagedTime
 from homelab_approvals.domain.durations import Duration
 from homelab_approvals.domain.errors import PermissionDenied
+from homelab_approvals.domain.views import ActionView
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,25 @@ class Policy:
             f"{actor!r} may not approve or reject {action_type} actions "
             f"(rules.{action_type}.approvers: {names})"
         )
+
+    @property
+    def expires(self) -> bool:
+        return self.expiry.pending is not None or self.expiry.approved is not None
+
+    def expires_at(self, action: ActionView) -> datetime | None:
+        """When this action expires if nothing happens to it first, or None (also when
+        its stored time is no date-time: then the sweeper leaves it alone too)."""
+        expiry = self.expiry
+        since: datetime | None
+        if action.status == "pending" and expiry.pending is not None:
+            since, limit = action.created_at, expiry.pending
+        elif action.status == "approved" and expiry.approved is not None:
+            since, limit = action.approved_at, expiry.approved
+        else:
+            return None
+        if since is None or isinstance(since, DamagedTime):
+            return None
+        return since + limit.delta
 
     @property
     def voting_types(self) -> frozenset[str]:

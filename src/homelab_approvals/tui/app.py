@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App
+from textual.driver import Driver
 from textual.screen import Screen
 
 from homelab_approvals.domain.timestamps import utcnow
@@ -26,8 +27,10 @@ from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.live import POLL_INTERVAL
 from homelab_approvals.tui.opening import ServiceReady
+from homelab_approvals.tui.rules import EXPIRY_SWEEP_SECONDS
 from homelab_approvals.tui.signals import exit_on_signals
 from homelab_approvals.tui.startup import DeferredStart
+from homelab_approvals.tui.terminal import title_sequence, titled_driver
 from homelab_approvals.tui.view_state import ViewState, is_default
 
 if TYPE_CHECKING:
@@ -70,17 +73,28 @@ class ApprovalsApp(App[int]):
         view: ActionQuery | None = None,
         view_state: ViewState | None = None,
         keymap: Mapping[str, str] | None = None,
+        bell: bool = False,
+        sweep_interval: float = EXPIRY_SWEEP_SECONDS,
     ) -> None:
         """`clock` (default: the service's) dates the "3m ago" column; tests freeze it.
         `window` is how many rows the table holds at most; SQL pages through the rest.
         `owns_database`: `close_database()` closes the service's database (always so for
         a deferred start, which opens it itself). `view`: the view to start with (else
         the pending queue); `view_state`: where `remember_view()` keeps it for next time.
-        `keymap`: binding ids to keys, checked (`tui.keymap.check_keymap`)."""
+        `keymap`: binding ids to keys, checked (`tui.keymap.check_keymap`). `bell`: ring
+        the terminal bell when a new action starts waiting. `sweep_interval`: seconds
+        between expiry sweeps."""
+        self._title_driver: Driver | None = None
+        #: The terminal title last asked for (written whenever a real terminal is there).
+        self.terminal_title = ""
         super().__init__()
         self.keys = KeysInForce(keymap)
         if keymap:
             self.set_keymap(dict(keymap))  # Textual's own: footer and key handling follow
+        self.bell_on_pending = bell
+        #: Times the bell rang for a new pending action (for tests and the curious).
+        self.pending_bells = 0
+        self.sweep_interval = sweep_interval
         if (service is None) == (deferred is None):
             raise ValueError("give either a service or a deferred start")
         self.service = service
@@ -104,6 +118,28 @@ class ApprovalsApp(App[int]):
         self.view = view
         self.view_state = view_state
         self.main_screen: ConsoleScreen | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        return titled_driver(super().get_driver_class(), self)
+
+    def title_driver(self, driver: Driver | None) -> None:
+        self._title_driver = driver
+        if driver is not None and self.terminal_title:
+            driver.write(title_sequence(self.terminal_title))
+
+    def ring_for_pending(self) -> None:
+        """A new action waits for a person: ring, if the config asks for it."""
+        if self.bell_on_pending:
+            self.pending_bells += 1
+            self.bell()
+
+    def set_terminal_title(self, title: str) -> None:
+        """The terminal window's title (see tui/terminal.py); a no-op when unchanged."""
+        if title == self.terminal_title:
+            return
+        self.terminal_title = title
+        if self._title_driver is not None:
+            self._title_driver.write(title_sequence(title))
 
     def get_default_screen(self) -> Screen[None]:
         self.main_screen = ConsoleScreen(
@@ -157,6 +193,7 @@ def console_app(
     view: ActionQuery | None = None,
     view_state: ViewState | None = None,
     keymap: Mapping[str, str] | None = None,
+    bell: bool = False,
 ) -> ApprovalsApp:
     """The console on the SQLite file at `db_path`, ready to run: how the CLI starts it
     (and the benchmarks, so they measure what users get).
@@ -195,6 +232,7 @@ def console_app(
             view=view,
             view_state=view_state,
             keymap=keymap,
+            bell=bell,
         )
     reason = decisions_off_reason(first, actor, chosen, config_path=config_path)
     start = DeferredStart(first, chosen, open_service)
@@ -206,6 +244,7 @@ def console_app(
         view=view,
         view_state=view_state,
         keymap=keymap,
+        bell=bell,
     )
 
 
@@ -228,6 +267,7 @@ def run_console(
     view: ActionQuery | None = None,
     view_state: ViewState | None = None,
     keymap: Mapping[str, str] | None = None,
+    bell: bool = False,
 ) -> int:
     """Run the console on `service` until the operator quits; returns the exit status.
 
@@ -242,6 +282,7 @@ def run_console(
         view=view,
         view_state=view_state,
         keymap=keymap,
+        bell=bell,
     )
     simulator = executor = None
     if simulate:

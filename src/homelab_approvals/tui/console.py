@@ -22,12 +22,12 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from homelab_approvals.domain.enums import AUDIT_RESTORED, ActionStatus, SortOrder
+from homelab_approvals.domain.enums import AUDIT_RESTORED, DECIDABLE, ActionStatus, SortOrder
 from homelab_approvals.domain.errors import ApprovalsError, ValidationError
 from homelab_approvals.domain.probes import probe_for
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.validation import SEARCH_MAX
-from homelab_approvals.domain.views import ActionPage
+from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
 from homelab_approvals.tui.collector import resume_collector
 from homelab_approvals.tui.decisions import DECISION_KEYS, DecisionsMixin
@@ -40,6 +40,7 @@ from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
 from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
+from homelab_approvals.tui.rules import RulesMixin
 from homelab_approvals.tui.table import ActionTable
 from homelab_approvals.tui.toast import toast
 from homelab_approvals.tui.topbar import TopBar
@@ -119,7 +120,7 @@ class FilterInput(OneLineInput):
     ]
 
 
-class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, OpeningMixin):
+class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, ExecutorWatchMixin, OpeningMixin):
     # Textual sets the class matching the terminal size on the screen (see console.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
@@ -262,6 +263,7 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
         self.query_one("#audit-banner").display = False
         self.query_one("#file-banner").display = False
         self.table.border_title = "Loading…"
+        self._start_rules()  # before the first rows: they show the rules too
         if self.deferred is None:
             if self.service is not None:
                 self._show_audit_repairs(self.service.db.audit_repairs)
@@ -321,18 +323,23 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
         same_view = not first_of_view and not self._shown_partial
         # A live change may take the highlighted row away (someone else decided it).
         before = self.table.highlighted_view if same_view else None
-        self.page = message.page
+        page = message.page
+        # A pending action that arrived live (for the bell): only looked for when asked.
+        arrived = same_view and self._bell_wanted and self._new_pending(page.rows)
+        self.page = page
         self.now = message.at
         self.table.show(
-            message.page.rows,
+            page.rows,
             message.at,
             mark_new=same_view,
             cursor_to_top=request.cursor_to_top and first_of_view,
             warnings=message.warnings,
+            votes=page.votes,
         )
         self._shown_generation = request.generation
         self._shown_partial = message.partial
         self._show_counts()
+        self._show_queue(page, same_view=same_view, arrived=arrived)
         self._marks_changed()
         self._after_live_change(before)
         self._sync_detail()
@@ -394,6 +401,14 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, ExecutorWatchMixin, Opening
         if title != self._table_title:  # setting it repaints the whole table
             self._table_title = title
             self.table.border_title = Text(title)  # Text: never read as markup
+
+    @property
+    def _bell_wanted(self) -> bool:
+        return bool(getattr(self.app, "bell_on_pending", False))
+
+    def _new_pending(self, rows: tuple[ActionView, ...]) -> bool:
+        table = self.table
+        return any(v.status in DECIDABLE and table.view_of(v.id) is None for v in rows)
 
     def _tick_ages(self) -> None:
         self.now = self.clock()

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
     from textual.widgets import Static
 
-    from homelab_approvals.domain.views import ActionPage
+    from homelab_approvals.domain.views import ActionPage, ActionView
     from homelab_approvals.service import ApprovalService
     from homelab_approvals.service.listing import ActionQuery
-    from homelab_approvals.tui.detail import ActionDetail
+    from homelab_approvals.service.policy import Policy
+    from homelab_approvals.tui.detail import ActionDetail, DetailExtras
     from homelab_approvals.tui.keymap import KeysInForce
     from homelab_approvals.tui.live import ActionsFetched, LiveFeed
+    from homelab_approvals.tui.startup import DeferredStart
     from homelab_approvals.tui.table import ActionTable
 
 
@@ -40,8 +42,14 @@ class ConsolePart(Screen[None]):
         now: datetime
         read_only_reason: str | None
         service: ApprovalService | None
+        deferred: DeferredStart | None
         _open_error: str | None
         executor_check_lock: threading.Lock
+
+        @property
+        def policy(self) -> Policy: ...
+        def _rule_refusal(self, verb: str, view: ActionView) -> str | None: ...
+        def _detail_extras(self, view: ActionView) -> DetailExtras | None: ...
 
         @property
         def table(self) -> ActionTable: ...

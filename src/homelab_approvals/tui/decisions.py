@@ -127,7 +127,10 @@ class DecisionsMixin(ConsolePart):
                 return True
             view = table.highlighted_view
             allowed = CANCELLABLE if action == "cancel_action" else DECIDABLE
-            return True if view is not None and view.status in allowed else None
+            if view is None or view.status not in allowed:
+                return None
+            # The rules may keep this person from this row (the detail pane says why).
+            return None if self._rule_refusal(action, view) is not None else True
         if action in MARKING_KEYS:
             return None if self.read_only_reason else True
         if self.read_only_reason or self._open_error or self._bulk_running:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -29,6 +29,7 @@ from homelab_approvals.tui.formatting import (
     action_title,
     age,
     duration,
+    expires_in,
     lines_text,
     safe,
     server_label,
@@ -39,6 +40,18 @@ from homelab_approvals.tui.formatting import (
 
 _LABEL_STYLE = "bold"
 _LABEL_WIDTH = 9
+_AUTO_APPROVER = "auto"  # the service's actor for a server not in maintenance
+
+
+class DetailExtras(NamedTuple):
+    """What the rules add to an action's details (None when there are no rules)."""
+
+    approvals_required: int
+    voters: tuple[str, ...]  # who has approved a still-pending action, oldest first
+    expires_at: datetime | None
+    notes: tuple[str, ...]  # why keys are off for this row
+
+
 #: How many lines of a plan the pane shows; enter (the pane full screen) shows them all.
 PREVIEW_LINES = 5
 #: The end of a running action's output the pane keeps, as `tail -f` shows it.
@@ -58,6 +71,7 @@ class ActionDetail(VerticalScroll):
         self.view: ActionView | None = None
         self.events: tuple[EventView, ...] | None = None  # None: not loaded yet
         self.note = ""  # said after the action's title, e.g. why its keys wait
+        self.extras: DetailExtras | None = None
         #: The newest preview of `preview_for` (the action shown), once read.
         self.preview: PreviewView | None = None
         self.preview_for: int | None = None
@@ -85,9 +99,11 @@ class ActionDetail(VerticalScroll):
         now: datetime,
         *,
         empty: str = "",
+        extras: DetailExtras | None = None,
     ) -> None:
         moved = view is None or self.view is None or view.id != self.view.id
         self.view = view
+        self.extras = extras
         self.events = None if events is None else tuple(events)
         self._now = now
         body = self.query_one("#detail-body", Static)
@@ -164,7 +180,15 @@ class ActionDetail(VerticalScroll):
             tail = render_live_output(lines)
         body = self.query_one("#detail-body", Static)
         body.update(
-            render_detail(view, self.events, now, section, tail, no_executor=self.no_executor)
+            render_detail(
+                view,
+                self.events,
+                now,
+                section,
+                tail,
+                extras=self.extras,
+                no_executor=self.no_executor,
+            )
         )
 
     def set_note(self, note: str) -> None:
@@ -194,6 +218,7 @@ def render_detail(
     preview: RenderableType | None = None,
     tail: RenderableType | None = None,
     *,
+    extras: DetailExtras | None = None,
     no_executor: bool = False,
 ) -> RenderableType:
     fields = Table.grid(padding=(0, 1), expand=True)
@@ -207,6 +232,8 @@ def render_detail(
         fields.add_row(label, line)
 
     add("Status", status_text(view))
+    for note in extras.notes if extras is not None else ():
+        add("Keys", safe(note, "italic"))  # first: why a or r does nothing on this row
     add("Command", safe(view.command, "bold"))
     where = safe(server_label(view))
     if view.server_label and view.server_label != view.server_id:
@@ -227,6 +254,8 @@ def render_detail(
     )
     if view.approved_by or view.approved_at:
         add("Approved", safe(view.approved_by, "bold"), f" · {when(view.approved_at)}")
+    if extras is not None:
+        _add_rules(add, view, events, now, extras)
     if view.rejected_by or view.rejected_at:
         add("Rejected", safe(view.rejected_by, "bold"), f" · {when(view.rejected_at)}")
     if view.rejection_reason:
@@ -308,6 +337,37 @@ def render_preview(
 def _approved_by_us(events: tuple[EventView, ...] | None) -> bool:
     """An approval event is ours: only such actions are any executor's to run."""
     return bool(events) and any(e.to_status == ActionStatus.APPROVED for e in events or ())
+
+
+def _add_rules(
+    add: Callable[..., None],
+    view: ActionView,
+    events: tuple[EventView, ...] | None,
+    now: datetime,
+    extras: DetailExtras,
+) -> None:
+    """Approvals so far (two-person approval), and when it expires."""
+    if extras.approvals_required > 1 and view.status in ("pending", "approved"):
+        if events is not None:  # votes, then the approval that completed them
+            approvals = [
+                (e.actor, e.at)
+                for e in events
+                if e.from_status == "pending"
+                and e.to_status in ("pending", "approved")
+                and e.actor != _AUTO_APPROVER
+            ]
+            line = Text(f"{len(approvals)} of {extras.approvals_required}")
+            for index, (actor, at) in enumerate(approvals):
+                line.append(": " if index == 0 else ", ")
+                line.append_text(safe(actor, "bold"))
+                line.append(f" {when(at)}")
+            add("Approvals", line)
+        else:
+            voters = ", ".join(extras.voters)
+            count = f"{len(extras.voters)} of {extras.approvals_required}"
+            add("Approvals", safe(f"{count}: {voters}" if voters else count))
+    if extras.expires_at is not None:
+        add("Expires", f"{expires_in(extras.expires_at, now)} · {when(extras.expires_at)}")
 
 
 def _history(events: tuple[EventView, ...] | None) -> RenderableType:

@@ -92,15 +92,17 @@ class DetailSyncMixin(ConsolePart):
         if view is None:
             detail.show(None, None, self.now, empty=self._why_empty())
             return
-        if detail.view == view:
+        extras = self._detail_extras(view)
+        if detail.view == view and detail.extras == extras:
             if detail.events is None and self._detail_events_for != view.id:
                 self._fetch_events(view.id)  # the last read failed (or waited): try again
             self._fetch_preview(view.id)  # something changed: a new preview, perhaps
             self._follow_output()
             return
+        # A vote changes the history (and the extras) but not the row: read it again.
         same_action = detail.view is not None and detail.view.id == view.id
         events = detail.events if same_action else None
-        detail.show(view, events, self.now)
+        detail.show(view, events, self.now, extras=extras)
         self._fetch_events(view.id)
         self._fetch_preview(view.id)
         self._follow_output()
@@ -188,7 +190,7 @@ class DetailSyncMixin(ConsolePart):
             return
         view = self.detail.view
         if view is not None and view.id == message.action_id:
-            self.detail.show(view, message.events, self.now)
+            self.detail.show(view, message.events, self.now, extras=self._detail_extras(view))
 
     def action_focus_detail(self) -> None:
         detail = self.detail

@@ -90,4 +90,4 @@ class ExecutorWatchMixin(ConsolePart):
         detail = self.detail
         detail.no_executor = message.no_executor
         if detail.view is not None:  # the same action, told again with or without the hint
-            detail.show(detail.view, detail.events, self.now)
+            detail.show(detail.view, detail.events, self.now, extras=detail.extras)

@@ -7,12 +7,13 @@ as markup, so `[@click=app.quit]` is just text.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.style import Style
 from rich.text import Text
 
 from homelab_approvals.domain.damaged import DamagedTime, shown_moment
+from homelab_approvals.domain.durations import in_words
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
@@ -143,6 +144,28 @@ def when(moment: datetime | None) -> str:
     return utc_text(moment) if moment else "—"
 
 
+#: The age column marks an action that expires within this long (see `expiry_mark`).
+EXPIRES_SOON = timedelta(hours=1)
+EXPIRY_MARK = "!"
+
+
+def expires_in(expires_at: datetime, now: datetime) -> str:
+    """ "in 3h", or "now (at the next sweep)" once the moment has passed."""
+    left = expires_at - now
+    if left.total_seconds() <= 0:
+        return "now (at the next sweep)"
+    return f"in {in_words(left)}"
+
+
+def aged(view: ActionView, now: datetime, expires_at: datetime | None) -> Text:
+    """The age cell: "3h ago", or "!23h ago" (bold) when the action expires within the
+    hour: a mark that reads without colour."""
+    text = age_cell_text(view, now)
+    if expires_at is not None and expires_at - now <= EXPIRES_SOON:
+        return cell(EXPIRY_MARK + text, "bold")
+    return cell(text)
+
+
 def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
     """ "apt upgrade all", led by its plan's warnings in capitals, short enough for 80
     columns to keep a little of the action: "REMOVES 1 KERNEL apt upg…"."""
@@ -157,16 +180,23 @@ def action_cell(view: ActionView, warnings: tuple[str, ...] = ()) -> Text:
 
 
 def row_cells(
-    view: ActionView, now: datetime, *, fresh: bool = False, warnings: tuple[str, ...] = ()
+    view: ActionView,
+    now: datetime,
+    *,
+    fresh: bool = False,
+    warnings: tuple[str, ...] = (),
+    decided: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[Text, ...]:
-    """The table cells for one action, in column order (see table.COLUMNS)."""
+    """The table cells for one action, in column order (see table.COLUMNS). `decided`
+    stands in for who decided it ("1/2": one of two approvals so far)."""
     cells = (
         Text(str(view.id), justify="right", end=""),
         cell(server_label(view)),
         action_cell(view, warnings),
         status_text(view),
-        cell(age_cell_text(view, now)),
-        cell(view.decided_by or ""),
+        aged(view, now, expires_at),
+        cell(decided or view.decided_by or ""),
     )
     if fresh:
         for text in cells:

@@ -12,7 +12,7 @@ refresh re-renders only the rows that changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from time import monotonic
 from typing import ClassVar, NamedTuple
@@ -29,7 +29,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.tui.formatting import FRESH_STYLE, age_cell_text, cell, row_cells
+from homelab_approvals.tui.formatting import FRESH_STYLE, aged, row_cells
 
 
 class ColumnSpec(NamedTuple):
@@ -64,6 +64,10 @@ HEADER_HEIGHT = 1
 _KEPT_LINES = 600
 
 _HEADER = tuple(Text(spec.label, end="") for spec in COLUMNS)
+
+
+def _one_approval(_action_type: str) -> int:
+    return 1
 
 
 def _mark_cell(marked: bool) -> Text:
@@ -197,6 +201,11 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
             LRUCache(_KEPT_LINES)
         )
         self._look: _Look | None = None  # during a paint, see render_lines
+        # The rules (set by the console): votes per pending action, approvals a type
+        # needs, and when an action expires (None: never). Without rules, none of it.
+        self._votes: Mapping[int, tuple[str, ...]] = {}
+        self.approvals_required: Callable[[str], int] = _one_approval
+        self.expires_at: Callable[[ActionView], datetime | None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -281,12 +290,25 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
         mark_new: bool = False,
         cursor_to_top: bool = False,
         warnings: dict[int, tuple[str, ...]] | None = None,
+        votes: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
         """Make the table hold exactly `rows`, in order, by the smallest change: drop rows
         that left, add rows that arrived (highlighted briefly when `mark_new`), update only
         the cells that changed. The cursor stays on the same action, at the same height
-        on screen; if that action left, it moves to the next one."""
+        on screen; if that action left, it moves to the next one. `votes`: who has
+        approved each half-approved row (a vote changes no row, so it is given apart)."""
         self._now = now
+        old_votes = self._votes
+        new_votes = self._votes = votes or {}
+        revoted = (
+            {
+                aid
+                for aid in old_votes.keys() | new_votes.keys()
+                if old_votes.get(aid) != new_votes.get(aid)
+            }
+            if old_votes or new_votes
+            else set()
+        )
         old_order = self._order
         old_row = self._cursor
         cursor_id = self.highlighted_id
@@ -318,7 +340,7 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
                     self._fresh[view.id] = deadline
                 views[view.id] = view
                 cells[view.id] = self._row(view, now, fresh=fresh)
-            elif (old is not view and old != view) or view.id in rewarned:
+            elif (old is not view and old != view) or view.id in rewarned or view.id in revoted:
                 # `is`: the feed reuses unchanged views
                 changed = self._update(view, now) or changed
         self._order = wanted
@@ -336,16 +358,16 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def refresh_ages(self, now: datetime) -> None:
         """Re-render only the age cells whose text changed ("3m ago" -> "4m ago", "run 1m"
-        -> "run 2m")."""
+        -> "run 2m", or marked as expiring within the hour)."""
         self._now = now
         changed = False
+        expires_at = self.expires_at
         for aid, view in self._views.items():
-            text = age_cell_text(view, now)
+            new = aged(view, now, expires_at(view) if expires_at else None)
+            if aid in self._fresh:
+                new.stylize(FRESH_STYLE)
             cells = self._cells[aid]
-            if cells[AGE_COLUMN].plain != text:
-                new = cell(text)
-                if aid in self._fresh:
-                    new.stylize(FRESH_STYLE)
+            if cells[AGE_COLUMN] != new:  # its text or its mark changed
                 self._cells[aid] = (*cells[:AGE_COLUMN], new, *cells[AGE_COLUMN + 1 :])
                 changed = True
         if changed:
@@ -370,7 +392,12 @@ class ActionTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _row(self, view: ActionView, now: datetime, *, fresh: bool) -> tuple[Text, ...]:
         warnings = self._warnings.get(view.id, ())
-        cells = row_cells(view, now, fresh=fresh, warnings=warnings)
+        voters = self._votes.get(view.id)
+        decided = f"{len(voters)}/{self.approvals_required(view.action_type)}" if voters else None
+        expires_at = self.expires_at(view) if self.expires_at is not None else None
+        cells = row_cells(
+            view, now, fresh=fresh, warnings=warnings, decided=decided, expires_at=expires_at
+        )
         return (_mark_cell(view.id in self._marked), *cells)
 
     def _settle_virtual_size(self) -> None:
