@@ -21,7 +21,7 @@ from homelab_approvals.domain.errors import ApprovalsError, InvalidTransition
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.approvals import ApprovalService
 from homelab_approvals.service.demo_previews import demo_probe_run
-from homelab_approvals.service.previews import probe_of
+from homelab_approvals.service.probe_choice import probe_of
 from homelab_approvals.storage.tables import ActionEvent, RemediationAction
 
 #: Who proposes actions in the demo (HomelabCmd's remediation engine).

@@ -8,7 +8,7 @@ import random
 
 from homelab_approvals.domain.probes import ProbeKind, ProbeRun
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.service.previews import probe_of
+from homelab_approvals.service.probe_choice import probe_of
 
 _ORIGIN = "Debian:12.15/oldstable"
 _UPGRADES = (
