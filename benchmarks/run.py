@@ -56,6 +56,8 @@ KEYS = (
     "approve_per_s",
     "approve_ratio",
     "approve_same_txn_ratio",
+    "cli_decision_ms",
+    "cli_decision_ratio",
     "contention_per_s",
     "contention_errors",
     "propagation_ms_p50",
@@ -76,6 +78,8 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
     # The reference writes no audit row: SQLite itself caps this near 0.57 (see README).
     "approve_ratio": ("approve / raw", "", ">= 0.45", lambda v: v >= 0.45),
     "approve_same_txn_ratio": ("approve / sqlite3, same txn", "", ">= 0.9", lambda v: v >= 0.9),
+    "cli_decision_ms": ("CLI approve, process start -> exit", "ms", "", None),
+    "cli_decision_ratio": ("CLI approve / python3 -c sqlite3", "", "<= 4", lambda v: v <= 4),
     "contention_per_s": ("8 processes, decisions committed", "/s", "(report)", None),
     "contention_errors": ("8 processes, errors", "", "0", lambda v: v == 0),
     "propagation_ms_p50": ("commit -> on screen, p50", "ms", "", None),
@@ -114,6 +118,7 @@ SHOW_TIMEOUT = 30.0
 class Sizes:
     approve_rounds: int  # alternating raw / service rounds; medians are reported
     approve_chunk: int  # transactions per round and side
+    cli_runs: int  # CLI approvals, each beside a python3 -c doing its transaction
     contenders: int
     contender_attempts: int
     contention_pending: int
@@ -130,6 +135,7 @@ class Sizes:
 FULL = Sizes(
     approve_rounds=9,
     approve_chunk=2000,
+    cli_runs=15,
     contenders=8,
     contender_attempts=1500,
     contention_pending=20_000,
@@ -145,6 +151,7 @@ FULL = Sizes(
 QUICK = Sizes(
     approve_rounds=2,
     approve_chunk=100,
+    cli_runs=2,
     contenders=8,
     contender_attempts=20,
     contention_pending=200,
@@ -278,6 +285,65 @@ def _count(path: Path, sql: str) -> int:
         return int(conn.execute(sql, ("approved",)).fetchone()[0])
     finally:
         conn.close()
+
+
+#: The CLI's transaction written with plain sqlite3 in a fresh interpreter (`python3 -c`):
+#: the write lock, the conditional UPDATE, the row read back, the event row.
+CLI_REFERENCE = f"""
+import sqlite3, sys
+from datetime import UTC, datetime
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA busy_timeout = 5000")
+conn.execute("PRAGMA synchronous = NORMAL")
+aid = int(sys.argv[2])
+at = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+conn.execute("BEGIN IMMEDIATE")
+if conn.execute({SAME_UPDATE!r}, (at, "bench", aid)).rowcount == 1:
+    row = conn.execute({SAME_READ!r}, (aid,)).fetchone()
+    conn.execute({SAME_EVENT!r}, (aid, "bench", at, row[5]))
+conn.execute("COMMIT")
+print("approved", aid)
+"""
+
+
+def measure_cli_decision(folder: Path, sizes: Sizes) -> dict[str, Any]:
+    """`homelab-approvals --db X approve ID`, process start to exit, beside `python3 -c`
+    doing the same transaction with sqlite3, alternating on one database (medians)."""
+    runs = sizes.cli_runs
+    compileall.compile_dir(Path(homelab_approvals.__file__).parent, quiet=1)  # as installed
+    total = 2 * runs + 2
+    path = _dbgen.build(folder / "cli.db", total=total, pending=total)
+    config = folder / "cli-config.toml"
+    config.write_text("")  # the user's own config must not change what is measured
+    ids = iter(_dbgen.pending_ids(total, total))
+    cli = [sys.executable, "-m", "homelab_approvals", "--db", str(path), "--config", str(config)]
+    cli += ["--operator", "bench", "approve"]
+    reference = [sys.executable, "-c", CLI_REFERENCE, str(path)]
+
+    def timed(command: list[str]) -> float:
+        started = time.perf_counter()
+        done = subprocess.run([*command, str(next(ids))], capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0 or not done.stdout.startswith("approved"):
+            raise RuntimeError(f"{command[:3]} failed: {done.stderr or done.stdout}")
+        return elapsed
+
+    timed(cli), timed(reference)  # warm the page cache and the .pyc files
+    cli_s: list[float] = []
+    reference_s: list[float] = []
+    for round_ in range(runs):
+        pair = [(cli_s, cli), (reference_s, reference)]
+        for times, command in pair if round_ % 2 else pair[::-1]:
+            times.append(timed(command))
+    events = _count(path, "SELECT count(*) FROM action_events WHERE to_status = ?")
+    if events != total:
+        raise RuntimeError(f"CLI benchmark: {events} approval events, not {total}")
+    cli_median, reference_median = statistics.median(cli_s), statistics.median(reference_s)
+    return {
+        "cli_decision_ms": cli_median * 1000,
+        "cli_decision_ratio": cli_median / reference_median,
+        "_cli_reference_ms": reference_median * 1000,
+    }
 
 
 def measure_contention(folder: Path, sizes: Sizes) -> dict[str, Any]:
@@ -652,6 +718,9 @@ def table(results: dict[str, Any], info: dict[str, str], quick: bool) -> str:
         f"SELECT of the row, event INSERT, COMMIT): {same:,.0f}/s, "
         f"{same / results['raw_sqlite_per_s']:.2f} of the reference (the ceiling for "
         f"approve_ratio); approve reaches {results['approve_same_txn_ratio']:.2f} of that",
+        f"CLI approve {results['cli_decision_ms']:.0f} ms beside python3 -c doing its "
+        f"transaction with sqlite3 {results['_cli_reference_ms']:.0f} ms (medians, "
+        "alternating, process start to exit)",
         f"first screen: imports {imports:.2f} s, first window read (or database opened) "
         f"{opening:.2f} s, first rows on screen {first_rows:.2f} s",
         f"contention: {results['_attempts_per_s']:,.0f} calls/s including "
@@ -687,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only_pg:
             log("approve vs raw sqlite3 ...")
             results.update(measure_approve(folder, sizes))
+            log("CLI approve vs python3 -c ...")
+            results.update(measure_cli_decision(folder, sizes))
             log("contention ...")
             results.update(measure_contention(folder, sizes))
             log("console ...")

@@ -22,6 +22,8 @@ KEYS = {
     "approve_per_s",
     "approve_ratio",
     "approve_same_txn_ratio",
+    "cli_decision_ms",
+    "cli_decision_ratio",
     "contention_per_s",
     "contention_errors",
     "propagation_ms_p50",

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_approvals.cli import many, output
-from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report, report_line
+from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
 from homelab_approvals.cli.output import text, when, write_json
+from homelab_approvals.cli.results import about as _about
+from homelab_approvals.cli.results import approved_line as _approved_line
+from homelab_approvals.cli.results import committed as _committed
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
@@ -58,12 +61,6 @@ def _width() -> int | None:
     return output.terminal_width(sys.stdout)
 
 
-def _about(action: ActionView) -> str:
-    """ "#12 restart nginx on Web One", made inert for the terminal: the server as `show`
-    and `list` name it (its label; every action view the service returns carries it)."""
-    return f"#{action.id} {text(action.summary)} on {output.server_cell(action)}"
-
-
 def _print_action(s: Session, action: ActionView, sentence: str) -> int:
     """The result of a committed change (create): the sentence, or with --json the
     action's object with its `preview`."""
@@ -71,25 +68,6 @@ def _print_action(s: Session, action: ActionView, sentence: str) -> int:
         shown = _with_preview(output.as_dict(action), s.service.get_preview(action.id))
         return _committed(lambda: write_json(shown))
     return _committed(lambda: _print(sentence))
-
-
-def _committed(write: Callable[[], None]) -> int:
-    """Write the result of a change that is already committed. If stdout fails (a full
-    disk, a closed stdout, a reader that left), the change still happened: exit 0, as
-    the database says, so a script does not retry into CONFLICT. stderr says the result
-    was lost, except for a broken pipe (its reader chose to leave: quiet, as usual)."""
-    try:
-        write()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        output.discard_stdout()
-    except (OSError, ValueError, AttributeError) as error:  # AttributeError: stdout is None
-        output.discard_stdout()
-        why = getattr(error, "strerror", None) or "stdout is closed"
-        report_line(
-            f"warning: the change was committed, but its result could not be printed ({why})"
-        )
-    return EXIT_OK
 
 
 def _with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
@@ -501,7 +479,7 @@ def _approved(s: Session, action: ActionView) -> str:
     bound = s.service.bound_preview(action.id)
     plan = f"; plan {short_digest(bound.digest)}: {visible(bound.summary)}" if bound else ""
     if action.status != ActionStatus.PENDING:
-        return f"approved {_about(action)}{plan}"
+        return _approved_line(action, plan)
     # A vote short of the quorum: the action is still pending; say the count.
     tally = s.service.approval_tally(action.id)
     return f"{_about(action)}: {waiting_line(tally.count, tally.required)}{plan}"

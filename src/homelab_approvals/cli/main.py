@@ -33,10 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as done:  # --help and --version print, then exit 0
             return done.code if isinstance(done.code, int) else 0
         as_json = bool(getattr(args, "json", False))
-        # Imported only now: --help, --version and usage errors never load SQLAlchemy.
-        from homelab_approvals.cli.commands import dispatch
+        # Imported only now: --help, --version and usage errors never load SQLAlchemy,
+        # and an approval that can do without the commands module and SQLAlchemy does.
+        from homelab_approvals.cli.fast import approve_fast
 
-        status = dispatch(args)
+        status = approve_fast(args)
+        if status is None:
+            from homelab_approvals.cli.commands import dispatch
+
+            status = dispatch(args)
         if sys.stdout is not None:  # None: fd 1 was closed before we started
             sys.stdout.flush()
         return status

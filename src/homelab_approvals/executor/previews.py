@@ -33,7 +33,7 @@ from homelab_approvals.executor.transport import ssh_argv
 from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.service.executions import ExecutionService
 from homelab_approvals.service.preview_settings import PreviewSettings
-from homelab_approvals.service.previews import probe_of
+from homelab_approvals.service.probe_choice import probe_of
 
 #: How a run stopped by a grown plan begins its stderr (and names its event).
 PLAN_CHANGED = "plan changed since approval"

@@ -25,25 +25,14 @@ from homelab_approvals.domain.plans import (
     plan_to_json,
 )
 from homelab_approvals.domain.previews import PreviewView
-from homelab_approvals.domain.probes import Probe, ProbeRun, probe_for
+from homelab_approvals.domain.probes import Probe, ProbeRun
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
+from homelab_approvals.service.probe_choice import probe_of
 from homelab_approvals.service.queries import ROW_QUERY, to_view
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
 from homelab_approvals.storage.tables import RemediationAction as A
-
-
-def probe_of(action: ActionView) -> Probe | None:
-    """The action's probe, from its type and validated unit name only (never the row's
-    command). A unit name that fails validation gets no probe."""
-    unit = action.service_name
-    if unit is not None:
-        try:
-            unit = validation.unit_name(unit)
-        except ValidationError:
-            return None
-    return probe_for(action.action_type, unit)
 
 
 def _failure_words(run: ProbeRun) -> str:

@@ -1,6 +1,7 @@
 """The one module that chooses between backends: by the file path or URL given, it opens
-the database with the right backend, and reads the console's first window the fastest
-way that backend has. Each backend is imported only when chosen (SQLAlchemy and a
+the database with the right backend, reads the console's first window the fastest way
+that backend has, and approves one action for the CLI without SQLAlchemy when it can
+(sqlite/fast_decision.py). Each backend is imported only when chosen (SQLAlchemy and a
 server's driver are slow imports; the console's first window needs neither)."""
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.views import ActionView
 from homelab_approvals.storage.first_window import FirstWindow
 
 if TYPE_CHECKING:
@@ -118,3 +121,21 @@ def read_in_background(path: Path, *, read_only: bool = False) -> Callable[[], F
         return result[0] if result else None  # nothing: it failed, so the ordinary path
 
     return wait
+
+
+def approve_fast(
+    path: Path,
+    *,
+    aid: int,
+    actor: str,
+    at: datetime,
+    allow_self_approval: bool,
+    keep: Callable[[ActionView], bool],
+) -> ActionView | None:
+    """Approve one action in the database file at `path` the backend's fast way (no
+    SQLAlchemy), or None with nothing changed (the caller then asks the service)."""
+    from homelab_approvals.storage.sqlite.fast_decision import approve
+
+    return approve(
+        path, aid=aid, actor=actor, at=at, allow_self_approval=allow_self_approval, keep=keep
+    )

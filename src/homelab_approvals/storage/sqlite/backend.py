@@ -14,26 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
-from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.backend import WriteTransaction
 from homelab_approvals.storage.sqlite import errors
+from homelab_approvals.storage.sqlite.audit_triggers import EXPECTED as _EXPECTED
+from homelab_approvals.storage.sqlite.audit_triggers import TRIGGERS, normalised
 from homelab_approvals.storage.sqlite.prepared import HeldConnections
 from homelab_approvals.storage.transaction import core_transaction
 
 #: An execution option the engine's "begin" hook (opening.py) reads: BEGIN IMMEDIATE.
 IMMEDIATE = "approvals_immediate"
-#: The audit trail's triggers, by name (sql/triggers.sql).
-TRIGGERS = sql_files.load(__package__, "triggers.sql")
-
-
-def _normalised(sql: str | None) -> str:
-    """A trigger's SQL as compared: white space collapsed, and SQLite drops the
-    IF NOT EXISTS it was created with from what it stores."""
-    words = " ".join((sql or "").split())
-    return words.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1)
-
-
-_EXPECTED = {name: _normalised(sql) for name, sql in TRIGGERS.items()}
 
 
 class SQLiteBackend:
@@ -50,6 +39,10 @@ class SQLiteBackend:
         self._lock = threading.Lock()
         self._held: HeldConnections | None = None
         self._watcher: Any = None  # a raw sqlite3 connection, opened on first use
+        # Held while the watcher is used or closed: close() runs on another thread than
+        # the live refresh's change check (a replaced file is reopened, a test ends), and
+        # closing a sqlite3 connection in the middle of its query crashes the process.
+        self._watch_lock = threading.Lock()
         #: The file (not for `sqlite://` in memory), and what it was when watching began.
         self._path = path
         self._identity: _FileIdentity | None = None
@@ -85,19 +78,18 @@ class SQLiteBackend:
     def change_token(self) -> object:
         """`PRAGMA data_version` on one held connection: a few µs, no locks. It moves when
         another connection commits (each decision uses a connection of its own)."""
-        if self._watcher is None:
-            with self._lock:
-                if self._watcher is None:
-                    self._watcher = self._engine.raw_connection()
-                    if self._path is not None:
-                        # From now on a connection is held open, so a WAL database keeps
-                        # its -wal: the file is watched for being replaced under us.
-                        self._identity = _FileIdentity.of(self._path)
-        cursor = self._watcher.cursor()
-        try:
-            token = cursor.execute("PRAGMA data_version").fetchone()[0]
-        finally:
-            cursor.close()
+        with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = self._engine.raw_connection()
+                if self._path is not None:
+                    # From now on a connection is held open, so a WAL database keeps
+                    # its -wal: the file is watched for being replaced under us.
+                    self._identity = _FileIdentity.of(self._path)
+            cursor = self._watcher.cursor()
+            try:
+                token = cursor.execute("PRAGMA data_version").fetchone()[0]
+            finally:
+                cursor.close()
         self.check_file()
         return token
 
@@ -147,7 +139,7 @@ class SQLiteBackend:
                 create.append(name)
                 if complete:
                     altered.append(f"{name} was removed")
-            elif _normalised(stored[name]) != expected:
+            elif normalised(stored[name]) != expected:
                 create.append(name)
                 altered.append(f"{name} was changed")
         return create, altered
@@ -164,9 +156,10 @@ class SQLiteBackend:
         if self._held is not None:
             self._held.close()
             self._held = None
-        if self._watcher is not None:
-            self._watcher.close()
-            self._watcher = None
+        with self._watch_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         self._engine.dispose()
 
 

@@ -138,7 +138,7 @@ def _read(conn: sqlite3.Connection) -> ActionPage | None:
         counts: dict[str, int] = dict(conn.execute(COUNTS_SQL).fetchall())
     finally:
         conn.execute("COMMIT")
-    convert = _converters(columns)
+    convert = converters(columns)
     views = tuple(
         ActionView._make([f(v) for f, v in zip(convert, row, strict=True)]) for row in rows
     )
@@ -155,7 +155,7 @@ def _as_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)  # as SQLAlchemy's Boolean on SQLite
 
 
-def _converters(columns: list[str]) -> list[Any]:
+def converters(columns: list[str]) -> list[Any]:
     return [
         utc_from_stored
         if name in DATETIME_COLUMNS
