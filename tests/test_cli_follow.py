@@ -4,7 +4,7 @@ writes it, made inert, and the command ends with the action (exit 0 completed, 1
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import sqlite3
 import subprocess
 import sys
@@ -54,9 +54,14 @@ class Follower:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no {wanted!r} in {self.out!r} / {self.err!r}")
-            ready, _, _ = select.select([self.process.stdout, self.process.stderr], [], [], left)
+            # A selector, not select.select(): a long test run may hold more than 1024
+            # descriptors, which select() cannot watch.
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.process.stdout, selectors.EVENT_READ)
+                selector.register(self.process.stderr, selectors.EVENT_READ)
+                ready = [key.fileobj for key, _ in selector.select(left)]
             for stream in ready:
-                data = os.read(stream.fileno(), 65536)
+                data = os.read(stream.fileno(), 65536)  # type: ignore[union-attr]
                 if stream is self.process.stdout:
                     self.out += data
                 else:

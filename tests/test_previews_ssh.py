@@ -109,13 +109,14 @@ def test_each_probe_over_ssh(svc: ApprovalService, fresh: RemoteEnd, db_path: Pa
     assert security_preview.plan is not None
     assert "upgrade openssl" in security_preview.lines
     # The whitelist, exactly: the apt simulation with the real command's options and no
-    # sudo; the unit's properties; nothing for apt_update.
+    # sudo; the security dry run under sudo; the unit's properties; nothing for apt_update.
     commands = sorted(sent(fresh))
     assert commands == sorted(
         [
             'apt-get -s dist-upgrade -o Dpkg::Options::="--force-confdef" '
             '-o Dpkg::Options::="--force-confold" -o APT::Sandbox::User=root',
-            "unattended-upgrade --dry-run -v",
+            # Root, like the real security upgrade under the default sudo rule.
+            "sudo -n unattended-upgrade --dry-run -v",
             "systemctl show nginx "
             "-p LoadState,ActiveState,SubState,Result,NRestarts,ActiveEnterTimestamp",
             "journalctl --disk-usage",

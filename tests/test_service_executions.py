@@ -12,6 +12,8 @@ import pytest
 
 from db_targets import DbTarget
 from homelab_approvals.domain import execution
+from homelab_approvals.domain.commands import command_for
+from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.execution import (
     OUTPUT_LIMIT,
     SudoMode,
@@ -200,6 +202,9 @@ def test_sudo_modes() -> None:
     assert remote_command("systemctl restart nginx", SudoMode.APT) == "systemctl restart nginx"
     assert remote_command("systemctl restart nginx", SudoMode.ALWAYS).startswith("sudo -n ")
     assert remote_command(apt, SudoMode.NEVER) == apt
+    # The security upgrade needs root as much as apt-get does.
+    security = command_for(ActionType.APT_UPGRADE_SECURITY, None)
+    assert remote_command(security, SudoMode.APT) == f"sudo -n {security}"
 
 
 def test_output_limits() -> None:

@@ -33,7 +33,9 @@ _APT_INSTALL = re.compile(
     r"(?:DEBIAN_FRONTEND=noninteractive )?apt-get install(?: -y| -q| --only-upgrade)*"
     r"((?: \S+)+)"
 )
-_APT_WORDS = re.compile(r"\bapt-get\b|\bapt\b")
+# HomelabCmd's own rule (apt-get or apt), plus unattended-upgrade: our security upgrade
+# runs it, and like apt it needs root.
+_APT_WORDS = re.compile(r"\bapt-get\b|\bapt\b|\bunattended-upgrade\b")
 
 
 class SudoMode(StrEnum):
@@ -83,7 +85,8 @@ def refusal(
 
 def remote_command(command: str, sudo: SudoMode) -> str:
     """The text sent to the server: `sudo -n` (never a password prompt) when the mode
-    says so. HomelabCmd prefixes sudo when the command mentions apt-get or apt."""
+    says so. HomelabCmd prefixes sudo when the command mentions apt-get or apt; the
+    "apt" mode also covers unattended-upgrade, the security upgrade's command."""
     if sudo is SudoMode.ALWAYS or (sudo is SudoMode.APT and _APT_WORDS.search(command)):
         return f"sudo -n {command}"
     return command
