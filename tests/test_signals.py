@@ -8,11 +8,15 @@ sent to its process id.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 import sqlite3
+import struct
+import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +119,57 @@ def test_a_signal_while_a_decision_waits_for_the_lock_decides_nothing(
     assert status == 128 + signal.SIGTERM
     assert state(queue) == before
     assert console.pane("#{alternate_on}") == "0", console.screen()
+
+
+def _thread_waits(pid: int) -> list[str]:
+    """What each thread of `pid` is blocked in (the kernel's wchan)."""
+    waits = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waits.append((task / "wchan").read_text())
+        except OSError:
+            continue
+    return waits
+
+
+def test_a_hang_up_ends_the_console_even_when_its_output_is_stuck(tmp_path: Path) -> None:
+    """After a hang-up nobody reads the terminal any more: Textual's writer thread blocks
+    on the full pty, its queue fills, and the event loop blocks on that queue. The exit
+    must not need the event loop (it did: such a console lived on for hours, spinning)."""
+    main_fd, terminal_fd = os.openpty()
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "homelab_approvals", "--operator", "alice", "demo"],
+        stdin=terminal_fd,
+        stdout=terminal_fd,
+        stderr=terminal_fd,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(terminal_fd)
+    try:
+        seen = b""
+        while b"Quit" not in seen:  # the footer is drawn: the console is up
+            assert process.poll() is None, seen[-2000:]
+            seen += os.read(main_fd, 65536)
+        # From now on nothing reads the terminal. Moving the cursor repaints; each
+        # repaint is one more queued write, until the event loop itself is stuck.
+        keys = iter(b"jk" * 500)
+
+        def stuck() -> bool:
+            os.write(main_fd, bytes([next(keys)]))
+            waits = _thread_waits(process.pid)
+            return Path(f"/proc/{process.pid}/wchan").read_text().startswith("futex") and any(
+                wait == "wait_woken"
+                for wait in waits  # a write to the tty, blocked
+            )
+
+        wait_until(stuck, 60, lambda: f"the console never got stuck: {_thread_waits(process.pid)}")
+        os.kill(process.pid, signal.SIGHUP)
+        assert process.wait(timeout=30) == 128 + signal.SIGHUP
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main_fd)

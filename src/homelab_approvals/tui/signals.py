@@ -19,6 +19,7 @@ import asyncio
 import os
 import signal
 import threading
+from functools import partial
 
 from textual.app import App
 
@@ -33,19 +34,25 @@ GRACE_SECONDS = 3.0
 def exit_on_signals(app: App[int]) -> None:
     """From now on, SIGTERM, SIGHUP and SIGINT make `app` exit with status 128 + the signal's
     number (as a shell reports a process killed by it). A second signal, or the grace
-    period running out, ends the process at once. Call from the app's event loop."""
+    period running out, ends the process at once. Call from the app's event loop.
+
+    A plain Python handler, not `loop.add_signal_handler`: that one runs only when the
+    event loop gets round to it, and after a hang-up the loop can be stuck for good (the
+    terminal's output queue is full and nothing drains it), so the console would never
+    end. A Python handler runs in the main thread even while it waits on that queue, and
+    starts the watchdog from there."""
     loop = asyncio.get_running_loop()
     received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        status = 128 + signum
+        if received:
+            os._exit(status)  # asked twice: stop waiting for the orderly exit
+        received.append(signum)
+        watchdog = threading.Timer(GRACE_SECONDS, os._exit, (status,))
+        watchdog.daemon = True
+        watchdog.start()
+        loop.call_soon_threadsafe(partial(app.exit, return_code=status))
+
     for signum in EXIT_SIGNALS:
-        loop.add_signal_handler(signum, _exit, app, int(signum), received)
-
-
-def _exit(app: App[int], signum: int, received: list[int]) -> None:
-    status = 128 + signum
-    if received:
-        os._exit(status)  # asked twice: stop waiting for the orderly exit
-    received.append(signum)
-    watchdog = threading.Timer(GRACE_SECONDS, os._exit, (status,))
-    watchdog.daemon = True
-    watchdog.start()
-    app.exit(return_code=status)
+        signal.signal(signum, on_signal)
