@@ -577,3 +577,21 @@ def remote_end(server: SshServer, root: Path, *, slow_seconds: float = 3) -> Rem
         )
     )
     return RemoteEnd(server, config, record, plan)
+
+
+@contextlib.contextmanager
+def running_remote(folders: Callable[[str], Path], tests: str) -> Iterator[RemoteEnd]:
+    """A started sshd and its remote end, for a test module's `remote` fixture. Where
+    sshd cannot run it skips, but under CI it fails: `tests` names them in the message."""
+    import pytest  # only the fixtures need it; the harness itself is plain Python
+
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the {tests} OpenSSH tests must run in CI: {reason}")
+        pytest.skip(reason)
+    server = SshServer.start(folders("sshd"), clients=())
+    try:
+        yield remote_end(server, folders("remote"))
+    finally:
+        server.stop()

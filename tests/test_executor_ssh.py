@@ -23,7 +23,7 @@ from homelab_approvals.domain.execution import OUTPUT_LIMIT
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.executions import ExecutionService
 from homelab_approvals.storage import open_database
-from sshd_harness import RemoteEnd, SshServer, remote_end, unavailable_reason, wait_until
+from sshd_harness import RemoteEnd, running_remote, wait_until
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 
@@ -32,14 +32,8 @@ DDL = (Path(__file__).parent / "data" / "homelabcmd-schema.sql").read_text(encod
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteEnd]:
-    reason = unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the executor's OpenSSH tests must run in CI: {reason}")
-        pytest.skip(reason)
-    server = SshServer.start(tmp_path_factory.mktemp("sshd"), clients=())
-    yield remote_end(server, tmp_path_factory.mktemp("remote"))
-    server.stop()
+    with running_remote(tmp_path_factory.mktemp, "executor's") as end:
+        yield end
 
 
 @pytest.fixture

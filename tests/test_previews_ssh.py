@@ -7,7 +7,6 @@ tell that a refused run sent nothing."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -21,14 +20,7 @@ import pytest
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage import open_database
-from sshd_harness import (
-    CHATTY_LINES,
-    RemoteEnd,
-    SshServer,
-    remote_end,
-    unavailable_reason,
-    wait_until,
-)
+from sshd_harness import CHATTY_LINES, RemoteEnd, running_remote, wait_until
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 
@@ -37,14 +29,8 @@ APT_PROBE = "apt-get -s dist-upgrade"
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteEnd]:
-    reason = unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the preview OpenSSH tests must run in CI: {reason}")
-        pytest.skip(reason)
-    server = SshServer.start(tmp_path_factory.mktemp("sshd"), clients=())
-    yield remote_end(server, tmp_path_factory.mktemp("remote"))
-    server.stop()
+    with running_remote(tmp_path_factory.mktemp, "preview") as end:
+        yield end
 
 
 @pytest.fixture
