@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from sqlalchemy.engine import make_url
 
 import _dbgen
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
+from homelab_approvals.service import approvals as service_statements
+from homelab_approvals.storage import Database, open_database
 from homelab_approvals.storage.copying import copy_database
+from homelab_approvals.storage.postgres.prepared import PreparedStatement
 
 HERE = Path(__file__).resolve().parent
 CONTENDER = HERE / "_contender.py"
@@ -38,22 +41,15 @@ PG_KEYS = (
     "pg_propagation_ms_p95",
 )
 
-# The service's transaction written by hand for psycopg: the conditional UPDATE, the row
-# read back with its server, and the event, in one transaction (READ COMMITTED).
-RAW_UPDATE = (
-    "UPDATE remediation_actions SET status = 'approved', approved_at = %s, approved_by = %s"
-    " WHERE id = %s AND status = 'pending'"
-)
-RAW_READ = (
-    "SELECT remediation_actions.*,"
-    " coalesce(servers.display_name, servers.hostname, remediation_actions.server_id),"
-    " servers.is_paused FROM remediation_actions"
-    " LEFT OUTER JOIN servers ON servers.id = remediation_actions.server_id"
-    " WHERE remediation_actions.id = %s"
-)
-RAW_EVENT = (
-    "INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason)"
-    " VALUES (%s, 'pending', 'approved', %s, %s, NULL)"
+# Plain psycopg runs the service's approve transaction: the same SQL text (compiled from
+# the service's own statements: the conditional UPDATE, the row read back with its server,
+# the event INSERT, as SQLAlchemy would send them), the same parameters, one transaction
+# (BEGIN with the first statement, COMMIT; READ COMMITTED), on a connection the same
+# engine code made, so both sides have the same connection settings.
+APPROVE_STATEMENTS = (
+    service_statements._APPROVE,
+    service_statements._ONE_ACTION,
+    service_statements._EVENT,
 )
 
 
@@ -97,19 +93,11 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
     source = _dbgen.build(folder / "pg-approve.db", total=count, pending=count)
     raw_url = fresh_database(admin_url, "bench_pg_raw", source)
     service_url = fresh_database(admin_url, "bench_pg_service", source)
-    raw = psycopg.connect(raw_url)
+    raw_db = open_database(url=raw_url)
     db = open_database(url=service_url)
     service = ApprovalService(db)
-
-    def raw_approvals(ids: Iterable[int]) -> None:
-        for action_id in ids:
-            at = time.time()
-            moment = _naive_utc(at)
-            with raw.transaction():
-                cursor = raw.execute(RAW_UPDATE, (moment, "bench", action_id))
-                if cursor.rowcount == 1:
-                    raw.execute(RAW_READ, (action_id,)).fetchall()
-                    raw.execute(RAW_EVENT, (action_id, "bench", moment))
+    raw_conn = raw_db.engine.raw_connection()
+    raw_approvals = _raw_approvals(raw_db, raw_conn.driver_connection)
 
     def approvals(ids: Iterable[int]) -> None:
         for action_id in ids:
@@ -121,14 +109,18 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
     ]
     try:
         for _, run in sides:
-            run(range(1, warmup + 1))
+            run(range(1, warmup + 1))  # psycopg prepares a statement after 5 executions
         for round_ in range(rounds):
             first = warmup + 1 + round_ * chunk
             ids = range(first, first + chunk)
             for rates, run in sides[round_ % 2 :] + sides[: round_ % 2]:
                 rates.append(_rate(run, ids))
+        done = [_approvals_in(url) for url in (raw_url, service_url)]
+        if done[0] != done[1] or done[0][:2] != (count, count):
+            raise RuntimeError(f"raw and service did not do the same work: {done}, {count}")
     finally:
-        raw.close()
+        raw_conn.close()
+        raw_db.close()
         db.close()
         drop(admin_url, "bench_pg_raw")
         drop(admin_url, "bench_pg_service")
@@ -138,6 +130,68 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
         "pg_approve_per_s": service_median,
         "pg_approve_ratio": service_median / raw_median,
     }
+
+
+def _raw_approvals(raw_db: Database, conn: Any) -> Callable[[Iterable[int]], None]:
+    """Approvals by hand with psycopg on `conn`, a psycopg connection `raw_db`'s engine
+    made (its connect arguments), held for the whole run."""
+    dialect = raw_db.engine.dialect
+    update, read, event = (PreparedStatement(s, dialect) for s in APPROVE_STATEMENTS)
+    status, command = read.keys.index("status"), read.keys.index("command")
+    # SQLAlchemy names the constants it binds (status, status_1); the raw side gives
+    # every parameter by hand: checked against the compiled statements once.
+    names = (
+        (update, {"status", "status_1", "aid", "at", "actor"}),
+        (read, {"aid"}),
+        (event, {"aid", "from_status", "to_status", "actor", "at", "reason", "command"}),
+    )
+    for prepared, given in names:
+        wanted = set(prepared.parameters(defaultdict(type(None))))
+        if wanted != given:
+            raise RuntimeError(f"the raw side gives {sorted(given)}, not {sorted(wanted)}")
+
+    def raw_approvals(ids: Iterable[int]) -> None:
+        for action_id in ids:
+            at = _naive_utc(time.time())
+            cursor = conn.cursor()
+            changed = cursor.execute(
+                update.sql,
+                {
+                    "status": "approved",
+                    "at": at,
+                    "actor": "bench",
+                    "aid": action_id,
+                    "status_1": "pending",
+                },
+            ).rowcount
+            if changed == 1:
+                row = cursor.execute(read.sql, {"aid": action_id}).fetchone()
+                cursor.execute(
+                    event.sql,
+                    {
+                        "aid": action_id,
+                        "from_status": "pending",
+                        "to_status": row[status],
+                        "actor": "bench",
+                        "at": at,
+                        "reason": None,
+                        "command": row[command],  # an approval records its command
+                    },
+                )
+            cursor.close()
+            conn.commit()
+
+    return raw_approvals
+
+
+def _approvals_in(url: str) -> tuple[int, ...]:
+    """Actions approved, approval events, and those recording a command."""
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT (SELECT count(*) FROM remediation_actions WHERE status = 'approved'),"
+            " count(*), count(command) FROM action_events WHERE to_status = 'approved'"
+        ).fetchone()
+    return tuple(found or ())
 
 
 def _naive_utc(epoch: float) -> Any:

@@ -16,6 +16,7 @@ from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.backend import WriteTransaction
 from homelab_approvals.storage.postgres import errors
 from homelab_approvals.storage.postgres.listener import ChangeListener
+from homelab_approvals.storage.postgres.prepared import PreparedWrites
 from homelab_approvals.storage.transaction import core_transaction
 
 #: Our functions and triggers, by name, in creation order (sql/schema.sql).
@@ -28,9 +29,15 @@ LISTENER_NAME = "homelab-approvals listener"
 class PostgresBackend:
     name = "PostgreSQL"
 
-    def __init__(self, engine: Engine, label: str, *, listen: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, label: str, *, listen: bool = True, precompiled: bool = True
+    ) -> None:
+        #: False runs decisions the ordinary way (storage/transaction.py): tests run the
+        #: service both ways and compare.
+        self.precompiled = precompiled
         self._engine = engine
         self._label = label
+        self._prepared = PreparedWrites(engine, label)
         self.listener = ChangeListener(self._listen_connection, listen=listen)
 
     def _listen_connection(self) -> Any:
@@ -48,9 +55,11 @@ class PostgresBackend:
             yield conn
 
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
-        # SQLAlchemy's ordinary path: a decision here costs the server's round trips,
-        # not Python (benchmarks/run.py compares it with plain psycopg).
-        return core_transaction(self, self._label)
+        """The statements run precompiled on the pooled connection's psycopg connection
+        (prepared.py has the profile that justifies it)."""
+        if not self.precompiled:
+            return core_transaction(self, self._label)
+        return self._prepared.transaction()
 
     def change_token(self) -> object:
         return self.listener.token()
