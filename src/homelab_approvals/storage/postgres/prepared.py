@@ -64,9 +64,7 @@ class PreparedStatement:
                 )
         # SQLAlchemy's own expansion (IN lists, literal_execute), as its execution does it;
         # the per-call values are placeholders here, never rendered into the SQL.
-        expanded = compiled.construct_expanded_state(
-            {binds[name].key: None for name in per_call}
-        )
+        expanded = compiled.construct_expanded_state({binds[name].key: None for name in per_call})
         unescaped = {escaped: name for name, escaped in compiled.escaped_bind_names.items()}
         constants: dict[str, Any] = {}
         lookups: list[tuple[str, str, _Process | None]] = []
