@@ -5,8 +5,10 @@ same way, and never leave a connection behind or in a bad state."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -25,6 +27,7 @@ from homelab_approvals.storage.postgres.prepared import PreparedStatement
 from homelab_approvals.storage.tables import RemediationAction as A
 from pg_support import PgServer
 
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 T0 = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
 POLICY = Policy(
     approvers=frozenset({"alice", "bob", "carol", "dave"}),
@@ -283,3 +286,19 @@ def test_a_connection_lost_mid_decision_is_one_line_and_never_reused(
     assert checked_out(pg_db) == 0
     assert status_of(pg_db, pending) == ("pending", 1)  # never half-applied
     assert ApprovalService(pg_db).approve(pending, "alice").status == "approved"
+
+
+def test_the_benchmarks_raw_side_does_the_same_work_as_approve(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    """benchmarks/_pg.py: plain psycopg runs approve's SQL, compiled from the service's
+    statements, with every parameter given by hand; both sides must leave the same
+    actions and events (it checks, and raises otherwise)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _pg  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    result = _pg.measure_approve(pg_server.admin_url, tmp_path, rounds=2, chunk=5)
+    assert result["pg_raw_per_s"] > 0
+    assert result["pg_approve_per_s"] > 0
