@@ -7,6 +7,7 @@ a fresh PostgreSQL database with `copy-to`'s own code (storage/copying.py)."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,11 @@ APPROVE_STATEMENTS = (
 )
 
 
+def _name(part: str) -> str:
+    """A database name of this run's own: two runs on one server never drop each other's."""
+    return f"bench_pg_{part}_{os.getpid()}"
+
+
 def fresh_database(admin_url: str, name: str, source: Path) -> str:
     """A new database `name` on the server, filled from the SQLite file `source`."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -91,8 +97,8 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
     warmup = 20
     count = rounds * chunk + warmup
     source = _dbgen.build(folder / "pg-approve.db", total=count, pending=count)
-    raw_url = fresh_database(admin_url, "bench_pg_raw", source)
-    service_url = fresh_database(admin_url, "bench_pg_service", source)
+    raw_url = fresh_database(admin_url, _name("raw"), source)
+    service_url = fresh_database(admin_url, _name("service"), source)
     raw_db = open_database(url=raw_url)
     db = open_database(url=service_url)
     service = ApprovalService(db)
@@ -122,8 +128,8 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
         raw_conn.close()
         raw_db.close()
         db.close()
-        drop(admin_url, "bench_pg_raw")
-        drop(admin_url, "bench_pg_service")
+        drop(admin_url, _name("raw"))
+        drop(admin_url, _name("service"))
     raw_median, service_median = (statistics.median(r) for r, _ in sides)
     return {
         "pg_raw_per_s": raw_median,
@@ -204,7 +210,7 @@ def measure_contention(
     admin_url: str, folder: Path, contenders: int, attempts: int, pending: int, hot: int
 ) -> dict[str, Any]:
     source = _dbgen.build(folder / "pg-contention.db", total=pending, pending=pending)
-    url = fresh_database(admin_url, "bench_pg_contention", source)
+    url = fresh_database(admin_url, _name("contention"), source)
     ids = _dbgen.pending_ids(pending, pending)
     procs = [
         subprocess.Popen(
@@ -245,7 +251,7 @@ def measure_contention(
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-        drop(admin_url, "bench_pg_contention")
+        drop(admin_url, _name("contention"))
     wall = max(r["ended"] for r in results) - min(r["started"] for r in results)
     successes = sum(r["successes"] for r in results)
     if decided is None or decided[0] != successes:
@@ -262,7 +268,7 @@ def measure_propagation(admin_url: str, folder: Path, samples: int) -> dict[str,
     """Commit in one connection -> the change token of another open database (its LISTEN
     connection) has moved: what a console on another host waits for before it reads."""
     source = _dbgen.build(folder / "pg-propagation.db", total=samples + 10, pending=samples + 10)
-    url = fresh_database(admin_url, "bench_pg_propagation", source)
+    url = fresh_database(admin_url, _name("propagation"), source)
     watcher = open_database(url=url)
     writer = open_database(url=url)
     service = ApprovalService(writer)
@@ -281,7 +287,7 @@ def measure_propagation(admin_url: str, folder: Path, samples: int) -> dict[str,
     finally:
         watcher.close()
         writer.close()
-        drop(admin_url, "bench_pg_propagation")
+        drop(admin_url, _name("propagation"))
     delays.sort()
     return {
         "pg_propagation_ms_p50": statistics.median(delays),
