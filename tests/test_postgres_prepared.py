@@ -133,7 +133,7 @@ def test_decisions_give_what_sqlalchemys_own_execution_gives(pg_server: PgServer
             clock = Clock()
             results.append(decisions(ApprovalService(db, POLICY, clock=clock), clock))
             stored.append(contents(db))
-            assert checked_out(db) == 0
+            assert checked_out(db) == (1 if precompiled else 0)  # one kept for the next
         finally:
             db.close()
             pg_server.drop_url(url)
@@ -203,7 +203,7 @@ def test_a_select_reads_what_sqlalchemy_reads(pg_db: Database, pending: int) -> 
     assert as_dict is not None
     assert as_dict["created_at"].tzinfo is UTC  # the UTCDateTime processor ran
     assert as_dict["server_paused"] is True
-    assert checked_out(pg_db) == 0
+    assert checked_out(pg_db) == 1  # kept for the next decision
 
 
 def test_a_driver_error_is_translated_by_sqlstate_and_changes_nothing(
@@ -220,7 +220,7 @@ def test_a_driver_error_is_translated_by_sqlstate_and_changes_nothing(
         tx.run(statements._EVENT, {**event_row, "reason": None, "command": None})
     assert caught.value.constraint == "23502"
     assert status_of(pg_db, pending) == ("pending", 1)  # the UPDATE was rolled back
-    assert checked_out(pg_db) == 0
+    assert checked_out(pg_db) == 1  # rolled back cleanly: kept
     assert ApprovalService(pg_db).approve(pending, "alice").status == "approved"
 
 
@@ -232,7 +232,7 @@ def test_an_exception_in_the_transaction_rolls_back_and_propagates(
         tx.run(statements._APPROVE, params)
         raise KeyError("not a database error")
     assert status_of(pg_db, pending) == ("pending", 1)
-    assert checked_out(pg_db) == 0
+    assert checked_out(pg_db) == 1
     assert ApprovalService(pg_db).approve(pending, "alice").status == "approved"
 
 
@@ -242,7 +242,15 @@ def test_in_lists_given_per_call_are_refused_rather_than_rendered_per_call(
     per_call = select(A.id).where(A.status.in_(bindparam("statuses", expanding=True)))
     with pytest.raises(ValueError, match="can be precompiled"), pg_db.write_transaction() as tx:
         tx.first(per_call, {"statuses": ["pending"]})
-    assert checked_out(pg_db) == 0
+    assert checked_out(pg_db) == 1
+
+
+def test_closing_returns_the_kept_connections(pg_db: Database, pending: int) -> None:
+    pool = pg_db.engine.pool
+    ApprovalService(pg_db).approve(pending, "alice")
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    pg_db.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 def _terminate(admin_url: str, pid: int) -> None:
@@ -283,7 +291,7 @@ def test_a_connection_lost_mid_decision_is_one_line_and_never_reused(
         _terminate(pg_server.admin_url, row["pid"])
         tx.first(statements._ONE_ACTION, params)
     assert "\n" not in str(caught.value)
-    assert checked_out(pg_db) == 0
+    assert checked_out(pg_db) == 0  # dropped, not kept
     assert status_of(pg_db, pending) == ("pending", 1)  # never half-applied
     assert ApprovalService(pg_db).approve(pending, "alice").status == "approved"
 

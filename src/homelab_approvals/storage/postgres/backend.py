@@ -91,4 +91,5 @@ class PostgresBackend:
 
     def close(self) -> None:
         self.listener.close()
+        self._prepared.close()
         self._engine.dispose()

@@ -3,7 +3,6 @@ write, and our schema."""
 
 from __future__ import annotations
 
-import select
 from typing import Any
 
 from sqlalchemy import URL, create_engine, event, exc
@@ -12,6 +11,7 @@ from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.storage.database import Database
 from homelab_approvals.storage.errors import translated
 from homelab_approvals.storage.postgres.backend import QUERIES, PostgresBackend
+from homelab_approvals.storage.postgres.prepared import closed_by_server
 from homelab_approvals.storage.schema import ensure_schema
 
 #: Seconds to wait for a server that does not answer, so a dead host is one clear line
@@ -59,12 +59,7 @@ def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> D
 
 
 def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-    """A pooled connection the server has closed (a restart, an idle timeout) has its
-    end of the socket readable while idle: the pool replaces it before use, at no round
-    trip (pool_pre_ping would cost one per transaction, a fifth of a decision)."""
-    if dbapi_conn.closed:
-        raise exc.DisconnectionError("the connection was closed")
-    poller = select.poll()  # no descriptor of its own, unlike epoll: a few µs
-    poller.register(dbapi_conn.fileno(), select.POLLIN)
-    if poller.poll(0):  # idle, yet something to read: the server said goodbye
+    """A pooled connection the server has closed (a restart, an idle timeout) is replaced
+    before use, at no round trip (pool_pre_ping would cost one per transaction)."""
+    if closed_by_server(dbapi_conn):
         raise exc.DisconnectionError("the server closed the connection")
