@@ -85,15 +85,19 @@ def drop(admin_url: str, name: str) -> None:
         )
 
 
-def _rate(run: Callable[[range], None], ids: range) -> float:
-    started = time.perf_counter()
+def _rate(run: Callable[[range], None], ids: range) -> tuple[float, float]:
+    """Calls per second, and this process's CPU µs per call (the client's Python: less
+    moved by other work on the machine than the wall clock)."""
+    cpu, started = time.process_time(), time.perf_counter()
     run(ids)
-    return len(ids) / (time.perf_counter() - started)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    return len(ids) / wall, cpu / len(ids) * 1e6
 
 
 def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> dict[str, Any]:
     """Plain psycopg and the service on two identical databases of one server, in
-    alternating rounds of the same ids: medians."""
+    alternating rounds of the same ids (many short ones, so a burst of other work on the
+    machine falls on both sides alike): medians."""
     warmup = 20
     count = rounds * chunk + warmup
     source = _dbgen.build(folder / "pg-approve.db", total=count, pending=count)
@@ -109,7 +113,7 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
         for action_id in ids:
             service.approve(action_id, "bench")
 
-    sides: list[tuple[list[float], Callable[[range], None]]] = [
+    sides: list[tuple[list[tuple[float, float]], Callable[[range], None]]] = [
         ([], raw_approvals),
         ([], approvals),
     ]
@@ -130,11 +134,13 @@ def measure_approve(admin_url: str, folder: Path, rounds: int, chunk: int) -> di
         db.close()
         drop(admin_url, _name("raw"))
         drop(admin_url, _name("service"))
-    raw_median, service_median = (statistics.median(r) for r, _ in sides)
+    raw_median, service_median = (statistics.median(r for r, _ in rs) for rs, _ in sides)
+    raw_cpu, service_cpu = (statistics.median(c for _, c in rs) for rs, _ in sides)
     return {
         "pg_raw_per_s": raw_median,
         "pg_approve_per_s": service_median,
         "pg_approve_ratio": service_median / raw_median,
+        "_pg_cpu_us": (raw_cpu, service_cpu),
     }
 
 
