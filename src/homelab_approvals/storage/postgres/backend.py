@@ -55,7 +55,7 @@ class PostgresBackend:
             yield conn
 
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
-        """The statements run precompiled on the pooled connection's psycopg connection
+        """The statements run precompiled on kept psycopg connections of the engine's pool
         (prepared.py has the profile that justifies it)."""
         if not self.precompiled:
             return core_transaction(self, self._label)
