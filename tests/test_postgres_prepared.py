@@ -253,6 +253,17 @@ def test_closing_returns_the_kept_connections(pg_db: Database, pending: int) -> 
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+def test_closing_during_a_transaction_closes_its_connection_when_it_ends(
+    pg_db: Database, pending: int
+) -> None:
+    pool = pg_db.engine.pool
+    with pg_db.write_transaction() as tx:
+        assert tx.first(statements._ONE_ACTION, {"aid": pending}) is not None
+        pg_db.backend._prepared.close()  # type: ignore[attr-defined]  # another thread, say
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]  # still in use
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]  # not kept: closed
+
+
 def _terminate(admin_url: str, pid: int) -> None:
     """End one server process, and wait until it has gone."""
     with psycopg.connect(admin_url, autocommit=True) as admin:
