@@ -500,3 +500,8 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""
         return self.db.change_token()
+
+    def change_signal(self) -> int | None:
+        """A descriptor that turns readable when the change token may have moved (a
+        PostgreSQL notification), or None. For live refresh: it wakes at once."""
+        return self.db.change_signal()

@@ -39,19 +39,16 @@ class ChangeListener:
                 self._drop()
                 raise
 
-    def wait(self, timeout: float) -> bool:
-        """Block up to `timeout` for a notification; True if one came (or the feed is
-        not listening, so the caller should check anyway)."""
-        with self._lock:
-            if self._conn is None or not self.listening:
-                return False
-            try:
-                arrived = sum(1 for _ in self._conn.notifies(timeout=timeout))
-            except BaseException:
-                self._drop()
-                raise
-            self._notified += arrived
-            return arrived > 0
+    def signal(self) -> int | None:
+        """The listening connection's socket: readable when a notification (or anything
+        else from the server) has arrived. None while not connected or not listening."""
+        conn = self._conn
+        if conn is None or not self.listening:
+            return None
+        try:
+            return int(conn.fileno())
+        except Exception:  # closed meanwhile: the next token() reconnects
+            return None
 
     def _token(self) -> object:
         if self._conn is None:
