@@ -625,8 +625,9 @@ def events(s: Session) -> int:
 
 
 def copy_to(s: Session) -> int:
-    """Copy the queue (servers, actions, events; ids and times as they are) into an empty
-    database: SQLite to PostgreSQL, or back."""
+    """Copy the queue (servers, actions, events, and our state about them: previews,
+    plan bindings, live output, executor claims, notification cursors; ids and times as
+    they are) into an empty database: SQLite to PostgreSQL, or back."""
     from homelab_approvals.storage import open_database
     from homelab_approvals.storage.copying import copy_database
 
@@ -638,9 +639,12 @@ def copy_to(s: Session) -> int:
         destination.close()
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+    state = ""
+    if copied.other_rows:
+        state = f" (and {copied.other_rows} rows of previews, runs and notification cursors)"
     _print(
         f"copied {copied.servers} servers, {copied.actions} actions and {copied.events} "
-        f"events to {text(destination.label)}"
+        f"events{state} to {text(destination.label)}"
     )
     return EXIT_OK
 
