@@ -1,36 +1,149 @@
-"""`approve ID` without loading the commands, the service or SQLAlchemy, when it can.
+"""`approve|reject|cancel ID` without argparse, the commands, the service or SQLAlchemy,
+when it can.
 
-A CLI approval spent most of its time importing. For one id, without --json or
---expect-preview, on a database file opened for writing, the approval is tried through
-service/fast_approval.py (which says what it leaves to the service). Its result is the
-sentence `approve` prints. None: nothing was changed, and the ordinary path runs."""
+A CLI decision spent most of its start-up importing. So before anything else, main.py
+hands the words here. A command line of exactly this shape is decided here:
+
+    [--db PATH] [--config PATH] [--operator NAME] approve|cancel ID
+    [--db PATH] [--config PATH] [--operator NAME] reject ID --reason TEXT
+
+(each option at most once, in any order within its place, `--opt=value` or `--opt
+value`). It reads the config only when there is one with something in it, and decides
+through service/fast_approval.py, which says what it leaves to the service. Anything else
+(another option, several ids, --json, a value starting with "-", a config, actor or file
+the fast path cannot take) returns None with nothing changed, and the ordinary path
+(argparse, the commands, the service) runs and words every error as always."""
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
-from homelab_approvals.cli.results import approved_line, committed
-from homelab_approvals.cli.session import Session
-from homelab_approvals.domain.errors import ApprovalsError
+#: The global options the fast path takes, by their attribute name in argparse's result.
+_GLOBALS = {"--db": "db", "--config": "config", "--operator": "operator"}
+_VERBS = ("approve", "reject", "cancel")
+_MAX_ID = 2**63 - 1  # as parser.action_id: SQLite integers are signed 64-bit
 
 
-def approve_fast(args: argparse.Namespace) -> int | None:
-    """The exit status of `approve` done the fast way, or None: use the commands."""
-    if args.command != "approve" or args.json or getattr(args, "expect_preview", None):
+class FastCall:
+    """A command line the fast path may take, as argparse would have read it."""
+
+    __slots__ = ("action_id", "config", "db", "operator", "reason", "verb")
+
+    def __init__(self, verb: str, action_id: int, options: dict[str, str]) -> None:
+        self.verb = verb
+        self.action_id = action_id
+        self.reason = options.get("reason")
+        self.db = options.get("db")
+        self.config = options.get("config")
+        self.operator = options.get("operator")
+
+
+def parse(words: list[str]) -> FastCall | None:
+    """The command line, if it has the fast path's shape (see the module's doc); None
+    means: let argparse read it."""
+    options: dict[str, str] = {}
+    at = _options(words, 0, _GLOBALS, options)
+    if at is None or at >= len(words) or words[at] not in _VERBS:
         return None
-    words = args.action_ids
-    if len(words) != 1 or not isinstance(words[0], int):  # several, or '-': the bulk path
+    verb = words[at]
+    ids: list[str] = []
+    at += 1
+    wanted = {"--reason": "reason"} if verb == "reject" else {}
+    while at < len(words):
+        if words[at].startswith("-"):
+            after = _options(words, at, wanted, options, once=True)
+            if after is None:
+                return None
+            at = after
+        else:
+            ids.append(words[at])
+            at += 1
+    if len(ids) != 1 or (verb == "reject") != ("reason" in options):
         return None
-    session = Session(args)
+    action_id = _action_id(ids[0])
+    return None if action_id is None else FastCall(verb, action_id, options)
+
+
+def _options(
+    words: list[str], at: int, known: dict[str, str], into: dict[str, str], *, once: bool = False
+) -> int | None:
+    """Read `--opt value` / `--opt=value` words of `known` from `at` into `into`; the
+    index of the first other word, or None for anything argparse should judge."""
+    while at < len(words) and words[at].startswith("-"):
+        name, equals, value = words[at].partition("=")
+        key = known.get(name)
+        if key is None or key in into:
+            return None
+        if not equals:
+            at += 1
+            if at == len(words):
+                return None
+            value = words[at]
+        if not value or value.startswith("-"):
+            return None  # argparse refuses these, or reads them its own way
+        into[key] = value
+        at += 1
+        if once:
+            break
+    return at
+
+
+def _action_id(word: str) -> int | None:
+    """As parser.action_id reads it ("42" or "#42", ASCII digits, 1 to 2**63-1), or None."""
+    digits = word.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    value = int(digits)
+    return value if 1 <= value <= _MAX_ID else None
+
+
+def decide_fast(words: list[str]) -> int | None:
+    """The exit status of the decision the words ask for, done the fast way; or None,
+    with nothing changed: then the ordinary path runs."""
+    call = parse(words)
+    if call is None:
+        return None
+    from homelab_approvals.cli.results import (
+        approved_line,
+        cancelled_line,
+        committed,
+        rejected_line,
+    )
+    from homelab_approvals.domain.errors import ApprovalsError
+    from homelab_approvals.service.config_file import (
+        CONFIG_ENV,
+        is_blank,
+        read_bounded,
+        resolve_config_path,
+    )
+    from homelab_approvals.service.fast_approval import decide_file
+    from homelab_approvals.service.identity import resolve_actor
+    from homelab_approvals.storage.paths import resolve_db_path
+
     try:
-        session.actor  # noqa: B018  (resolved now: its refusal is the ordinary path's)
+        config_path = resolve_config_path(call.config)
+        raw = read_bounded(config_path)
+        if raw is None and (call.config or os.environ.get(CONFIG_ENV)):
+            return None  # a config named but missing: the ordinary path refuses it
+        policy = None  # no file, or nothing in it: the defaults
+        if raw is not None and not is_blank(raw):
+            from homelab_approvals.service.config import config_from_bytes
+
+            policy = config_from_bytes(raw, config_path).policy
+        actor = resolve_actor(call.operator)
+        path = resolve_db_path(call.db)
     except ApprovalsError:
-        return None
-    action = session.approve_fast(words[0])
+        return None  # the ordinary path says it in its words
+    action = decide_file(path, call.verb, call.action_id, actor, policy, call.reason)
     if action is None:
         return None
-    line = approved_line(action)  # no plan was bound (see service/fast_approval.py)
+    if call.verb == "approve":
+        line = approved_line(action)  # no plan was bound (see service/fast_approval.py)
+    elif call.verb == "reject":
+        line = rejected_line(action)
+    else:
+        line = cancelled_line(action)
 
     def write() -> None:
         sys.stdout.write(line + "\n")
