@@ -25,12 +25,12 @@ from pathlib import Path
 
 from homelab_approvals.domain.damaged import text_from_bytes
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.views import ActionView
+from homelab_approvals.domain.rows import ActionView
 from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.datetimes import sqlite_text
 from homelab_approvals.storage.sqlite.audit_triggers import EXPECTED, normalised
-from homelab_approvals.storage.sqlite.first_window import TABLES, converters
 from homelab_approvals.storage.sqlite.readonly import sqlite_uri, unwritable_reason
+from homelab_approvals.storage.sqlite.rows import TABLES, action_view
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 SQL = sql_files.load(__package__, "decisions.sql")
@@ -99,8 +99,7 @@ def _decide(
         row = cursor.fetchone()
         if row is None:
             return None
-        convert = converters(columns)
-        view = ActionView._make([f(v) for f, v in zip(convert, row, strict=True)])
+        view = action_view(columns, row)
         if not keep(view):
             return None
         from_status, command = event(view)
