@@ -68,6 +68,27 @@ def _cli(env: dict[str, str], *argv: str) -> tuple[str, bool, str]:
     return "\n".join([*out, f"exit {status}"]), loaded == "True", done.stderr
 
 
+#: Runs the CLI's ordinary path (argparse, the commands, the service) in this process,
+#: never the fast one, then says whether SQLAlchemy was loaded.
+SLOW_PROBE = (
+    "import sys\n"
+    "from homelab_approvals.cli.commands import dispatch\n"
+    "from homelab_approvals.cli.parser import build_parser\n"
+    "status = dispatch(build_parser().parse(sys.argv[1:]))\n"
+    "sys.stdout.flush()\n"
+    "print(status, any(m == 'sqlalchemy' or m.startswith('sqlalchemy.') for m in sys.modules))\n"
+)
+
+
+def _slow(env: dict[str, str], *argv: str) -> tuple[str, bool, str]:
+    done = subprocess.run(
+        [PYTHON, "-c", SLOW_PROBE, *argv], env=env, capture_output=True, text=True, timeout=60
+    )
+    *out, last = done.stdout.splitlines()
+    status, loaded = last.split()
+    return "\n".join([*out, f"exit {status}"]), loaded == "True", done.stderr
+
+
 def _build(path: Path) -> list[int]:
     """Web One (paused) with: a restart (no binding probe), an apt upgrade (binds its
     plan), and a restart created by 'alice'."""
@@ -110,10 +131,8 @@ def test_an_approval_takes_the_fast_path_and_leaves_what_the_service_would(
     _build(slow)
     out, loaded, err = _cli(env, "--db", str(fast), "--operator", "carol", "approve", str(aid))
     assert (out, loaded, err) == (f"approved #{aid} restart nginx on Web One\nexit 0", False, "")
-    # The same approval through the service (--json takes the ordinary path).
-    out, loaded, _ = _cli(
-        env, "--db", str(slow), "--operator", "carol", "approve", "--json", str(aid)
-    )
+    # The same approval through the service (argparse, the commands, the service).
+    out, loaded, _ = _slow(env, "--db", str(slow), "--operator", "carol", "approve", str(aid))
     assert loaded
     (status, by, at), events = _rows(fast, aid)
     (slow_status, slow_by, slow_at), slow_events = _rows(slow, aid)
@@ -180,26 +199,6 @@ def test_a_changed_audit_trigger_sends_the_approval_to_the_service(
 
 
 # -- reject and cancel, and the same result as the service's path ------------------------
-
-#: Runs the CLI's ordinary path (argparse, the commands, the service) in this process,
-#: never the fast one, then says whether SQLAlchemy was loaded.
-SLOW_PROBE = (
-    "import sys\n"
-    "from homelab_approvals.cli.commands import dispatch\n"
-    "from homelab_approvals.cli.parser import build_parser\n"
-    "status = dispatch(build_parser().parse(sys.argv[1:]))\n"
-    "sys.stdout.flush()\n"
-    "print(status, any(m == 'sqlalchemy' or m.startswith('sqlalchemy.') for m in sys.modules))\n"
-)
-
-
-def _slow(env: dict[str, str], *argv: str) -> tuple[str, bool, str]:
-    done = subprocess.run(
-        [PYTHON, "-c", SLOW_PROBE, *argv], env=env, capture_output=True, text=True, timeout=60
-    )
-    *out, last = done.stdout.splitlines()
-    status, loaded = last.split()
-    return "\n".join([*out, f"exit {status}"]), loaded == "True", done.stderr
 
 
 def _everything(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -371,6 +370,9 @@ _LINES = [
     "reject 5 --reason why",
     "reject --reason=why 5",
     "reject --reason why #5",
+    "approve 5 --json",
+    "approve --json 5",
+    "--operator carol reject --json 5 --reason=why",
     # Everything below is argparse's to read (or refuse).
     "reject 5 --reason=--why",
     "approve 0",
@@ -381,9 +383,9 @@ _LINES = [
     "approve ٤",
     "approve 4_2",
     "approve +4",
-    "approve 5 --json",
-    "approve --json 5",
     "approve 5 --expect-preview abc",
+    "approve 5 --json --json",
+    "approve 5 --json=yes",
     "--db approve 5",
     "--db= approve 5",
     "--db x --db y approve 5",
@@ -423,7 +425,7 @@ def test_the_pre_parse_agrees_with_argparse(line: str) -> None:
     assert args.action_ids == [call.action_id]
     assert getattr(args, "reason", None) == call.reason
     assert (args.db, args.config, args.operator) == (call.db, call.config, call.operator)
-    assert not args.json
+    assert args.json == call.json
     assert (args.read_only, args.group_shared, args.database_url) == (False, False, None)
 
 
@@ -432,3 +434,121 @@ def test_the_pre_parse_takes_the_common_shapes() -> None:
 
     taken = [line for line in _LINES if parse(line.split()) is not None]
     assert taken == _LINES[: _LINES.index("reject 5 --reason=--why")]
+
+
+# -- --json: what `show --json` prints, read under the decision's lock -------------------
+
+
+def _timeless_json(text: str) -> object:
+    """The JSON with each time replaced by its length (the runs are moments apart)."""
+    import json
+
+    def strip(value: object, key: str = "") -> object:
+        if isinstance(value, dict):
+            return {k: strip(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        if (key.endswith("_at") or key == "at") and isinstance(value, str):
+            return ("time", len(value))
+        return value
+
+    return strip(json.loads(text))
+
+
+def _with_previews_and_damage(path: Path) -> dict[str, int]:
+    """_build's actions, plus: a unit-state preview of the restart, an apt plan preview of
+    the apt upgrade, and a hand-edited BLOB in the restart's stdout (damaged)."""
+    from homelab_approvals.domain.probes import ProbeRun
+    from homelab_approvals.service.probe_choice import probe_of
+
+    restart, apt, own = _build(path)
+    db = open_database(path)
+    try:
+        service = ApprovalService(db)
+        for aid, out in (
+            (restart, "LoadState=loaded\nActiveState=active\nSubState=running\n"),
+            (apt, "Inst nginx [1.22.1-9] (1.22.1-9+deb12u1 Debian:12.5/stable [amd64])\n"),
+        ):
+            action = service.get_action(aid)
+            probe = probe_of(action)
+            assert probe is not None
+            service.record_preview(aid, probe, ProbeRun(0, out))
+        service.approve(own, "dave")
+    finally:
+        db.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE remediation_actions SET stdout = x'ff00ff' WHERE id = ?", (restart,))
+    conn.commit()
+    conn.close()
+    return {"restart": restart, "apt": apt, "approved": own}
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["approve", "{restart}", "--json"],
+        ["--operator=erin", "approve", "--json", "#{restart}"],
+        ["reject", "{apt}", "--json", "--reason", "not now"],
+        ["cancel", "{approved}", "--json"],
+        ["cancel", "--json", "{apt}"],
+    ],
+)
+def test_a_fast_decision_with_json_prints_what_the_service_path_prints(
+    env: dict[str, str], tmp_path: Path, words: list[str]
+) -> None:
+    fast, slow = tmp_path / "fast.db", tmp_path / "slow.db"
+    ids = _with_previews_and_damage(fast)
+    assert _with_previews_and_damage(slow) == ids
+    argv = ["--operator", "carol", *(w.format(**ids) for w in words)]
+    if argv[2].startswith("--operator"):
+        argv = argv[2:]
+    out, loaded, err = _cli(env, "--db", str(fast), *argv)
+    assert (loaded, err) == (False, "")
+    slow_out, slow_loaded, slow_err = _slow(env, "--db", str(slow), *argv)
+    assert (slow_loaded, slow_err) == (True, "")
+    assert out.endswith("\nexit 0")
+    assert slow_out.endswith("\nexit 0")
+    body, slow_body = out.removesuffix("\nexit 0"), slow_out.removesuffix("\nexit 0")
+    assert _timeless_json(body) == _timeless_json(slow_body)
+    # Byte for byte too, once the stored times are made equal.
+    assert _everything(fast) == _everything(slow)
+    shown = _timeless_json(body)
+    assert isinstance(shown, dict)
+    assert list(shown)[-3:] == ["approvals_required", "approvals", "preview"]
+
+
+def test_json_with_times_equal_is_byte_identical(env: dict[str, str], tmp_path: Path) -> None:
+    """Both paths print exactly the same bytes when the stored times agree: the fast
+    path's approval, then the service path's `show --json` of the same row."""
+    path = tmp_path / "approvals.db"
+    ids = _with_previews_and_damage(path)
+    out, loaded, _ = _cli(
+        env, "--db", str(path), "--operator", "carol", "approve", str(ids["restart"]), "--json"
+    )
+    assert not loaded
+    shown, _, _ = _slow(env, "--db", str(path), "show", str(ids["restart"]), "--json")
+    assert out == shown
+    assert '"damaged": {\n    "stdout": "BLOB, not text"\n  }' in out
+
+
+def test_the_converters_are_what_the_column_types_read() -> None:
+    from homelab_approvals.domain.damaged import stored_text
+    from homelab_approvals.service import approvals
+    from homelab_approvals.storage import previews
+    from homelab_approvals.storage.datetimes import utc_from_stored
+    from homelab_approvals.storage.sqlite.rows import APPROVAL_CONVERTERS, PREVIEW_CONVERTERS
+    from homelab_approvals.storage.types import StoredText, UTCDateTime
+
+    for statement, converters in (
+        (approvals._APPROVALS, APPROVAL_CONVERTERS),
+        (previews.LATEST_PREVIEW, PREVIEW_CONVERTERS),
+    ):
+        columns = list(statement.selected_columns)
+        assert len(columns) == len(converters)
+        for column, convert in zip(columns, converters, strict=True):
+            if isinstance(column.type, UTCDateTime):
+                assert convert is utc_from_stored, column
+            elif isinstance(column.type, StoredText):
+                assert convert is stored_text, column
+            else:
+                assert convert not in (utc_from_stored, stored_text), column

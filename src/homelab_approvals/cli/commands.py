@@ -73,11 +73,7 @@ def _print_action(s: Session, action: ActionView, sentence: str) -> int:
     return _committed(lambda: _print(sentence))
 
 
-def _with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
-    """An action's JSON with `preview`: {taken_at, exit_code, summary, plan, digest,
-    error}, or null when none was taken."""
-    shown["preview"] = preview.to_json() if preview else None
-    return shown
+_with_preview = output.with_preview
 
 
 # -- the console ----------------------------------------------------------------------------
@@ -322,18 +318,11 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
-def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, object]:
-    """An action's JSON with `approvals_required` and `approvals` ({actor, at} each)."""
-    shown = output.as_dict(action)
-    shown["approvals_required"] = tally.required
-    shown["approvals"] = [output.as_dict(approval) for approval in tally.approvals]
-    return shown
-
-
 def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
     """What `show --json` prints: the action, its approvals and its preview."""
-    shown = _with_approvals(action, s.service.approval_tally(action.id))
-    return _with_preview(shown, s.service.get_preview(action.id))
+    return output.shown_json(
+        action, s.service.approval_tally(action.id), s.service.get_preview(action.id)
+    )
 
 
 def show(s: Session) -> int:

@@ -4,20 +4,27 @@ when it can.
 A CLI decision spent most of its start-up importing. So before anything else, main.py
 hands the words here. A command line of exactly this shape is decided here:
 
-    [--db PATH] [--config PATH] [--operator NAME] approve|cancel ID
-    [--db PATH] [--config PATH] [--operator NAME] reject ID --reason TEXT
+    [--db PATH] [--config PATH] [--operator NAME] approve|cancel ID [--json]
+    [--db PATH] [--config PATH] [--operator NAME] reject ID --reason TEXT [--json]
 
 (each option at most once, in any order within its place, `--opt=value` or `--opt
 value`). It reads the config only when there is one with something in it, and decides
-through service/fast_approval.py, which says what it leaves to the service. Anything else
-(another option, several ids, --json, a value starting with "-", a config, actor or file
-the fast path cannot take) returns None with nothing changed, and the ordinary path
-(argparse, the commands, the service) runs and words every error as always."""
+through service/fast_approval.py, which says what it leaves to the service. With --json
+it prints what `show --json` would (the approvals and the newest preview read under the
+decision's lock). Anything else (another option, several ids, a value starting with "-",
+a config, actor or file the fast path cannot take) returns None with nothing changed,
+and the ordinary path (argparse, the commands, the service) runs and words every error
+as always."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from homelab_approvals.service.policy import Policy
+    from homelab_approvals.storage.decided import Decided
 
 #: The global options the fast path takes, by their attribute name in argparse's result.
 _GLOBALS = {"--db": "db", "--config": "config", "--operator": "operator"}
@@ -28,11 +35,12 @@ _MAX_ID = 2**63 - 1  # as parser.action_id: SQLite integers are signed 64-bit
 class FastCall:
     """A command line the fast path may take, as argparse would have read it."""
 
-    __slots__ = ("action_id", "config", "db", "operator", "reason", "verb")
+    __slots__ = ("action_id", "config", "db", "json", "operator", "reason", "verb")
 
     def __init__(self, verb: str, action_id: int, options: dict[str, str]) -> None:
         self.verb = verb
         self.action_id = action_id
+        self.json = "json" in options
         self.reason = options.get("reason")
         self.db = options.get("db")
         self.config = options.get("config")
@@ -51,7 +59,10 @@ def parse(words: list[str]) -> FastCall | None:
     at += 1
     wanted = {"--reason": "reason"} if verb == "reject" else {}
     while at < len(words):
-        if words[at].startswith("-"):
+        if words[at] == "--json" and "json" not in options:
+            options["json"] = ""
+            at += 1
+        elif words[at].startswith("-"):
             after = _options(words, at, wanted, options, once=True)
             if after is None:
                 return None
@@ -135,9 +146,21 @@ def decide_fast(words: list[str]) -> int | None:
         path = resolve_db_path(call.db)
     except ApprovalsError:
         return None  # the ordinary path says it in its words
-    action = decide_file(path, call.verb, call.action_id, actor, policy, call.reason)
-    if action is None:
+    decided = decide_file(
+        path, call.verb, call.action_id, actor, policy, call.reason, with_show=call.json
+    )
+    if decided is None:
         return None
+    action = decided.view
+    if call.json:
+        shown = _shown_json(decided, policy)
+
+        def write() -> None:
+            from homelab_approvals.cli.output import write_json
+
+            write_json(shown)
+
+        return committed(write)
     if call.verb == "approve":
         line = approved_line(action)  # no plan was bound (see service/fast_approval.py)
     elif call.verb == "reject":
@@ -145,7 +168,20 @@ def decide_fast(words: list[str]) -> int | None:
     else:
         line = cancelled_line(action)
 
-    def write() -> None:
+    def write_line() -> None:
         sys.stdout.write(line + "\n")
 
-    return committed(write)
+    return committed(write_line)
+
+
+def _shown_json(decided: Decided, policy: Policy | None) -> dict[str, object]:
+    """What `show --json` prints for the decided action (the commands' --json result)."""
+    from homelab_approvals.cli.output import shown_json
+    from homelab_approvals.domain.views import ApprovalTally
+    from homelab_approvals.service.policy import Policy
+    from homelab_approvals.service.preview_views import to_preview_view
+
+    view = decided.view
+    required = (policy or Policy()).approvals_required(view.action_type)
+    preview = None if decided.preview is None else to_preview_view(decided.preview)
+    return shown_json(view, ApprovalTally(required, decided.approvals), preview)

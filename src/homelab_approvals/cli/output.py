@@ -14,13 +14,23 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from homelab_approvals.cli.cells import NONE, server_cell, text
 from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
-from homelab_approvals.domain.views import ActionView, Approval, EventView, ServerView, to_json
+from homelab_approvals.domain.views import (
+    ActionView,
+    Approval,
+    ApprovalTally,
+    EventView,
+    ServerView,
+    to_json,
+)
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.previews import PreviewView
 
 ELLIPSIS = "…"
 
@@ -195,6 +205,24 @@ def as_dict(view: ActionView | EventView | ServerView | Approval) -> dict[str, A
     if damaged:
         values["damaged"] = damaged
     return values
+
+
+def with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
+    """An action's JSON with `preview`: {taken_at, exit_code, summary, plan, digest,
+    error}, or null when none was taken."""
+    shown["preview"] = preview.to_json() if preview else None
+    return shown
+
+
+def shown_json(
+    action: ActionView, tally: ApprovalTally, preview: PreviewView | None
+) -> dict[str, object]:
+    """What `show --json` prints (and a decision with --json): the action, with
+    `approvals_required`, `approvals` ({actor, at} each) and its `preview`."""
+    shown: dict[str, object] = as_dict(action)
+    shown["approvals_required"] = tally.required
+    shown["approvals"] = [as_dict(approval) for approval in tally.approvals]
+    return with_preview(shown, preview)
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:

@@ -34,6 +34,7 @@ from homelab_approvals.storage.backends import decide_fast
 if TYPE_CHECKING:
     from homelab_approvals.domain.views import ActionView
     from homelab_approvals.service.policy import Policy
+    from homelab_approvals.storage.decided import Decided
 
 VERBS = ("approve", "reject", "cancel")
 
@@ -46,11 +47,15 @@ def decide_file(
     policy: Policy | None,
     reason: str | None = None,
     clock: Callable[[], datetime] = utcnow,
-) -> ActionView | None:
+    *,
+    with_show: bool = False,
+) -> Decided | None:
     """Decide `action_id` in the database file at `path` as `ApprovalService.approve`
     (with the CLI's plan check: bind the current plan), `.reject` (with `reason`) or
-    `.cancel` would, and return the row as it left it; or None, with nothing changed:
-    then ask the service. `policy` None: no config file, so `Policy()`'s defaults."""
+    `.cancel` would, and return the row as it left it (and with `with_show`, what
+    `show --json` adds: its approvals and newest preview); or None, with nothing
+    changed: then ask the service. `policy` None: no config file, so `Policy()`'s
+    defaults."""
     if verb not in VERBS or (policy is not None and policy.rules):
         return None
     try:
@@ -76,6 +81,7 @@ def decide_file(
         reason=reason,
         event=lambda view: event_origin(verb, view),
         keep=_binds_no_plan if verb == "approve" else _any,
+        with_show=with_show,
     )
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from homelab_approvals.domain.views import ActionView
     from homelab_approvals.storage.database import Database
+    from homelab_approvals.storage.decided import Decided
     from homelab_approvals.storage.first_window import FirstWindow
 
 #: Backends by SQLAlchemy's backend name (the part of a URL's scheme before any "+").
@@ -133,7 +134,8 @@ def decide_fast(
     reason: str | None,
     event: Callable[[ActionView], tuple[str, str | None]],
     keep: Callable[[ActionView], bool],
-) -> ActionView | None:
+    with_show: bool = False,
+) -> Decided | None:
     """Decide one action in the database file at `path` the backend's fast way (no
     SQLAlchemy), or None with nothing changed (the caller then asks the service).
     See sqlite/fast_decision.py for what the arguments mean."""
@@ -148,4 +150,5 @@ def decide_fast(
         reason=reason,
         event=event,
         keep=keep,
+        with_show=with_show,
     )

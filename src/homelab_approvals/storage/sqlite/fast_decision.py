@@ -25,12 +25,20 @@ from pathlib import Path
 
 from homelab_approvals.domain.damaged import text_from_bytes
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.rows import ActionView
+from homelab_approvals.domain.rows import ActionView, Approval
 from homelab_approvals.storage import sql_files
 from homelab_approvals.storage.datetimes import sqlite_text
+from homelab_approvals.storage.decided import Decided
+from homelab_approvals.storage.preview_rows import PreviewRow
 from homelab_approvals.storage.sqlite.audit_triggers import EXPECTED, normalised
 from homelab_approvals.storage.sqlite.readonly import sqlite_uri, unwritable_reason
-from homelab_approvals.storage.sqlite.rows import TABLES, action_view
+from homelab_approvals.storage.sqlite.rows import (
+    APPROVAL_CONVERTERS,
+    PREVIEW_CONVERTERS,
+    TABLES,
+    action_view,
+    convert,
+)
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 SQL = sql_files.load(__package__, "decisions.sql")
@@ -48,12 +56,13 @@ def decide(
     reason: str | None,
     event: Callable[[ActionView], tuple[str, str | None]],
     keep: Callable[[ActionView], bool],
-) -> ActionView | None:
+    with_show: bool = False,
+) -> Decided | None:
     """Run the decision `statement` (a name in sql/decisions.sql: approve,
     approve_not_own, reject, cancel) on action `aid` as the service would, and return the
     row as it left it; or None, with nothing changed, when anything is unusual or
     `keep(row)` is false. `event(row)` gives the event's (from_status, command); its
-    reason is `reason`."""
+    reason is `reason`. `with_show`: read what `show --json` adds, too."""
     try:
         path = path.expanduser().absolute()
         info = path.stat()
@@ -73,7 +82,7 @@ def decide(
                 "at": sqlite_text(at),
                 "reason": reason,
             }
-            return _decide(conn, SQL[statement], params, event, keep)
+            return _decide(conn, SQL[statement], params, event, keep, with_show)
         finally:
             conn.close()
     except (OSError, ValueError, RuntimeError, KeyError, sqlite3.Error, StorageError):
@@ -86,7 +95,8 @@ def _decide(
     params: dict[str, object],
     event: Callable[[ActionView], tuple[str, str | None]],
     keep: Callable[[ActionView], bool],
-) -> ActionView | None:
+    with_show: bool,
+) -> Decided | None:
     conn.execute("BEGIN IMMEDIATE")
     committed = False
     try:
@@ -105,12 +115,26 @@ def _decide(
         from_status, command = event(view)
         values = {**params, "from_status": from_status, "to_status": view.status}
         conn.execute(SQL["event"], {**values, "command": command})
+        decided = _with_show(conn, view) if with_show else Decided(view)
         conn.execute("COMMIT")
         committed = True
-        return view
+        return decided
     finally:
         if not committed:
             conn.execute("ROLLBACK")
+
+
+def _with_show(conn: sqlite3.Connection, view: ActionView) -> Decided:
+    """The row, its approvals and its newest preview, as `show --json` reads them: the
+    state this decision commits (read under its lock, so nobody else's change is in it)."""
+    aid = {"aid": view.id}
+    approvals = tuple(
+        Approval._make(convert(row, APPROVAL_CONVERTERS))
+        for row in conn.execute(SQL["approvals"], aid)
+    )
+    row = conn.execute(SQL["latest_preview"], aid).fetchone()
+    preview = None if row is None else PreviewRow(*convert(row, PREVIEW_CONVERTERS))
+    return Decided(view, approvals, preview)
 
 
 def _schema_is_current(conn: sqlite3.Connection) -> bool:

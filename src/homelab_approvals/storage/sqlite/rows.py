@@ -63,6 +63,27 @@ def converters(columns: list[str]) -> list[Any]:
     ]
 
 
+#: The service's approvals query (actor, at) and the newest-preview query (the preview
+#: table's columns), column by column as their SQLAlchemy types read them;
+#: tests/test_cli_fast.py checks them against those types.
+APPROVAL_CONVERTERS = (stored_text, utc_from_stored)
+PREVIEW_CONVERTERS = (
+    _as_is,
+    _as_is,
+    utc_from_stored,
+    _as_is,
+    _as_is,
+    _as_is,
+    _as_is,
+    _as_is,
+    _as_is,
+)
+
+
+def convert(row: tuple[Any, ...], converters: tuple[Any, ...]) -> list[Any]:
+    return [f(v) for f, v in zip(converters, row, strict=True)]
+
+
 def action_view(columns: list[str], row: tuple[Any, ...]) -> ActionView:
     """One action row (`columns` named as ActionView's fields) as the service's view."""
     convert = converters(columns)

@@ -21,3 +21,14 @@ WHERE remediation_actions.id = :aid;
 
 -- name: event
 INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason, command) VALUES (:aid, :from_status, :to_status, :actor, :at, :reason, :command);
+
+-- name: approvals
+SELECT action_events.actor, action_events.at 
+FROM action_events 
+WHERE action_events.action_id = :aid AND action_events.from_status = 'pending' AND (action_events.to_status = 'pending' OR action_events.to_status = 'approved') AND action_events.actor != 'auto' ORDER BY action_events.id;
+
+-- name: latest_preview
+SELECT approval_previews.id, approval_previews.action_id, approval_previews.taken_at, approval_previews.probe_command, approval_previews.exit_code, approval_previews.output, approval_previews.error, approval_previews."plan", approval_previews.digest 
+FROM approval_previews 
+WHERE approval_previews.action_id = :aid ORDER BY approval_previews.id DESC
+ LIMIT 1 OFFSET 0;
