@@ -373,6 +373,8 @@ _LINES = [
     "approve 5 --json",
     "approve --json 5",
     "--operator carol reject --json 5 --reason=why",
+    "show 5 --json",
+    "--db x.db show --json #5",
     # Everything below is argparse's to read (or refuse).
     "reject 5 --reason=--why",
     "approve 0",
@@ -385,6 +387,11 @@ _LINES = [
     "approve +4",
     "approve 5 --expect-preview abc",
     "approve 5 --json --json",
+    "show 5",
+    "show 5 --follow",
+    "show 5 --json --follow",
+    "show 5 --json --reason x",
+    "show 5 6 --json",
     "approve 5 --json=yes",
     "--db approve 5",
     "--db= approve 5",
@@ -422,7 +429,8 @@ def test_the_pre_parse_agrees_with_argparse(line: str) -> None:
     except (UsageError, SystemExit) as refused:
         pytest.fail(f"the fast path took what argparse refuses: {refused}")
     assert args.command == call.verb
-    assert args.action_ids == [call.action_id]
+    ids = [args.action_id] if call.verb == "show" else args.action_ids
+    assert ids == [call.action_id]
     assert getattr(args, "reason", None) == call.reason
     assert (args.db, args.config, args.operator) == (call.db, call.config, call.operator)
     assert args.json == call.json
@@ -552,3 +560,31 @@ def test_the_converters_are_what_the_column_types_read() -> None:
                 assert convert is stored_text, column
             else:
                 assert convert not in (utc_from_stored, stored_text), column
+
+
+# -- show ID --json: the same bytes as the service path, without SQLAlchemy --------------
+
+
+def test_show_json_reads_without_sqlalchemy_and_prints_the_same_bytes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "approvals.db"
+    ids = _with_previews_and_damage(path)
+    config = tmp_path / "config.toml"
+    for text in ("", "[rules.restart_service]\napprovals = 2\n"):
+        config.write_text(text, encoding="utf-8")
+        if text:  # a vote, so the approvals list has one entry short of the quorum
+            vote = ["--config", str(config), "--operator", "erin", "approve"]
+            _cli(env, "--db", str(path), *vote, str(ids["restart"]))
+        for aid in ids.values():
+            argv = ["--db", str(path), "--config", str(config), "show", str(aid), "--json"]
+            out, loaded, err = _cli(env, *argv)
+            assert (loaded, err) == (False, "")
+            assert (out, err) == _slow(env, *argv)[::2]
+            assert out.endswith("\nexit 0")
+    restart = ["--db", str(path), "--config", str(config), "show", str(ids["restart"])]
+    assert '"approvals_required": 2' in _cli(env, *restart, "--json")[0]
+    # Not found: the ordinary path words it.
+    out, loaded, err = _cli(env, "--db", str(path), "show", "999", "--json")
+    assert (out.splitlines()[-1], loaded) == ("exit 3", True)
+    assert "NOT_FOUND" in err

@@ -1,11 +1,12 @@
-"""`approve|reject|cancel ID` without argparse, the commands, the service or SQLAlchemy,
-when it can.
+"""`approve|reject|cancel ID` and `show ID --json` without argparse, the commands, the
+service or SQLAlchemy, when it can.
 
 A CLI decision spent most of its start-up importing. So before anything else, main.py
 hands the words here. A command line of exactly this shape is decided here:
 
     [--db PATH] [--config PATH] [--operator NAME] approve|cancel ID [--json]
     [--db PATH] [--config PATH] [--operator NAME] reject ID --reason TEXT [--json]
+    [--db PATH] [--config PATH] [--operator NAME] show ID --json
 
 (each option at most once, in any order within its place, `--opt=value` or `--opt
 value`). It reads the config only when there is one with something in it, and decides
@@ -23,12 +24,14 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from homelab_approvals.service.policy import Policy
     from homelab_approvals.storage.decided import Decided
 
 #: The global options the fast path takes, by their attribute name in argparse's result.
 _GLOBALS = {"--db": "db", "--config": "config", "--operator": "operator"}
-_VERBS = ("approve", "reject", "cancel")
+_VERBS = ("approve", "reject", "cancel", "show")
 _MAX_ID = 2**63 - 1  # as parser.action_id: SQLite integers are signed 64-bit
 
 
@@ -72,6 +75,8 @@ def parse(words: list[str]) -> FastCall | None:
             at += 1
     if len(ids) != 1 or (verb == "reject") != ("reason" in options):
         return None
+    if verb == "show" and "json" not in options:
+        return None  # show's page (events, the bound plan): the commands print it
     action_id = _action_id(ids[0])
     return None if action_id is None else FastCall(verb, action_id, options)
 
@@ -109,12 +114,49 @@ def _action_id(word: str) -> int | None:
     return value if 1 <= value <= _MAX_ID else None
 
 
-def decide_fast(words: list[str]) -> int | None:
-    """The exit status of the decision the words ask for, done the fast way; or None,
-    with nothing changed: then the ordinary path runs."""
+def run_fast(words: list[str]) -> int | None:
+    """The exit status of the decision (or `show --json`) the words ask for, done the
+    fast way; or None, with nothing changed: then the ordinary path runs."""
     call = parse(words)
     if call is None:
         return None
+    from homelab_approvals.domain.errors import ApprovalsError
+    from homelab_approvals.storage.paths import resolve_db_path
+
+    try:
+        found, policy = _config(call)
+        path = resolve_db_path(call.db)
+    except ApprovalsError:
+        return None  # the ordinary path says it in its words
+    if not found:
+        return None
+    if call.verb == "show":
+        return _show(path, call.action_id, policy)
+    return _decide(call, path, policy)
+
+
+def _config(call: FastCall) -> tuple[bool, Policy | None]:
+    """(False, None) when the ordinary path must judge the config (one named but
+    missing); else the policy, None meaning the defaults (no file, or nothing in it)."""
+    from homelab_approvals.service.config_file import (
+        CONFIG_ENV,
+        is_blank,
+        read_bounded,
+        resolve_config_path,
+    )
+
+    config_path = resolve_config_path(call.config)
+    raw = read_bounded(config_path)
+    if raw is None and (call.config or os.environ.get(CONFIG_ENV)):
+        return False, None  # the ordinary path refuses it, in its words
+    if raw is None or is_blank(raw):
+        return True, None
+    from homelab_approvals.service.config import config_from_bytes
+
+    return True, config_from_bytes(raw, config_path).policy
+
+
+def _decide(call: FastCall, path: Path, policy: Policy | None) -> int | None:
     from homelab_approvals.cli.results import (
         approved_line,
         cancelled_line,
@@ -122,28 +164,11 @@ def decide_fast(words: list[str]) -> int | None:
         rejected_line,
     )
     from homelab_approvals.domain.errors import ApprovalsError
-    from homelab_approvals.service.config_file import (
-        CONFIG_ENV,
-        is_blank,
-        read_bounded,
-        resolve_config_path,
-    )
     from homelab_approvals.service.fast_approval import decide_file
     from homelab_approvals.service.identity import resolve_actor
-    from homelab_approvals.storage.paths import resolve_db_path
 
     try:
-        config_path = resolve_config_path(call.config)
-        raw = read_bounded(config_path)
-        if raw is None and (call.config or os.environ.get(CONFIG_ENV)):
-            return None  # a config named but missing: the ordinary path refuses it
-        policy = None  # no file, or nothing in it: the defaults
-        if raw is not None and not is_blank(raw):
-            from homelab_approvals.service.config import config_from_bytes
-
-            policy = config_from_bytes(raw, config_path).policy
         actor = resolve_actor(call.operator)
-        path = resolve_db_path(call.db)
     except ApprovalsError:
         return None  # the ordinary path says it in its words
     decided = decide_file(
@@ -174,8 +199,20 @@ def decide_fast(words: list[str]) -> int | None:
     return committed(write_line)
 
 
+def _show(path: Path, action_id: int, policy: Policy | None) -> int | None:
+    """`show ID --json`, read without SQLAlchemy; None: the commands show it."""
+    from homelab_approvals.cli.output import write_json
+    from homelab_approvals.service.fast_approval import show_file
+
+    shown = show_file(path, action_id)
+    if shown is None:
+        return None
+    write_json(_shown_json(shown, policy))
+    return 0
+
+
 def _shown_json(decided: Decided, policy: Policy | None) -> dict[str, object]:
-    """What `show --json` prints for the decided action (the commands' --json result)."""
+    """What `show --json` prints for the action (a decision's --json result, too)."""
     from homelab_approvals.cli.output import shown_json
     from homelab_approvals.domain.views import ApprovalTally
     from homelab_approvals.service.policy import Policy

@@ -24,9 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # error reaches a JSON-reading script as JSON.
     as_json = "--json" in args_list[: _end_of_options(args_list)]
     try:
-        from homelab_approvals.cli.fast import decide_fast
+        from homelab_approvals.cli.fast import run_fast
 
-        status = decide_fast(args_list)  # None: not its case, and nothing was changed
+        status = run_fast(args_list)  # None: not its case, and nothing was changed
         if status is None:
             from homelab_approvals.cli.parser import build_parser
 

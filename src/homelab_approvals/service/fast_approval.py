@@ -29,7 +29,7 @@ from homelab_approvals.domain.enums import PLAN_BOUND_TYPES
 from homelab_approvals.domain.errors import ValidationError
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.service.decision_events import event_origin
-from homelab_approvals.storage.backends import decide_fast
+from homelab_approvals.storage.backends import decide_fast, read_shown_fast
 
 if TYPE_CHECKING:
     from homelab_approvals.domain.views import ActionView
@@ -83,6 +83,16 @@ def decide_file(
         keep=_binds_no_plan if verb == "approve" else _any,
         with_show=with_show,
     )
+
+
+def show_file(path: Path, action_id: int) -> Decided | None:
+    """What `show ID --json` shows of the database file at `path` (the action, its
+    approvals, its newest preview), read without SQLAlchemy; or None: ask the service."""
+    try:
+        aid = validation.action_id(action_id)
+    except ValidationError:
+        return None
+    return read_shown_fast(path, aid)
 
 
 def _binds_no_plan(action: ActionView) -> bool:

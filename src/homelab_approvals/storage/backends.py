@@ -152,3 +152,11 @@ def decide_fast(
         keep=keep,
         with_show=with_show,
     )
+
+
+def read_shown_fast(path: Path, aid: int) -> Decided | None:
+    """What `show ID --json` reads of the database file at `path`, the backend's fast way
+    (no SQLAlchemy), or None (the caller then asks the service)."""
+    from homelab_approvals.storage.sqlite.fast_decision import read_shown
+
+    return read_shown(path, aid)

@@ -1,4 +1,5 @@
-"""The CLI's decision on one action in a SQLite file, without SQLAlchemy.
+"""The CLI's decision on one action in a SQLite file, without SQLAlchemy (and
+`show ID --json`, which reads what a decision with --json prints).
 
 Importing SQLAlchemy and building its statements took a CLI decision 0.4-0.6 s before it
 touched the database; the transaction itself takes milliseconds. So for the common case
@@ -122,6 +123,38 @@ def _decide(
     finally:
         if not committed:
             conn.execute("ROLLBACK")
+
+
+def read_shown(path: Path, aid: int) -> Decided | None:
+    """What `show ID --json` reads (the row, its approvals, its newest preview), in one
+    read transaction that changes nothing; or None when anything is unusual or there is
+    no such action (the ordinary path then says so in its words)."""
+    try:
+        path = path.expanduser().absolute()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or unwritable_reason(path):
+            return None  # the ordinary path's read-only opening has its own rules
+        conn = sqlite3.connect(
+            sqlite_uri(path, {"mode": "rw"}), uri=True, isolation_level=None, timeout=0
+        )
+        try:
+            conn.text_factory = text_from_bytes  # as the ordinary path's connections
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only = ON")  # this reader never writes
+            conn.execute("BEGIN")  # one snapshot for the check and the reads
+            try:
+                if not _schema_is_current(conn):
+                    return None
+                cursor = conn.execute(SQL["one_action"], {"aid": aid})
+                columns = [column[0] for column in cursor.description]
+                row = cursor.fetchone()
+                return None if row is None else _with_show(conn, action_view(columns, row))
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except (OSError, ValueError, RuntimeError, sqlite3.Error, StorageError):
+        return None
 
 
 def _with_show(conn: sqlite3.Connection, view: ActionView) -> Decided:
