@@ -40,6 +40,8 @@ PG_KEYS = (
     "pg_contention_errors",
     "pg_propagation_ms_p50",
     "pg_propagation_ms_p95",
+    "pg_screen_propagation_ms_p50",
+    "pg_screen_propagation_ms_p95",
 )
 
 # Plain psycopg runs the service's approve transaction: the same SQL text (compiled from
