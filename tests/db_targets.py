@@ -4,6 +4,7 @@ fixture, tests/conftest.py), and how to open it, name it to the CLI, or look ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +35,44 @@ class DbTarget:
             return open_database(self.path, **options)
         return open_database(url=self.url, **options)
 
+    def _engine_url(self) -> str:
+        if self.path is not None:
+            return f"sqlite:///{self.path}"
+        return str(self.url).replace("postgresql://", "postgresql+psycopg://", 1)
+
     def execute(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
         """Plain SQL on a connection of its own, committed (as another tool would write):
         rows in states the service cannot reach, or a look at what was stored."""
         from sqlalchemy import create_engine, text
 
-        if self.path is not None:
-            engine = create_engine(f"sqlite:///{self.path}")
-        else:
-            engine = create_engine(
-                str(self.url).replace("postgresql://", "postgresql+psycopg://", 1)
-            )
+        engine = create_engine(self._engine_url())
         try:
             with engine.begin() as conn:
                 result = conn.execute(text(statement), params)
                 return [tuple(row) for row in result] if result.returns_rows else []
         finally:
             engine.dispose()
+
+    def rows(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        """`execute`'s rows as dicts, each stored time in HomelabCmd's SQLite text form
+        ("2026-11-27 10:02:00.000000"), so one assertion checks what either backend
+        stored. Only a naive time (`timestamp without time zone`, naive UTC as HomelabCmd
+        keeps it) is rendered so: anything else stays as read, and fails the assertion."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self._engine_url())
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(statement), params)
+                return [
+                    {key: _as_stored_text(value) for key, value in row.items()}
+                    for row in result.mappings()
+                ]
+        finally:
+            engine.dispose()
+
+
+def _as_stored_text(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value

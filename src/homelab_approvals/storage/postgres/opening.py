@@ -49,6 +49,7 @@ def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> D
             backend,
             read_only=reason is not None,
             read_only_reason=reason,
+            largest_id=2**31 - 1,  # HomelabCmd's `integer` ids
             reopen=lambda: open_url(url, label, read_only=read_only, listen=listen),
         )
         db.audit_repairs = ensure_schema(db)
