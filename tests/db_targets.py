@@ -53,6 +53,14 @@ class DbTarget:
         finally:
             engine.dispose()
 
+    def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Every action and event row: equal before and after proves a call changed
+        nothing."""
+        return (
+            self.execute("SELECT * FROM remediation_actions ORDER BY id"),
+            self.execute("SELECT * FROM action_events ORDER BY id"),
+        )
+
     def rows(self, statement: str, **params: Any) -> list[dict[str, Any]]:
         """`execute`'s rows as dicts, each stored time in HomelabCmd's SQLite text form
         ("2026-11-27 10:02:00.000000"), so one assertion checks what either backend
