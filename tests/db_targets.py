@@ -61,6 +61,26 @@ class DbTarget:
             self.execute("SELECT * FROM action_events ORDER BY id"),
         )
 
+    def dump(self) -> list[Any]:
+        """Every table and row (on SQLite, every schema object too): equal dumps mean
+        nothing changed, not even a table created."""
+        if self.path is not None:
+            import sqlite3
+
+            conn = sqlite3.connect(self.path)
+            try:
+                return list(conn.iterdump())
+            finally:
+                conn.close()
+        tables = [
+            name
+            for (name,) in self.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        ]
+        return [(name, self.execute(f'SELECT * FROM "{name}" ORDER BY 1')) for name in tables]
+
     def rows(self, statement: str, **params: Any) -> list[dict[str, Any]]:
         """`execute`'s rows as dicts, each stored time in HomelabCmd's SQLite text form
         ("2026-11-27 10:02:00.000000"), so one assertion checks what either backend
