@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from db_targets import DbTarget
 from homelab_approvals.domain.errors import DatabaseBusy
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage.schema import SCHEMA_VERSION
+from pg_support import PgServer
 
 PYTHON = sys.executable
 
@@ -421,23 +423,26 @@ def test_cli_random_bytes_is_one_line_exit_1_and_untouched(
     assert listing(tmp_path) == before
 
 
+def everything(target: DbTarget, folder: Path) -> object:
+    """All a command could change: the database's rows and schema, and on SQLite every
+    file beside it too (owner, mode, bytes)."""
+    return (target.dump(), listing(folder)) if target.path is not None else target.dump()
+
+
 def test_cli_newer_schema_is_refused_and_nothing_changes(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, db_target: DbTarget, env: dict[str, str]
 ) -> None:
-    path = tmp_path / "approvals.db"
-    seed(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE approvals_schema SET version = ?", (SCHEMA_VERSION + 7,))
-    conn.close()
-    before = listing(tmp_path)
+    seed(db_target)
+    db_target.execute("UPDATE approvals_schema SET version = :v", v=SCHEMA_VERSION + 7)
+    before = everything(db_target, tmp_path)
     argvs = [
-        ["--db", str(path), *a] for a in (["list"], ["approve", "1"], ["--read-only", "events"])
+        [*db_target.cli_args, *a] for a in (["list"], ["approve", "1"], ["--read-only", "events"])
     ]
     for result in cli_batch(argvs, env):
         assert result.returncode == 1
         line = one_error_line(result, "DATABASE_ERROR")
         assert f"version {SCHEMA_VERSION + 7} is newer" in line
-    assert listing(tmp_path) == before
+    assert everything(db_target, tmp_path) == before
 
 
 def test_cli_creates_a_missing_folder_private(tmp_path: Path, env: dict[str, str]) -> None:
@@ -450,22 +455,21 @@ def test_cli_creates_a_missing_folder_private(tmp_path: Path, env: dict[str, str
 
 
 def test_cli_read_only_by_choice_leaves_no_files_behind(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, db_target: DbTarget, env: dict[str, str]
 ) -> None:
-    path = tmp_path / "approvals.db"
-    seed(path)
-    before = listing(tmp_path)
+    seed(db_target)
+    before = everything(db_target, tmp_path)
     listed, refused = cli_batch(
         [
-            ["--db", str(path), "--read-only", "list"],
-            ["--db", str(path), "--read-only", "approve", "1"],
+            [*db_target.cli_args, "--read-only", "list"],
+            [*db_target.cli_args, "--read-only", "approve", "1"],
         ],
         env,
     )
     assert listed.returncode == 0, listed.stderr
     assert refused.returncode == 1
     assert "read-only" in one_error_line(refused, "DATABASE_ERROR")
-    assert listing(tmp_path) == before
+    assert everything(db_target, tmp_path) == before
 
 
 # -- a user who may read but not write ---------------------------------------------------------
@@ -506,8 +510,10 @@ DECISIONS = [
 ]
 
 
-def _reads_work_decisions_fail(path: Path, env: dict[str, str], user: str, *, expect: str) -> None:
-    db = ["--db", str(path), "--operator", "alice"]
+def _reads_work_decisions_fail(
+    where: Path | list[str], env: dict[str, str], user: str | None, *, expect: str
+) -> None:
+    db = [*(["--db", str(where)] if isinstance(where, Path) else where), "--operator", "alice"]
     reads = [[*db, "list", "--json"], [*db, "show", "1"], [*db, "events", "--json"]]
     results = cli_batch([*reads, *([*db, *argv] for argv in DECISIONS)], env, user=user)
     listed, shown, events, *decisions = results
@@ -565,6 +571,34 @@ def test_a_reader_who_cannot_write_the_file_or_folder(
     # Whatever the journal, the reader created no file of its own.
     reader_uid = pwd.getpwnam(nobody).pw_uid
     assert [p.name for p in folder.iterdir() if p.stat().st_uid == reader_uid] == []
+
+
+def test_a_postgresql_role_that_may_only_read(
+    pg_server: PgServer, env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL's reader who cannot write: a role granted SELECT alone. Every read
+    works; every change is refused in one line, before anything is tried."""
+    url = pg_server.fresh()
+    request.addfinalizer(lambda: pg_server.drop_url(url))
+    target = DbTarget("postgresql", url=url)
+    seed(target)
+    role = f"approvals_reader_{os.getpid()}"
+    database = str(make_url(url).database)
+    target.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-secret'")
+    try:
+        target.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+        target.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        before = rows(target)
+        reader = pg_server.url_for(database, user=role, password="reader-secret")
+        _reads_work_decisions_fail(
+            ["--database-url", reader], env, None, expect=f"the role {role} may not change"
+        )
+        assert rows(target) == before
+        assert_consistent(target)
+    finally:
+        target.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+        target.execute(f'REVOKE ALL ON DATABASE "{database}" FROM {role}')
+        target.execute(f"DROP ROLE {role}")
 
 
 @pytest.mark.slow
