@@ -88,6 +88,7 @@ def pg_server() -> Iterator[PgServer]:
     server = PgServer(require_server())
     server.create_template()
     yield server
+    server.drop_spares()
     server.drop(server.template)
 
 
@@ -97,6 +98,8 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
         yield DbTarget(backend, path=tmp_path / "approvals.db")
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    url = server.fresh()
-    yield DbTarget(backend, url=url)
-    server.drop_url(url)
+    url = server.checkout()  # fresh, or recycled exactly as fresh (pg_support.py)
+    target = DbTarget(backend, url=url)
+    yield target
+    target.close()
+    server.checkin(url)

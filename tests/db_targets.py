@@ -3,7 +3,9 @@ fixture, tests/conftest.py), and how to open it, name it to the CLI, or look ins
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ class DbTarget:
     backend: str
     path: Path | None = None
     url: str | None = None
+    #: PostgreSQL's engine for `execute`, kept: a connection costs tens of ms there.
+    _engine: Any = field(default=None, repr=False, compare=False)
 
     @property
     def location(self) -> str:
@@ -40,18 +44,38 @@ class DbTarget:
             return f"sqlite:///{self.path}"
         return str(self.url).replace("postgresql://", "postgresql+psycopg://", 1)
 
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """One committed transaction. On SQLite a new engine each time, so no connection
+        of ours stays open on the file between calls."""
+        from sqlalchemy import create_engine
+
+        if self.path is not None:
+            engine = create_engine(self._engine_url())
+            try:
+                with engine.begin() as conn:
+                    yield conn
+            finally:
+                engine.dispose()
+            return
+        if self._engine is None:
+            self._engine = create_engine(self._engine_url())
+        with self._engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def execute(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
         """Plain SQL on a connection of its own, committed (as another tool would write):
         rows in states the service cannot reach, or a look at what was stored."""
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import text
 
-        engine = create_engine(self._engine_url())
-        try:
-            with engine.begin() as conn:
-                result = conn.execute(text(statement), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            engine.dispose()
+        with self._connection() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
 
     def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every action and event row: equal before and after proves a call changed
@@ -86,18 +110,14 @@ class DbTarget:
         ("2026-11-27 10:02:00.000000"), so one assertion checks what either backend
         stored. Only a naive time (`timestamp without time zone`, naive UTC as HomelabCmd
         keeps it) is rendered so: anything else stays as read, and fails the assertion."""
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import text
 
-        engine = create_engine(self._engine_url())
-        try:
-            with engine.begin() as conn:
-                result = conn.execute(text(statement), params)
-                return [
-                    {key: _as_stored_text(value) for key, value in row.items()}
-                    for row in result.mappings()
-                ]
-        finally:
-            engine.dispose()
+        with self._connection() as conn:
+            result = conn.execute(text(statement), params)
+            return [
+                {key: _as_stored_text(value) for key, value in row.items()}
+                for row in result.mappings()
+            ]
 
 
 def _as_stored_text(value: Any) -> Any:
