@@ -36,6 +36,8 @@ PG_KEYS = (
     "pg_contention_errors",
     "pg_propagation_ms_p50",
     "pg_propagation_ms_p95",
+    "pg_screen_propagation_ms_p50",
+    "pg_screen_propagation_ms_p95",
 )
 
 # The service's transaction written by hand for psycopg: the conditional UPDATE, the row

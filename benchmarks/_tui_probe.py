@@ -4,8 +4,10 @@
 
 It runs the real app on DB as operator "bench", started exactly as the CLI's `tui`
 command starts it (`console_app`, which draws a first window read without SQLAlchemy when
-it can), under `App.run_test()` at 80x24. It reports on stdout, one JSON object a line,
-first when the app is built:
+it can), under `App.run_test()` at 80x24. DB may be a PostgreSQL URL: then the database
+is opened first, as the CLI's `--database-url ... tui` does.
+
+It reports on stdout, one JSON object a line, first when the app is built:
 
     {"event": "started", "t": <process start>, "imported": ..., "opened": <app built: its
      first window read, or the database opened>}
@@ -47,7 +49,7 @@ from homelab_approvals.tui.collector import pause_collector  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db", type=Path)
+    parser.add_argument("db")
     parser.add_argument("--idle", type=float, default=0.0)
     parser.add_argument("--exit-when-full", action="store_true")
     return parser.parse_args(argv)
@@ -56,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # What the CLI's console command does before it imports Textual (cli/commands.py).
 ARGS = parse_args()
 pause_collector()
-FIRST_WINDOW = read_in_background(ARGS.db)
+URL = "://" in ARGS.db
+FIRST_WINDOW = None if URL else read_in_background(Path(ARGS.db))
 
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
@@ -131,8 +134,14 @@ class Probe:
 
 
 async def main(args: argparse.Namespace = ARGS) -> None:
-    # As `homelab-approvals --db DB tui` does.
-    app = console_app(args.db, "bench", first_window=FIRST_WINDOW)
+    if URL:  # as `homelab-approvals --database-url URL tui` does
+        from homelab_approvals.service import ApprovalService
+        from homelab_approvals.storage import open_database
+
+        service = ApprovalService(open_database(url=args.db))
+        app = ApprovalsApp(service, "bench", owns_database=True)
+    else:  # as `homelab-approvals --db DB tui` does
+        app = console_app(Path(args.db), "bench", first_window=FIRST_WINDOW)
     opened = time.monotonic()
     probe = Probe(app.window)
     probe.install()

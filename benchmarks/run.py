@@ -108,6 +108,13 @@ TARGETS: dict[str, tuple[str, str, str, Callable[[float], bool] | None]] = {
         "<= 100",
         lambda v: v <= 100,
     ),
+    "pg_screen_propagation_ms_p50": ("PostgreSQL: commit -> on screen, p50", "ms", "", None),
+    "pg_screen_propagation_ms_p95": (
+        "PostgreSQL: commit -> on screen, p95",
+        "ms",
+        "<= 100",
+        lambda v: v <= 100,
+    ),
 }
 
 #: How long to wait for the headless app to show a change before calling the run broken.
@@ -127,6 +134,7 @@ class Sizes:
     console_pending: int
     first_screen_runs: int
     propagation_samples: int
+    pg_screen_samples: int  # PostgreSQL: commits by another connection, timed on screen
     idle_seconds: float
     executor_claims: int
     executor_idle_seconds: float
@@ -144,6 +152,7 @@ FULL = Sizes(
     console_pending=10_000,
     first_screen_runs=3,
     propagation_samples=20,
+    pg_screen_samples=50,
     idle_seconds=10.0,
     executor_claims=50,
     executor_idle_seconds=60.0,
@@ -160,6 +169,7 @@ QUICK = Sizes(
     console_pending=300,
     first_screen_runs=1,
     propagation_samples=3,
+    pg_screen_samples=3,
     idle_seconds=1.0,
     executor_claims=3,
     executor_idle_seconds=1.0,
@@ -416,7 +426,7 @@ def _decided(path: Path) -> int:
 class ProbeProcess:
     """A headless console in its own process; its JSON lines arrive on a queue."""
 
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path | str, *args: str) -> None:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, str(PROBE), str(db), *args],
@@ -480,7 +490,7 @@ class ProbeProcess:
 
 
 @contextmanager
-def probe(db: Path, *args: str) -> Iterator[ProbeProcess]:
+def probe(db: Path | str, *args: str) -> Iterator[ProbeProcess]:
     process = ProbeProcess(db, *args)
     try:
         yield process
@@ -653,7 +663,44 @@ def measure_postgres(url: str, folder: Path, sizes: Sizes) -> dict[str, Any]:
     )
     log("PostgreSQL: propagation by notification ...")
     results.update(_pg.measure_propagation(url, folder, sizes.propagation_samples * 5))
+    log("PostgreSQL: propagation onto a console's screen ...")
+    results.update(measure_pg_console(url, folder, sizes))
     return results
+
+
+def measure_pg_console(admin_url: str, folder: Path, sizes: Sizes) -> dict[str, Any]:
+    """A headless console on PostgreSQL in its own process; this process commits one
+    decision at a time on its own connection, at random moments: commit -> the row gone
+    from the console's screen (its LISTEN connection woken by the notification)."""
+    total, pending = sizes.pg_screen_samples * 10, sizes.pg_screen_samples * 2
+    source = _dbgen.build(folder / "pg-console.db", total=total, pending=pending)
+    name = f"bench_pg_console_{os.getpid()}"  # the server may be shared: a name of its own
+    url = _pg.fresh_database(admin_url, name, source)
+    db = open_database(url=url)
+    service = ApprovalService(db)
+    window = list(_dbgen.pending_ids(total, pending))
+    rng = random.Random(12)
+    latencies = []
+    try:
+        with probe(url) as app:
+            app.next("listening")
+            for _ in range(sizes.pg_screen_samples):
+                time.sleep(rng.uniform(0.05, 0.4))
+                action_id = rng.choice(window)
+                service.approve(action_id, "bench-other-host")
+                committed = time.monotonic()
+                window.remove(action_id)
+                seen = app.until_gone({action_id})
+                latencies.append((seen[-1]["t"] - committed) * 1000)
+            app.finish()
+    finally:
+        db.close()
+        _pg.drop(admin_url, name)
+    return {
+        "pg_screen_propagation_ms_p50": statistics.median(latencies),
+        "pg_screen_propagation_ms_p95": percentile(latencies, 95),
+        "_pg_screen_latencies": latencies,
+    }
 
 
 def machine() -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database
-from pg_support import PgServer, require_server
+from pg_support import PgServer, PrivateCluster, require_server
 
 
 @pytest.fixture
@@ -90,6 +90,14 @@ def pg_server() -> Iterator[PgServer]:
     yield server
     server.drop_spares()
     server.drop(server.template)
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivateCluster]:
+    """A PostgreSQL server of the module's own, to stop and start (never the shared one)."""
+    cluster = PrivateCluster()
+    yield cluster
+    cluster.remove()
 
 
 @pytest.fixture

@@ -7,10 +7,17 @@ they fail instead, so CI never passes without having run them."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import secrets
+import shutil
+import socket
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -155,16 +162,168 @@ class PgServer:
         if database:
             self.drop(database)
 
-    def restart(self) -> None:
-        """Restart the server (the cluster .ci/pg-cluster started): every connection drops."""
-        folder, bin_dir = os.environ.get(DIR_ENV), os.environ.get(BIN_ENV)
-        if not folder or not bin_dir:
-            pytest.skip(f"restarting needs the cluster's {DIR_ENV} and {BIN_ENV}")
-        command = [f"{bin_dir}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/server.log"]
-        command += ["-m", "fast", "-w", "restart"]
+
+# -- a private server of a test's own, to stop and start ----------------------------------------
+
+
+def _server_binaries() -> Path:
+    given = os.environ.get(BIN_ENV)
+    found = [Path(given)] if given else sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    for folder in reversed(found):
+        if (folder / "initdb").is_file():
+            return folder
+    reason = "no PostgreSQL server binaries (initdb) to start a private server"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; under CI=true the PostgreSQL cases must run", pytrace=False)
+    pytest.skip(reason)
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    """As .ci/pg-cluster: the server refuses to run as root, so it runs as nobody."""
+    if os.geteuid() == 0:
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return command
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of its own in a temporary folder (as .ci/pg-cluster makes
+    one), for tests that stop and start the server: the shared one serves everybody
+    else's tests. `server` makes and drops databases on it as `pg_server` does."""
+
+    def __init__(self) -> None:
+        self.bin = _server_binaries()
+        self.folder = Path(tempfile.mkdtemp(prefix="approvals-private-pg-"))
+        self.folder.chmod(0o755)
+        self.port = free_port()
+        password = secrets.token_hex(16)
+        (self.folder / "pwfile").write_text(password + "\n")
         if os.geteuid() == 0:
-            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-        # The server's output goes to its log: a pipe here would be held open by it.
-        subprocess.run(
-            command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
+            shutil.chown(self.folder, "nobody", "nogroup")
+            shutil.chown(self.folder / "pwfile", "nobody", "nogroup")
+        self._run(
+            [str(self.bin / "initdb"), "-D", str(self.data), "-U", "approvals",
+             f"--pwfile={self.folder / 'pwfile'}", "--auth-local=trust",
+             "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]
+        )  # fmt: skip
+        (self.folder / "pwfile").unlink()
+        self.admin_url = f"postgresql://approvals:{password}@127.0.0.1:{self.port}/postgres"
+        self.start()
+        self.server = PgServer(self.admin_url, template=f"approvals_private_{os.getpid()}")
+        self.server.create_template()
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def _run(self, command: list[str]) -> None:
+        # Output goes to a file: a pipe would be held open by the server it starts.
+        with (self.folder / "ctl.log").open("ab") as log:
+            subprocess.run(_as_owner(command), check=True, stdout=log, stderr=log, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
+             str(self.folder / "server.log"), "-w", "-t", "60", "start", "-o", options]
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server (fast: every session is ended)."""
+        self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def running(self) -> bool:
+        command = [str(self.bin / "pg_ctl"), "-D", str(self.data), "status"]
+        return subprocess.run(_as_owner(command), capture_output=True).returncode == 0
+
+    def remove(self) -> None:
+        if self.running():
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# -- a network between client and server that can be cut --------------------------------------
+
+
+class TcpProxy:
+    """A real TCP relay on a loopback port in front of the server. cut() drops every
+    relayed connection at once and refuses new ones (a cable pulled, a VPN gone), until
+    restore(). `url(u)` is `u` pointed through the relay."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._cut = False
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name="proxy accept").start()
+
+    def url(self, url: str) -> str:
+        return (
+            make_url(url)
+            .set(host="127.0.0.1", port=self.port)
+            .render_as_string(hide_password=False)
         )
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                refused = self._cut or self._closed
+            if refused:
+                client.close()  # the server end of the network is gone
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(source, sink)
+
+    def _drop(self, *ends: socket.socket) -> None:
+        with self._lock:
+            for end in ends:
+                self._open.discard(end)
+        for end in ends:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            ends = list(self._open)
+        self._drop(*ends)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.cut()
+        self._listener.close()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pg_support import PgServer
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 KEYS = {
@@ -74,3 +76,28 @@ def test_quick_run_reports_every_key(tmp_path: Path) -> None:
     for key in KEYS:
         assert key in done.stdout
     assert "machine:" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_console_on_postgresql_is_timed(pg_server: PgServer) -> None:
+    """The PostgreSQL console's on-screen propagation (pg_screen_propagation_ms_*), on
+    --quick sizes: a headless console on a URL, commits from another connection."""
+    code = (
+        "import json, pathlib, sys, tempfile, run\n"
+        "with tempfile.TemporaryDirectory() as folder:\n"
+        "    found = run.measure_pg_console(sys.argv[1], pathlib.Path(folder), run.QUICK)\n"
+        "print(json.dumps(found))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, pg_server.admin_url],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(found["_pg_screen_latencies"]) == 3
+    assert 0 < found["pg_screen_propagation_ms_p50"] <= found["pg_screen_propagation_ms_p95"]

@@ -28,12 +28,11 @@ from homelab_approvals.storage import open_database
 from homelab_approvals.storage.backends import read_first_window, read_in_background
 from homelab_approvals.storage.first_window import FIRST_WINDOW, FirstWindow
 from homelab_approvals.storage.sqlite import backend as sqlite_backend
-from homelab_approvals.storage.sqlite.first_window import (
+from homelab_approvals.storage.sqlite.first_window import COUNTS_SQL, ROWS_SQL
+from homelab_approvals.storage.sqlite.rows import (
     BOOLEAN_COLUMNS,
-    COUNTS_SQL,
     DATETIME_COLUMNS,
     INTEGER_COLUMNS,
-    ROWS_SQL,
     TABLES,
     TRIGGERS,
 )

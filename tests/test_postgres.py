@@ -14,14 +14,26 @@ import pytest
 from psycopg import sql
 
 from homelab_approvals.cli.main import main
-from homelab_approvals.domain.errors import ConstraintRefused, StorageError
+from homelab_approvals.domain.enums import ActionType
+from homelab_approvals.domain.errors import ConstraintRefused, DatabaseUnreachable, StorageError
+from homelab_approvals.domain.probes import ProbeRun, probe_for
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.executions import Claim, ExecutionService
+from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage.copying import TABLES as COPIED_TABLES
 from homelab_approvals.storage.postgres.backend import LISTENER_NAME
 from homelab_approvals.storage.postgres.errors import translate
 from homelab_approvals.storage.version import SCHEMA_VERSION
-from pg_support import PgServer
+from pg_support import PgServer, PrivateCluster
+
+TRANSCRIPTS = Path(__file__).parent / "transcripts"
+APT_PROBE = probe_for(ActionType.APT_UPGRADE_ALL, None)
+assert APT_PROBE is not None
+
+
+def transcript(name: str) -> str:
+    return (TRANSCRIPTS / name).read_text()
 
 
 @pytest.fixture
@@ -229,19 +241,37 @@ def test_errors_are_one_line_and_never_show_the_password(pg_server: PgServer) ->
 
 
 def test_a_decision_while_the_server_is_down_fails_cleanly_and_recovers(
-    pg_service: ApprovalService, pg_server: PgServer
+    private_pg: PrivateCluster,
 ) -> None:
-    action = pg_service.create_action("pi-4", "restart_service", "nginx", actor="bob")
-    pg_server.restart()  # every connection in the pool is now dead
-    # The pool checks a connection before using it (pool_pre_ping): a restart costs
-    # nothing more than reconnecting.
-    view = pg_service.approve(action.id, "alice")
-    assert view.status == "approved"
-    assert [e.to_status for e in pg_service.list_events(action_id=action.id)] == [
-        "pending",
-        "approved",
-    ]
-    wait_for(lambda: _token_ok(pg_service.db), "the change feed never came back")
+    """On a server of the test's own: the shared one serves everybody else's tests."""
+    url = private_pg.server.fresh()
+    db = open_database(url=url)
+    try:
+        service = ApprovalService(db)
+        service.add_server("pi-4", "pi4.lan", paused=True)
+        action = service.create_action("pi-4", "restart_service", "nginx", actor="bob")
+        service.change_token()  # the listener is connected too
+        private_pg.stop()  # every connection in the pool is now dead
+        with pytest.raises(DatabaseUnreachable) as caught:
+            service.approve(action.id, "alice")
+        assert "\n" not in caught.value.message
+        with pytest.raises(DatabaseUnreachable):
+            service.change_token()
+        private_pg.start()
+        # A closed pooled connection is replaced at checkout (opening.py): a restart
+        # costs nothing more than reconnecting.
+        view = service.approve(action.id, "alice")
+        assert view.status == "approved"
+        assert [e.to_status for e in service.list_events(action_id=action.id)] == [
+            "pending",
+            "approved",
+        ]
+        wait_for(lambda: _token_ok(db), "the change feed never came back")
+    finally:
+        if not private_pg.running():
+            private_pg.start()
+        db.close()
+        private_pg.server.drop_url(url)
 
 
 def _token_ok(db: Database) -> bool:
@@ -382,6 +412,120 @@ def test_copy_to_postgresql_and_back_keeps_ids_times_and_events(
         assert (servers, actions[:3], events[:6]) == expected
     finally:
         returned.close()
+
+
+def _state(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of each of our tables that copy-to copies, by primary key."""
+    from sqlalchemy import inspect, select
+
+    found = {}
+    with db.reading() as conn:
+        present = set(inspect(conn).get_table_names())
+        for table in COPIED_TABLES:
+            if table.name in present:
+                stmt = select(*table.c).order_by(*table.primary_key.columns)
+                found[table.name] = [tuple(row) for row in conn.execute(stmt)]
+    return found
+
+
+def _filled_with_state(db: Database) -> None:
+    """A queue that has lived: a preview an approval was bound to, a newer one, a
+    request for another, live output, a claim, a heartbeat and a notification cursor."""
+    service = ApprovalService(db)
+    _filled(service)
+    upgrade = service.create_action("pi-4", "apt_upgrade_all", actor="bob")
+    plan = ProbeRun(0, transcript("apt-get-s-remove-zip.txt"))
+    service.request_preview(upgrade.id, "carol")
+    shown = service.record_preview(upgrade.id, APT_PROBE, plan)
+    service.approve(upgrade.id, "alice", plan=PlanCheck.expect(shown.digest))
+    service.record_preview(upgrade.id, APT_PROBE, ProbeRun(1, "", "E: lock held\n"))
+    executions = ExecutionService(db)
+    executions.heartbeat("exec-1", 30.0, service.clock())
+    assert executions.claim(upgrade.id, "exec-1") is not None
+    service.add_output(upgrade.id, [("stdout", "Reading package lists...\n"), ("stderr", "W: x\n")])
+    target = "ntfy:0123abcd"
+    service.notice_cursor(target)
+    service.acknowledge(target, service.latest_event_id())
+
+
+def test_copy_to_keeps_previews_bindings_claims_output_and_cursors_both_ways(
+    tmp_path: Path, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_path = tmp_path / "source.db"
+    source = open_database(source_path)
+    _filled_with_state(source)
+    expected = _state(source)
+    source.close()
+    assert all(expected[name] for name in expected), expected  # every table has rows
+    assert set(expected) == {table.name for table in COPIED_TABLES}
+
+    target = pg_server.fresh()
+    assert main(["--db", str(source_path), "copy-to", target]) == 0
+    out = capsys.readouterr().out
+    others = sum(len(rows) for name, rows in expected.items()
+                 if name not in ("servers", "remediation_actions", "action_events"))  # fmt: skip
+    assert f"events (and {others} rows of previews, runs and notification cursors)" in out
+    copied = open_database(url=target)
+    try:
+        assert _state(copied) == expected
+        # The bound plan and the newest preview are the same rows as before.
+        service = ApprovalService(copied)
+        upgrade = 4
+        bound = service.bound_preview(upgrade)
+        assert bound is not None
+        (binding,) = expected["approval_plan_bindings"]  # id, action, actor, at, digest, preview
+        assert binding[5] == 1
+        assert bound.digest == binding[4] == expected["approval_previews"][0][-1]
+        # Every numbered table's new rows follow on from the copied ids.
+        another = service.create_action("pi-4", "apt_upgrade_all", actor="bob")
+        assert another.id == 5
+        service.request_preview(another.id, "dave")
+        service.record_preview(another.id, APT_PROBE, ProbeRun(1, "", "E: lock held\n"))
+        service.add_output(upgrade, [("stdout", "done\n")])
+        after = _state(copied)
+        assert [row[0] for row in after["approval_preview_requests"]] == [1, 2]
+        assert [row[0] for row in after["approval_previews"]] == [1, 2, 3]
+        assert [row[0] for row in after["approval_output_chunks"]] == [1, 2, 3]
+    finally:
+        copied.close()
+
+    back = tmp_path / "back.db"
+    copied = open_database(url=target)
+    try:
+        forward = _state(copied)
+    finally:
+        copied.close()
+    assert main(["--database-url", target, "copy-to", f"sqlite:///{back}"]) == 0
+    returned = open_database(back)
+    try:
+        assert _state(returned) == forward
+    finally:
+        returned.close()
+
+
+def test_copy_to_refuses_a_destination_with_previews_and_copies_nothing(
+    tmp_path: Path, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_path = tmp_path / "source.db"
+    source = open_database(source_path)
+    _filled(ApprovalService(source))
+    source.close()
+    target = pg_server.fresh()
+    busy = open_database(url=target)
+    try:
+        with busy.writing() as conn:  # a stray row, of no action
+            conn.exec_driver_sql(
+                "INSERT INTO approval_preview_requests (action_id, requested_at, requested_by)"
+                " VALUES (7, now(), 'carol')"
+            )
+        before = _state(busy)
+        assert main(["--db", str(source_path), "copy-to", target]) == 1
+        err = capsys.readouterr().err
+        assert "already holds rows in approval_preview_requests" in err
+        assert err.count("\n") == 1
+        assert _state(busy) == before
+    finally:
+        busy.close()
 
 
 def test_copy_to_refuses_a_destination_with_actions_and_copies_nothing(

@@ -1,18 +1,17 @@
-"""Two-person approval and per-type approvers, through the service, on real SQLite files."""
+"""Two-person approval and per-type approvers, through the service, on real SQLite files
+and real PostgreSQL databases (`pytest.mark.backends`)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.errors import InvalidTransition, PermissionDenied
 from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.service.bulk import Decision
 from homelab_approvals.service.policy import TypeRule
-from homelab_approvals.storage import open_database
 
 TWO_PERSON = Policy(
     approvers=frozenset({"alice", "bob", "carol", "dave"}),
@@ -25,27 +24,28 @@ TWO_PERSON = Policy(
 )
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture
-def svc(db_path: Path) -> Iterator[ApprovalService]:
-    database = open_database(db_path)
+def svc(db_target: DbTarget) -> Iterator[ApprovalService]:
+    database = db_target.open()
     service = ApprovalService(database, TWO_PERSON)
     service.add_server("pi-4", "pi4.lan", paused=True)
     yield service
     database.close()
 
 
-def events(db_path: Path, action_id: int) -> list[tuple[str | None, str, str, str | None]]:
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(
-            "SELECT from_status, to_status, actor, reason FROM action_events "
-            "WHERE action_id = ? ORDER BY id",
-            (action_id,),
-        ).fetchall()
-    return [tuple(row) for row in rows]
+def events(db_target: DbTarget, action_id: int) -> list[tuple[object, ...]]:
+    return db_target.execute(
+        "SELECT from_status, to_status, actor, reason FROM action_events "
+        "WHERE action_id = :action_id ORDER BY id",
+        action_id=action_id,
+    )
 
 
 def test_two_votes_approve_and_the_second_voter_is_approved_by(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     action = svc.create_action("pi-4", "apt_upgrade_all", actor="robot")
     first = svc.approve(action.id, "alice")
@@ -55,7 +55,7 @@ def test_two_votes_approve_and_the_second_voter_is_approved_by(
     assert (tally.required, [a.actor for a in tally.approvals]) == (2, ["alice"])
     second = svc.approve(action.id, "bob")
     assert (second.status, second.approved_by) == ("approved", "bob")
-    assert events(db_path, action.id) == [
+    assert events(db_target, action.id) == [
         (None, "pending", "robot", None),
         ("pending", "pending", "alice", "approval 1 of 2"),
         ("pending", "approved", "bob", "approval 2 of 2"),
@@ -64,13 +64,13 @@ def test_two_votes_approve_and_the_second_voter_is_approved_by(
 
 
 def test_the_same_person_twice_is_a_conflict_and_changes_nothing(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     action = svc.create_action("pi-4", "apt_upgrade_all", actor="robot")
     svc.approve(action.id, "alice")
     with pytest.raises(InvalidTransition, match=r"^already approved by you: 1 of 2$"):
         svc.approve(action.id, "alice")
-    assert len(events(db_path, action.id)) == 2
+    assert len(events(db_target, action.id)) == 2
     assert svc.get_action(action.id).status == "pending"
 
 
@@ -82,7 +82,7 @@ def test_the_creator_may_not_vote_without_self_approval(svc: ApprovalService) ->
 
 
 def test_any_permitted_reject_ends_a_half_approved_action(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     action = svc.create_action("pi-4", "apt_upgrade_all", actor="robot")
     svc.approve(action.id, "alice")
@@ -98,12 +98,14 @@ def test_other_types_keep_one_approval(svc: ApprovalService) -> None:
     assert svc.approval_tally(action.id).required == 1
 
 
-def test_narrowed_approvers_forbid_that_type_only(svc: ApprovalService, db_path: Path) -> None:
+def test_narrowed_approvers_forbid_that_type_only(
+    svc: ApprovalService, db_target: DbTarget
+) -> None:
     update = svc.create_action("pi-4", "apt_update", actor="robot")
     for deny in (lambda: svc.approve(update.id, "bob"), lambda: svc.reject(update.id, "bob", "no")):
         with pytest.raises(PermissionDenied, match=r"rules\.apt_update\.approvers: alice"):
             deny()
-    assert len(events(db_path, update.id)) == 1
+    assert len(events(db_target, update.id)) == 1
     restart = svc.create_action("pi-4", "restart_service", "nginx", actor="robot")
     assert svc.approve(restart.id, "bob").status == "approved"
     assert svc.approve(update.id, "alice").approved_by == "alice"
@@ -142,8 +144,8 @@ def test_a_page_carries_the_votes_of_its_pending_rows(svc: ApprovalService) -> N
     }
 
 
-def test_without_rules_a_page_reads_no_votes(db_path: Path) -> None:
-    database = open_database(db_path)
+def test_without_rules_a_page_reads_no_votes(db_target: DbTarget) -> None:
+    database = db_target.open()
     try:
         service = ApprovalService(database)
         service.add_server("pi-4", "pi4.lan", paused=True)

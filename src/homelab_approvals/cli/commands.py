@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_approvals.cli import many, output
+from homelab_approvals.cli.cells import server_cell, text
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
-from homelab_approvals.cli.output import text, when, write_json
+from homelab_approvals.cli.output import when, write_json
 from homelab_approvals.cli.results import about as _about
 from homelab_approvals.cli.results import approved_line as _approved_line
+from homelab_approvals.cli.results import cancelled_line as _cancelled_line
 from homelab_approvals.cli.results import committed as _committed
+from homelab_approvals.cli.results import rejected_line as _rejected_line
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
@@ -70,11 +73,7 @@ def _print_action(s: Session, action: ActionView, sentence: str) -> int:
     return _committed(lambda: _print(sentence))
 
 
-def _with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
-    """An action's JSON with `preview`: {taken_at, exit_code, summary, plan, digest,
-    error}, or null when none was taken."""
-    shown["preview"] = preview.to_json() if preview else None
-    return shown
+_with_preview = output.with_preview
 
 
 # -- the console ----------------------------------------------------------------------------
@@ -319,18 +318,11 @@ def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str
     return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
-def _with_approvals(action: ActionView, tally: ApprovalTally) -> dict[str, object]:
-    """An action's JSON with `approvals_required` and `approvals` ({actor, at} each)."""
-    shown = output.as_dict(action)
-    shown["approvals_required"] = tally.required
-    shown["approvals"] = [output.as_dict(approval) for approval in tally.approvals]
-    return shown
-
-
 def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
     """What `show --json` prints: the action, its approvals and its preview."""
-    shown = _with_approvals(action, s.service.approval_tally(action.id))
-    return _with_preview(shown, s.service.get_preview(action.id))
+    return output.shown_json(
+        action, s.service.approval_tally(action.id), s.service.get_preview(action.id)
+    )
 
 
 def show(s: Session) -> int:
@@ -366,7 +358,7 @@ def _approvals_line(tally: ApprovalTally) -> str | None:
 
 def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
     """`show`'s key/value block. Fields HomelabCmd leaves empty are left out."""
-    server = output.server_cell(a)
+    server = server_cell(a)
     if a.server_label and a.server_label != a.server_id:
         server = f"{server} ({text(a.server_id)})"
     if a.server_paused:
@@ -389,7 +381,7 @@ def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
         ("stdout", a.stdout),
         ("stderr", a.stderr),
     ]
-    lines = [f"#{a.id}  {text(a.summary)} on {output.server_cell(a)}"]
+    lines = [f"#{a.id}  {text(a.summary)} on {server_cell(a)}"]
     for label, value in fields:
         if not value:
             continue
@@ -411,10 +403,7 @@ def _follow(s: Session, action: ActionView) -> int:
     """`show ID --follow`: the output of a run as it arrives (stdout to stdout, stderr to
     stderr, made inert), then how it ended. Exit 0 when it completed, 1 otherwise."""
     service = s.service
-    _print(
-        f"#{action.id} {text(action.summary)} on {output.server_cell(action)}: "
-        f"{text(action.status)}"
-    )
+    _print(f"#{action.id} {text(action.summary)} on {server_cell(action)}: {text(action.status)}")
     sys.stdout.flush()
     after, seen_any, token = 0, False, None
     while True:
@@ -486,11 +475,11 @@ def _approved(s: Session, action: ActionView) -> str:
 
 
 def _rejected(s: Session, action: ActionView) -> str:
-    return f"rejected {_about(action)}: {text(action.rejection_reason)}"
+    return _rejected_line(action)
 
 
 def _cancelled(s: Session, action: ActionView) -> str:
-    return f"cancelled {_about(action)} (now {text(action.status)})"
+    return _cancelled_line(action)
 
 
 def _decided_json(s: Session, action: ActionView) -> dict[str, object]:
@@ -625,8 +614,9 @@ def events(s: Session) -> int:
 
 
 def copy_to(s: Session) -> int:
-    """Copy the queue (servers, actions, events; ids and times as they are) into an empty
-    database: SQLite to PostgreSQL, or back."""
+    """Copy the queue (servers, actions, events, and our state about them: previews,
+    plan bindings, live output, executor claims, notification cursors; ids and times as
+    they are) into an empty database: SQLite to PostgreSQL, or back."""
     from homelab_approvals.storage import open_database
     from homelab_approvals.storage.copying import copy_database
 
@@ -638,9 +628,12 @@ def copy_to(s: Session) -> int:
         destination.close()
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+    state = ""
+    if copied.other_rows:
+        state = f" (and {copied.other_rows} rows of previews, runs and notification cursors)"
     _print(
         f"copied {copied.servers} servers, {copied.actions} actions and {copied.events} "
-        f"events to {text(destination.label)}"
+        f"events{state} to {text(destination.label)}"
     )
     return EXIT_OK
 

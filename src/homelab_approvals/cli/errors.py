@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TextIO
 
@@ -55,6 +54,8 @@ def report(error: ApprovalsError, *, as_json: bool) -> int:
     # The message may quote database text or user input: make it inert and single-line.
     message = visible(error.message)
     if as_json:
+        import json  # only here: the fast decision loads this module
+
         payload = {"error": {"code": error.code, "message": error.message}}
         _write(sys.stdout, json.dumps(payload, ensure_ascii=True) + "\n")
     _write(sys.stderr, f"error: {error.code}: {message}\n")

@@ -1,7 +1,11 @@
 """Entry point for `homelab-approvals` and `python -m homelab_approvals`.
 
 This is the one place that turns failures into exit statuses: every error, expected or not,
-ends as a single `error: CODE: message` line on stderr, never a traceback."""
+ends as a single `error: CODE: message` line on stderr, never a traceback.
+
+Little is imported at the top: a decision the fast path can make (cli/fast.py) never
+loads argparse, the commands or SQLAlchemy; --help, --version and usage errors never load
+the commands or SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -9,14 +13,6 @@ import io
 import sys
 from collections.abc import Sequence
 
-from homelab_approvals.cli.errors import (
-    EXIT_ERROR,
-    InternalError,
-    Interrupted,
-    report,
-)
-from homelab_approvals.cli.output import discard_stdout
-from homelab_approvals.cli.parser import build_parser
 from homelab_approvals.domain.errors import ApprovalsError
 
 
@@ -28,17 +24,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # error reaches a JSON-reading script as JSON.
     as_json = "--json" in args_list[: _end_of_options(args_list)]
     try:
-        try:
-            args = build_parser().parse(args_list)
-        except SystemExit as done:  # --help and --version print, then exit 0
-            return done.code if isinstance(done.code, int) else 0
-        as_json = bool(getattr(args, "json", False))
-        # Imported only now: --help, --version and usage errors never load SQLAlchemy,
-        # and an approval that can do without the commands module and SQLAlchemy does.
-        from homelab_approvals.cli.fast import approve_fast
+        from homelab_approvals.cli.fast import run_fast
 
-        status = approve_fast(args)
+        status = run_fast(args_list)  # None: not its case, and nothing was changed
         if status is None:
+            from homelab_approvals.cli.parser import build_parser
+
+            try:
+                args = build_parser().parse(args_list)
+            except SystemExit as done:  # --help and --version print, then exit 0
+                return done.code if isinstance(done.code, int) else 0
+            as_json = bool(getattr(args, "json", False))
             from homelab_approvals.cli.commands import dispatch
 
             status = dispatch(args)
@@ -46,14 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
         return status
     except ApprovalsError as error:
+        from homelab_approvals.cli.errors import report
+
         return report(error, as_json=as_json)
     except KeyboardInterrupt:
+        from homelab_approvals.cli.errors import Interrupted, report
+
         return report(Interrupted("interrupted"), as_json=as_json)
     except BrokenPipeError:
         # The reader left (`homelab-approvals list | head`); there is nobody to tell.
+        from homelab_approvals.cli.errors import EXIT_ERROR
+        from homelab_approvals.cli.results import discard_stdout
+
         discard_stdout()
         return EXIT_ERROR
     except Exception as error:
+        from homelab_approvals.cli.errors import InternalError, report
+
         kind = type(error).__name__
         message = f"unexpected {kind}: {error} (this is a bug; please report it)"
         return report(InternalError(message), as_json=as_json)

@@ -7,24 +7,32 @@ terminal: a display name holding "\\x1b[2J" is shown as "␛[2J", never executed
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
 import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from homelab_approvals.cli.cells import NONE, server_cell, text
 from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
-from homelab_approvals.domain.views import ActionView, Approval, EventView, ServerView, to_json
+from homelab_approvals.domain.views import (
+    ActionView,
+    Approval,
+    ApprovalTally,
+    EventView,
+    ServerView,
+    to_json,
+)
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.previews import PreviewView
 
 ELLIPSIS = "…"
-NONE = "-"
 
 # -- text measurement -------------------------------------------------------------------
 
@@ -116,15 +124,6 @@ def _fit(columns: Sequence[Column], widths: list[int], max_width: int) -> list[i
     return widths
 
 
-def discard_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        pass  # AttributeError: sys.stdout is None when fd 1 was closed at start
-
-
 # -- values -----------------------------------------------------------------------------
 
 
@@ -133,15 +132,6 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return NONE
     return visible(utc_text(moment, seconds=seconds, zone=False))
-
-
-def text(value: str | None) -> str:
-    """Database text made inert for a terminal; NONE for null or empty."""
-    return visible(value) or NONE
-
-
-def server_cell(action: ActionView) -> str:
-    return text(action.server_label or action.server_id)
 
 
 # -- the three table kinds ----------------------------------------------------------------
@@ -215,6 +205,24 @@ def as_dict(view: ActionView | EventView | ServerView | Approval) -> dict[str, A
     if damaged:
         values["damaged"] = damaged
     return values
+
+
+def with_preview(shown: dict[str, object], preview: PreviewView | None) -> dict[str, object]:
+    """An action's JSON with `preview`: {taken_at, exit_code, summary, plan, digest,
+    error}, or null when none was taken."""
+    shown["preview"] = preview.to_json() if preview else None
+    return shown
+
+
+def shown_json(
+    action: ActionView, tally: ApprovalTally, preview: PreviewView | None
+) -> dict[str, object]:
+    """What `show --json` prints (and a decision with --json): the action, with
+    `approvals_required`, `approvals` ({actor, at} each) and its `preview`."""
+    shown: dict[str, object] = as_dict(action)
+    shown["approvals_required"] = tally.required
+    shown["approvals"] = [as_dict(approval) for approval in tally.approvals]
+    return with_preview(shown, preview)
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:

@@ -1,26 +1,38 @@
 """How a committed change is reported, shared by the commands (commands.py) and the fast
-approval (fast.py), which must say exactly the same."""
+decision (fast.py), which must say exactly the same. Light: the fast decision loads it."""
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from homelab_approvals.cli import output
+from homelab_approvals.cli.cells import server_cell, text
 from homelab_approvals.cli.errors import EXIT_OK, report_line
-from homelab_approvals.cli.output import text
-from homelab_approvals.domain.views import ActionView
+
+if TYPE_CHECKING:
+    from homelab_approvals.domain.views import ActionView
 
 
 def about(action: ActionView) -> str:
     """ "#12 restart nginx on Web One", made inert for the terminal: the server as `show`
     and `list` name it (its label; every action view the service returns carries it)."""
-    return f"#{action.id} {text(action.summary)} on {output.server_cell(action)}"
+    return f"#{action.id} {text(action.summary)} on {server_cell(action)}"
 
 
 def approved_line(action: ActionView, plan: str = "") -> str:
     """An approval's sentence; `plan`: the plan it was bound to, as "; plan ...", if any."""
     return f"approved {about(action)}{plan}"
+
+
+def rejected_line(action: ActionView) -> str:
+    return f"rejected {about(action)}: {text(action.rejection_reason)}"
+
+
+def cancelled_line(action: ActionView) -> str:
+    return f"cancelled {about(action)} (now {text(action.status)})"
 
 
 def committed(write: Callable[[], None]) -> int:
@@ -32,11 +44,20 @@ def committed(write: Callable[[], None]) -> int:
         write()
         sys.stdout.flush()
     except BrokenPipeError:
-        output.discard_stdout()
+        discard_stdout()
     except (OSError, ValueError, AttributeError) as error:  # AttributeError: stdout is None
-        output.discard_stdout()
+        discard_stdout()
         why = getattr(error, "strerror", None) or "stdout is closed"
         report_line(
             f"warning: the change was committed, but its result could not be printed ({why})"
         )
     return EXIT_OK
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # AttributeError: sys.stdout is None when fd 1 was closed at start

@@ -22,7 +22,6 @@ from homelab_approvals.service.policy import Policy
 from homelab_approvals.storage.paths import resolve_db_path
 
 if TYPE_CHECKING:
-    from homelab_approvals.domain.views import ActionView
     from homelab_approvals.service import ApprovalService
     from homelab_approvals.storage import Database
 
@@ -54,18 +53,6 @@ class Session:
                 self.db, config.policy, preview_settings=config.preview.settings
             )
         return self._service
-
-    def approve_fast(self, action_id: int) -> ActionView | None:
-        """Approve one action without loading SQLAlchemy when the case allows it (a file
-        database opened for writing, no [rules]; see service/fast_approval.py), or None
-        with nothing changed: then use `service`."""
-        args = self.args
-        if args.database_url or args.read_only or args.group_shared or self._service:
-            return None
-        config = self.load_config()  # its errors come first, as on the ordinary path
-        from homelab_approvals.service.fast_approval import approve_file
-
-        return approve_file(resolve_db_path(args.db), action_id, self.actor, config.policy)
 
     def load_policy(self) -> Policy:
         return self.load_config().policy

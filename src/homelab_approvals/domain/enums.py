@@ -33,6 +33,9 @@ class SortOrder(StrEnum):
         return members[(members.index(self) + 1) % len(members)]
 
 
+#: Types whose approval is bound to the plan its preview showed: their probe is binding
+#: (domain/probes.py), so a grown plan stops the run.
+PLAN_BOUND_TYPES = frozenset({ActionType.APT_UPGRADE_ALL, ActionType.APT_UPGRADE_SECURITY})
 #: Statuses from which a decision (approve/reject) may be taken.
 DECIDABLE = frozenset({ActionStatus.PENDING})
 #: Statuses from which an action may be cancelled (as HomelabCmd's cancel endpoint).

@@ -53,6 +53,11 @@ class DatabaseBusy(StorageError):
     code = "DATABASE_BUSY"
 
 
+class DatabaseUnreachable(StorageError):
+    """The database server cannot be reached (it stopped, restarted, or the network
+    between us dropped): nothing was changed, and trying again later may work."""
+
+
 class ConstraintRefused(StorageError):
     """The database refused a change by one of its constraints or triggers (a column we
     leave empty that another tool's schema requires, the audit trail's append-only

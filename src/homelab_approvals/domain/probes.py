@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from homelab_approvals.domain.commands import APT_UPGRADE_OPTIONS
-from homelab_approvals.domain.enums import ActionType
+from homelab_approvals.domain.enums import PLAN_BOUND_TYPES, ActionType
 
 #: The properties a unit probe asks for. LoadState tells an unknown unit from a stopped one.
 UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts")
@@ -45,14 +45,14 @@ def probe_for(action_type: ActionType | str, unit: str | None) -> Probe | None:
     if kind is ActionType.APT_UPGRADE_ALL:
         # The simulation needs no root: it runs without sudo.
         command = f"apt-get -s dist-upgrade {APT_UPGRADE_OPTIONS}"
-        return Probe(ProbeKind.APT_SIMULATION, command, binding=True)
+        return Probe(ProbeKind.APT_SIMULATION, command, binding=kind in PLAN_BOUND_TYPES)
     if kind is ActionType.APT_UPGRADE_SECURITY:
         return Probe(
             ProbeKind.UNATTENDED_DRY_RUN,
             "unattended-upgrade --dry-run -v",
             privileged=True,
             slow=True,
-            binding=True,
+            binding=kind in PLAN_BOUND_TYPES,
         )
     if kind is ActionType.RESTART_SERVICE:
         if unit is None:

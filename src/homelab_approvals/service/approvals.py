@@ -33,6 +33,7 @@ from homelab_approvals.domain.views import (
 )
 from homelab_approvals.domain.votes import VOTE_FROM, VOTE_TO, vote_reason
 from homelab_approvals.service.bulk import BulkOps
+from homelab_approvals.service.decision_events import event_origin
 from homelab_approvals.service.expiry import ExpiryOps
 from homelab_approvals.service.notifications import NotifyOps
 from homelab_approvals.service.policy import Policy
@@ -240,12 +241,10 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
             view = to_view(row)
             if plan is not None:  # may refuse: raising here rolls the UPDATE back
                 bind_plan(tx, view, actor, at, plan)
-            # The row after the change: a cancelled action that had been approved keeps
-            # its approved_at, which is how a cancel knows where it came from.
-            params["from_status"] = _APPROVED if verb == "cancel" and view.approved_at else _PENDING
+            # Where it came from, and the command an approval approved (the rule the
+            # CLI's fast decision shares).
+            params["from_status"], params["command"] = event_origin(verb, view)
             params["to_status"] = view.status
-            # An approval records the command it approved: the executor runs nothing else.
-            params["command"] = view.command if verb == "approve" else None
             tx.run(_EVENT, params)
         return view
 
@@ -511,3 +510,8 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
     def change_token(self) -> object:
         """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""
         return self.db.change_token()
+
+    def change_signal(self) -> int | None:
+        """A descriptor that turns readable when the change token may have moved (a
+        PostgreSQL notification), or None. For live refresh: it wakes at once."""
+        return self.db.change_signal()

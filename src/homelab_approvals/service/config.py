@@ -5,14 +5,14 @@ the key (`executor.sudo`, say): unknown keys and wrong types are refused, never 
 so a typo cannot silently drop the approvers list. msgspec does the checking; it imports
 in a few milliseconds, which matters for a CLI started once per decision on a Pi.
 
-Where the file lives is decided here too (`resolve_config_path`), not in storage.
+Where the file lives, and reading its bytes with bounds, is config_file.py's (light
+enough for the CLI's fast decision, which loads this module only when the file says
+something).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -20,20 +20,32 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
-from platformdirs import user_config_path
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.durations import Duration, parse_duration
 from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.errors import ConfigError, ValidationError
+from homelab_approvals.service.config_file import (
+    APP_NAME,
+    CONFIG_ENV,
+    MAX_CONFIG_BYTES,
+    default_config_path,
+    is_blank,
+    read_bounded,
+    resolve_config_path,
+)
 from homelab_approvals.service.policy import Expiry, Policy, TypeRule
 from homelab_approvals.service.preview_settings import PreviewSettings
-from homelab_approvals.storage.paths import expand_user_path
 
-APP_NAME = "homelab-approvals"
-CONFIG_ENV = "HOMELAB_APPROVALS_CONFIG"
-#: A config file is a few lines; anything bigger is a mistake (or /dev/zero).
-MAX_CONFIG_BYTES = 1024 * 1024
+__all__ = [
+    "APP_NAME",
+    "CONFIG_ENV",
+    "MAX_CONFIG_BYTES",
+    "Config",
+    "default_config_path",
+    "load_config",
+    "resolve_config_path",
+]
 
 
 class ActorName(str):
@@ -169,21 +181,16 @@ def _duration(text: str | None) -> Duration | None:
     return None if text is None else parse_duration(text)
 
 
-def default_config_path() -> Path:
-    return user_config_path(APP_NAME, appauthor=False) / "config.toml"
-
-
-def resolve_config_path(cli_value: str | None) -> Path:
-    """--config wins, then $HOMELAB_APPROVALS_CONFIG, then the per-user config dir."""
-    chosen = cli_value or os.environ.get(CONFIG_ENV) or None
-    return expand_user_path(chosen) if chosen else default_config_path()
-
-
 def load_config(path: Path) -> Config:
     """Read `path`; a missing file gives the defaults. Any mistake is a ConfigError."""
-    raw = _read_bounded(path)
-    if raw is None:
-        return Config()
+    raw = read_bounded(path)
+    return Config() if raw is None else config_from_bytes(raw, path)
+
+
+def config_from_bytes(raw: bytes, path: Path) -> Config:
+    """The config the file at `path` holds, given its bytes (read_bounded's)."""
+    if is_blank(raw):
+        return Config()  # what tomllib and msgspec make of it, without their work
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
@@ -204,35 +211,6 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: {_explain(str(error))}") from error
     except RecursionError as error:
         raise ConfigError(f"{path}: nested too deeply") from error
-
-
-def _read_bounded(path: Path) -> bytes | None:
-    """The file's bytes, or None when it does not exist. Only a regular file of at most
-    MAX_CONFIG_BYTES is read: a FIFO, a device or /dev/zero must not hang or fill memory.
-    O_NONBLOCK makes opening a FIFO with no writer return at once."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
-    except ValueError as error:  # a NUL byte in the path
-        raise ConfigError(f"not a valid config file path: {str(path)!r}") from error
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"config file is not a regular file: {path}")
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"config file is larger than 1 MiB: {path}")
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            raw = stream.read(MAX_CONFIG_BYTES + 1)
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_CONFIG_BYTES:  # it grew while we looked
-        raise ConfigError(f"config file is larger than 1 MiB: {path}")
-    return raw
 
 
 def _decode_custom(kind: type, value: object) -> object:

@@ -1,6 +1,5 @@
 """Who is acting: --operator if given, otherwise the OS account name."""
 
-import getpass
 import os
 
 from homelab_approvals.domain import validation
@@ -9,6 +8,8 @@ from homelab_approvals.domain import validation
 def resolve_actor(operator: str | None) -> str:
     if operator is not None:
         return validation.actor(operator)
+    import getpass  # only here: the CLI's fast decision with --operator does without it
+
     try:
         name = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)

@@ -17,7 +17,6 @@ from homelab_approvals.domain.errors import (
 )
 from homelab_approvals.domain.plan_parsing import ProbeOutputError, parse_probe
 from homelab_approvals.domain.plans import (
-    PlanFormatError,
     plan_additions,
     plan_digest,
     plan_from_json,
@@ -28,6 +27,7 @@ from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.probes import Probe, ProbeRun
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
+from homelab_approvals.service.preview_views import to_preview_view
 from homelab_approvals.service.probe_choice import probe_of
 from homelab_approvals.service.queries import ROW_QUERY, storable_id, to_view
 from homelab_approvals.storage import Database, WriteTransaction
@@ -42,26 +42,6 @@ def _failure_words(run: ProbeRun) -> str:
     lines = words.splitlines()
     tail = "\n".join(lines[-5:]) if lines else ""
     return tail or f"the probe exited with status {run.exit_code} and printed nothing"
-
-
-def to_preview_view(row: store.PreviewRow) -> PreviewView:
-    plan = None
-    error = row.error
-    if row.plan is not None:
-        try:
-            plan = plan_from_json(json.loads(row.plan))
-        except (ValueError, PlanFormatError):
-            error = "the stored plan cannot be read by this version"
-    return PreviewView(
-        row.action_id,
-        row.taken_at,
-        row.probe_command,
-        row.exit_code,
-        row.output,
-        error,
-        plan,
-        row.digest if plan is not None else None,
-    )
 
 
 def bind_plan(

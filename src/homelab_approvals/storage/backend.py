@@ -66,6 +66,12 @@ class Backend(Protocol):
         """A value that changes whenever anyone commits. Cheap to call often."""
         ...
 
+    def change_signal(self) -> int | None:
+        """A file descriptor that becomes readable when `change_token()` may have moved
+        (PostgreSQL's listening socket), so a watcher can wake at once instead of at its
+        next poll; None when there is none (SQLite, or not listening)."""
+        ...
+
     def translate(self, error: BaseException, label: str) -> ApprovalsError | None:
         """A driver error as the domain's error, one clear line; None if `error` is not
         a database error (it then propagates as is)."""

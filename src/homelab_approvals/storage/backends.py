@@ -1,6 +1,6 @@
 """The one module that chooses between backends: by the file path or URL given, it opens
 the database with the right backend, reads the console's first window the fastest way
-that backend has, and approves one action for the CLI without SQLAlchemy when it can
+that backend has, and decides one action for the CLI without SQLAlchemy when it can
 (sqlite/fast_decision.py). Each backend is imported only when chosen (SQLAlchemy and a
 server's driver are slow imports; the console's first window needs neither)."""
 
@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from homelab_approvals.domain.errors import StorageError
-from homelab_approvals.domain.views import ActionView
-from homelab_approvals.storage.first_window import FirstWindow
 
 if TYPE_CHECKING:
     from sqlalchemy import URL
 
+    from homelab_approvals.domain.views import ActionView
     from homelab_approvals.storage.database import Database
+    from homelab_approvals.storage.decided import Decided
+    from homelab_approvals.storage.first_window import FirstWindow
 
 #: Backends by SQLAlchemy's backend name (the part of a URL's scheme before any "+").
 SUPPORTED = ("sqlite", "postgresql")
@@ -123,19 +124,39 @@ def read_in_background(path: Path, *, read_only: bool = False) -> Callable[[], F
     return wait
 
 
-def approve_fast(
+def decide_fast(
     path: Path,
     *,
+    statement: str,
     aid: int,
     actor: str,
     at: datetime,
-    allow_self_approval: bool,
+    reason: str | None,
+    event: Callable[[ActionView], tuple[str, str | None]],
     keep: Callable[[ActionView], bool],
-) -> ActionView | None:
-    """Approve one action in the database file at `path` the backend's fast way (no
-    SQLAlchemy), or None with nothing changed (the caller then asks the service)."""
-    from homelab_approvals.storage.sqlite.fast_decision import approve
+    with_show: bool = False,
+) -> Decided | None:
+    """Decide one action in the database file at `path` the backend's fast way (no
+    SQLAlchemy), or None with nothing changed (the caller then asks the service).
+    See sqlite/fast_decision.py for what the arguments mean."""
+    from homelab_approvals.storage.sqlite.fast_decision import decide
 
-    return approve(
-        path, aid=aid, actor=actor, at=at, allow_self_approval=allow_self_approval, keep=keep
+    return decide(
+        path,
+        statement=statement,
+        aid=aid,
+        actor=actor,
+        at=at,
+        reason=reason,
+        event=event,
+        keep=keep,
+        with_show=with_show,
     )
+
+
+def read_shown_fast(path: Path, aid: int) -> Decided | None:
+    """What `show ID --json` reads of the database file at `path`, the backend's fast way
+    (no SQLAlchemy), or None (the caller then asks the service)."""
+    from homelab_approvals.storage.sqlite.fast_decision import read_shown
+
+    return read_shown(path, aid)

@@ -68,6 +68,11 @@ class Database:
         with translated(self.backend, self.label):
             return self.backend.change_token()
 
+    def change_signal(self) -> int | None:
+        """A descriptor that turns readable when the change token may have moved (see
+        Backend.change_signal), or None: then only polling sees changes."""
+        return self.backend.change_signal()
+
     def reopened(self) -> Database:
         """This database opened afresh: after the file was replaced under it
         (DatabaseReplaced). Never creates a file that has gone."""

@@ -4,13 +4,13 @@ The config file's place is the service's business (service/config.py)."""
 import os
 from pathlib import Path
 
-from platformdirs import user_data_path
-
 APP_NAME = "homelab-approvals"
 DB_ENV = "HOMELAB_APPROVALS_DB"
 
 
 def default_db_path() -> Path:
+    from platformdirs import user_data_path  # a few ms: only when no path was given
+
     return user_data_path(APP_NAME, appauthor=False) / "approvals.db"
 
 

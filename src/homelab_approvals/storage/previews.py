@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 
+from homelab_approvals.storage.preview_rows import PreviewRow as PreviewRow
 from homelab_approvals.storage.tables import Base
 from homelab_approvals.storage.types import UTCDateTime
 
@@ -87,19 +88,6 @@ preview_requests = Table(
     Column("requested_by", String(50), nullable=False),
     Index("ix_approval_preview_requests_action", "action_id", "id"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewRow:
-    id: int
-    action_id: int
-    taken_at: datetime
-    probe_command: str
-    exit_code: int | None
-    output: str | None
-    error: str | None
-    plan: str | None
-    digest: str | None
 
 
 @dataclass(frozen=True, slots=True)

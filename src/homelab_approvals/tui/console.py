@@ -38,7 +38,13 @@ from homelab_approvals.tui.formatting import action_title
 from homelab_approvals.tui.inputs import OneLineInput
 from homelab_approvals.tui.keymap import KeysInForce
 from homelab_approvals.tui.keys import CONSOLE_BINDINGS
-from homelab_approvals.tui.live import ActionsFetched, LiveFeed, RefreshFailed, RefreshRecovered
+from homelab_approvals.tui.live import (
+    UNREACHABLE_BANNER,
+    ActionsFetched,
+    LiveFeed,
+    RefreshFailed,
+    RefreshRecovered,
+)
 from homelab_approvals.tui.opening import OpeningMixin, ServiceFailed
 from homelab_approvals.tui.rules import RulesMixin
 from homelab_approvals.tui.table import ActionTable
@@ -354,7 +360,12 @@ class ConsoleScreen(DecisionsMixin, DetailSyncMixin, RulesMixin, ExecutorWatchMi
         if message.replaced:
             self._file_replaced(message.message)
             return
-        self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
+        if message.unreachable:
+            # The words are fixed, so they read the same on every host and retry; which
+            # error it was (refused, reset, shut down) is in the first attempt's toast.
+            self._show_refresh_error(UNREACHABLE_BANNER)
+        else:
+            self._show_refresh_error(f"cannot refresh (retrying): {message.message}")
         if message.attempts == 1:
             toast(self, message.message, title="Database", severity="error")
 

@@ -8,6 +8,9 @@ the UI applies only the newest window it has been sent."""
 
 from __future__ import annotations
 
+import contextlib
+import select
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
+from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced, DatabaseUnreachable
 from homelab_approvals.domain.previews import WARNED_TYPES
 from homelab_approvals.domain.views import ActionPage, ActionView
 from homelab_approvals.service.listing import ActionQuery
@@ -43,6 +46,8 @@ SETTLE = 0.01
 #: pause: under a steady stream of writes the screen still moves on.
 MAX_REREADS = 2
 CATCH_UP = 0.15
+#: The banner while the database server cannot be reached (issue 12's exact words).
+UNREACHABLE_BANNER = "database unreachable, retrying"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +85,14 @@ class ActionsFetched(Message):
 
 
 class RefreshFailed(Message):
-    def __init__(self, message: str, attempts: int, *, replaced: bool = False) -> None:
+    def __init__(
+        self, message: str, attempts: int, *, replaced: bool = False, unreachable: bool = False
+    ) -> None:
         super().__init__()
         self.message = message
         self.attempts = attempts
         self.replaced = replaced  # the database file was replaced under us
+        self.unreachable = unreachable  # the server went away (restart, network drop)
 
 
 class RefreshRecovered(Message):
@@ -92,6 +100,56 @@ class RefreshRecovered(Message):
 
 
 _UNSEEN = object()
+
+
+class Waker:
+    """threading.Event's set/clear/wait, that can also wait on a socket (the database's
+    change signal). For that, set() also writes a byte to a socket pair, made on the
+    first such wait and closed by close() (a later wait makes a new one)."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+
+    def set(self) -> None:
+        self._flag.set()
+        pair = self._pair
+        if pair is not None:
+            with contextlib.suppress(OSError):  # full (it wakes anyway), or closed
+                pair[1].send(b"\0")
+
+    def clear(self) -> None:
+        self._flag.clear()
+        pair = self._pair
+        if pair is not None:
+            with contextlib.suppress(OSError):  # nothing (more) to read
+                while pair[0].recv(4096):
+                    pass
+
+    def wait(self, timeout: float, *, also: int | None = None) -> None:
+        """Until set() or `timeout` seconds, or until `also` is readable."""
+        if also is None:
+            self._flag.wait(timeout)
+            return
+        if self._pair is None:
+            pair = socket.socketpair()
+            for end in pair:
+                end.setblocking(False)
+            self._pair = pair
+        # The pair exists before the flag is read: a set() from here on writes to it.
+        if self._flag.is_set():
+            return
+        poller = select.poll()  # no descriptor of its own, unlike epoll
+        poller.register(self._pair[0], select.POLLIN)
+        poller.register(also, select.POLLIN)
+        with contextlib.suppress(OSError):  # `also` closed meanwhile: the next check says
+            poller.poll(timeout * 1000)
+
+    def close(self) -> None:
+        pair, self._pair = self._pair, None
+        if pair is not None:
+            for end in pair:
+                end.close()
 
 
 class LiveFeed:
@@ -109,7 +167,7 @@ class LiveFeed:
         self.clock = clock
         self.interval = interval
         self._request = ViewRequest(0, query)
-        self._wake = threading.Event()
+        self._wake = Waker()
         self._painted = threading.Event()
         self._stopped = False
         self._posted: dict[int, ActionView] = {}  # the rows of the last window posted
@@ -155,6 +213,12 @@ class LiveFeed:
 
     def run(self, post: Callable[[Message], object], cancelled: Callable[[], bool]) -> None:
         """The polling loop; runs in a thread worker until stopped or cancelled."""
+        try:
+            self._poll(post, cancelled)
+        finally:
+            self._wake.close()
+
+    def _poll(self, post: Callable[[Message], object], cancelled: Callable[[], bool]) -> None:
         seen_token: object = _UNSEEN
         seen_generation = -1
         partial = False  # what was last posted was a new view's first rows only
@@ -189,10 +253,19 @@ class LiveFeed:
                     post(RefreshRecovered())
             except ApprovalsError as error:
                 failures += 1
-                replaced = isinstance(error, DatabaseReplaced)
-                post(RefreshFailed(error.message, failures, replaced=replaced))
-            delay = min(MAX_BACKOFF, self.interval * 2**failures) if failures else self.interval
-            self._wake.wait(delay)
+                post(
+                    RefreshFailed(
+                        error.message,
+                        failures,
+                        replaced=isinstance(error, DatabaseReplaced),
+                        unreachable=isinstance(error, DatabaseUnreachable),
+                    )
+                )
+            if failures:
+                self._wake.wait(min(MAX_BACKOFF, self.interval * 2**failures))
+            else:
+                # A notification wakes it at once (PostgreSQL): no poll interval to wait.
+                self._wake.wait(self.interval, also=self.service.change_signal())
 
     def _read(
         self, request: ViewRequest, query: ActionQuery, token: object

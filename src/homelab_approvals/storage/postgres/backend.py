@@ -55,6 +55,9 @@ class PostgresBackend:
     def change_token(self) -> object:
         return self.listener.token()
 
+    def change_signal(self) -> int | None:
+        return self.listener.signal()
+
     def translate(self, error: BaseException, label: str) -> ApprovalsError | None:
         return errors.translate(error, label)
 

@@ -14,6 +14,7 @@ from homelab_approvals.domain.errors import (
     ConcurrentChange,
     ConstraintRefused,
     DatabaseBusy,
+    DatabaseUnreachable,
     StorageError,
 )
 from homelab_approvals.storage.errors import generic
@@ -40,7 +41,7 @@ def translate(error: BaseException, label: str) -> ApprovalsError | None:
     driver = driver_error(error)
     if driver is None:
         if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-            return StorageError(f"{UNREACHABLE} (the connection was lost): {label}")
+            return DatabaseUnreachable(f"{UNREACHABLE} (the connection was lost): {label}")
         return generic(error, label)
     state: str = getattr(driver, "sqlstate", None) or ""
     text = _first_line(driver)
@@ -57,7 +58,7 @@ def translate(error: BaseException, label: str) -> ApprovalsError | None:
             "changed, try again"
         )
     if state.startswith("08") or state in ("57P01", "57P02", "57P03"):  # connection, shutdown
-        return StorageError(f"{UNREACHABLE} ({text}): {label}")
+        return DatabaseUnreachable(f"{UNREACHABLE} ({text}): {label}")
     if state.startswith("28"):  # invalid_authorization_specification, invalid_password
         return StorageError(f"the database refused the login ({text}): {label}")
     if state == "3D000":  # invalid_catalog_name
@@ -80,7 +81,7 @@ def _connection_failure(text: str, label: str) -> StorageError:
         return StorageError(f"database does not exist: {label}")
     if "role" in lowered and "does not exist" in lowered:
         return StorageError(f"the database refused the login (no such role): {label}")
-    return StorageError(f"{UNREACHABLE} ({_without_prefix(text)}): {label}")
+    return DatabaseUnreachable(f"{UNREACHABLE} ({_without_prefix(text)}): {label}")
 
 
 def _without_prefix(text: str) -> str:

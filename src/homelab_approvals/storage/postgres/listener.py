@@ -7,6 +7,7 @@ With `listen=False` (--no-listen) that query is all there is, at every check."""
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -39,19 +40,16 @@ class ChangeListener:
                 self._drop()
                 raise
 
-    def wait(self, timeout: float) -> bool:
-        """Block up to `timeout` for a notification; True if one came (or the feed is
-        not listening, so the caller should check anyway)."""
-        with self._lock:
-            if self._conn is None or not self.listening:
-                return False
-            try:
-                arrived = sum(1 for _ in self._conn.notifies(timeout=timeout))
-            except BaseException:
-                self._drop()
-                raise
-            self._notified += arrived
-            return arrived > 0
+    def signal(self) -> int | None:
+        """The listening connection's socket: readable when a notification (or anything
+        else from the server) has arrived. None while not connected or not listening."""
+        conn = self._conn
+        if conn is None or not self.listening:
+            return None
+        try:
+            return int(conn.fileno())
+        except Exception:  # closed meanwhile: the next token() reconnects
+            return None
 
     def _token(self) -> object:
         if self._conn is None:
@@ -61,7 +59,7 @@ class ChangeListener:
                 self._conn.execute(_QUERIES["listen"])
             self._next_check = 0.0
         if self.listening:
-            self._notified += sum(1 for _ in self._conn.notifies(timeout=0))
+            self._notified += self._drain()
         now = time.monotonic()
         if not self.listening or now >= self._next_check:
             self._checked = tuple(self._conn.execute(_QUERIES["change_check"]).fetchone())
@@ -72,6 +70,18 @@ class ChangeListener:
             # them and would read the window twice. The newest ids stay, as a backstop.
             checked = checked[:2]
         return (self._generation, self._notified, checked)
+
+    def _drain(self) -> int:
+        """The notifications that have arrived. A server shutting down sends its goodbye
+        and closes: reading the goodbye raises nothing, so if the socket is still
+        readable it is read again, and then the closed connection raises at once
+        (rather than at the next re-check, seconds later)."""
+        arrived = sum(1 for _ in self._conn.notifies(timeout=0))
+        poller = select.poll()  # no descriptor of its own, unlike epoll
+        poller.register(self._conn.fileno(), select.POLLIN)
+        if poller.poll(0):
+            arrived += sum(1 for _ in self._conn.notifies(timeout=0))
+        return arrived
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

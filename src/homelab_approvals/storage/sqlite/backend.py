@@ -93,6 +93,9 @@ class SQLiteBackend:
         self.check_file()
         return token
 
+    def change_signal(self) -> int | None:
+        return None  # data_version is only seen by asking: the console polls it
+
     @contextmanager
     def _checked(
         self, transaction: AbstractContextManager[WriteTransaction]

@@ -17,18 +17,17 @@ from __future__ import annotations
 import sqlite3
 import stat
 from pathlib import Path
-from typing import Any
 
-from homelab_approvals.domain.damaged import stored_text, text_from_bytes
+from homelab_approvals.domain.damaged import text_from_bytes
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.views import ActionPage, ActionView
-from homelab_approvals.storage.datetimes import utc_from_stored
 from homelab_approvals.storage.first_window import FIRST_STATUSES, FirstWindow
 from homelab_approvals.storage.sqlite.readonly import (
     read_only_uri_params,
     sqlite_uri,
     unwritable_reason,
 )
+from homelab_approvals.storage.sqlite.rows import TABLES, TRIGGERS, converters
 from homelab_approvals.storage.version import SCHEMA_VERSION
 
 #: `rows_statement(PENDING_QUERY.with_(limit=FIRST_WINDOW))`, rendered for SQLite.
@@ -56,33 +55,6 @@ COUNTS_SQL = (
     "FROM remediation_actions \n"
     "WHERE 1 = 1 GROUP BY remediation_actions.status"
 )
-#: ROWS_SQL's columns that SQLAlchemy converts on the way out (UTCDateTime and Boolean);
-#: every other column arrives as the driver gives it.
-DATETIME_COLUMNS = frozenset(
-    {"created_at", "approved_at", "rejected_at", "executed_at", "completed_at"}
-)
-BOOLEAN_COLUMNS = frozenset({"server_paused"})
-#: ROWS_SQL's columns that are integers as SQLite returns them; every other is text
-#: (`StoredText`: a BLOB there reads as "⟨3 bytes⟩").
-INTEGER_COLUMNS = frozenset({"id", "alert_id", "exit_code"})
-#: What `ensure_schema` would find missing in a database that is not up to date.
-TABLES = frozenset(
-    {
-        "servers",
-        "remediation_actions",
-        "action_events",
-        "approvals_schema",
-        "approval_previews",
-        "approval_plan_bindings",
-        "approval_output_chunks",
-        "approval_preview_requests",
-        "executor_claims",
-        "executor_heartbeats",
-    }
-)
-TRIGGERS = frozenset(
-    {"action_events_no_replace", "action_events_no_update", "action_events_no_delete"}
-)  # sql/triggers.sql's names, written out: reading that file would cost start-up time
 #: A writer holding the lock longer than this sends the console down the ordinary path.
 _BUSY_TIMEOUT_MS = 1000
 
@@ -145,24 +117,3 @@ def _read(conn: sqlite3.Connection) -> ActionPage | None:
     wanted = {status.value for status in FIRST_STATUSES}
     total = sum(n for status, n in counts.items() if status in wanted)
     return ActionPage(views, total, counts)
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _as_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)  # as SQLAlchemy's Boolean on SQLite
-
-
-def converters(columns: list[str]) -> list[Any]:
-    return [
-        utc_from_stored
-        if name in DATETIME_COLUMNS
-        else _as_bool
-        if name in BOOLEAN_COLUMNS
-        else _as_is
-        if name in INTEGER_COLUMNS
-        else stored_text
-        for name in columns
-    ]
