@@ -65,9 +65,17 @@ FROZEN_NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 # `seeded`) is a fresh database of that backend. Other modules stay on SQLite.
 
 
+# In such a module, `pytest.mark.sqlite_only("why")` keeps one test on SQLite alone, saying
+# why (a file, its permissions, sqlite3 itself): never a silent skip of a PostgreSQL case.
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        if only is None:
+            metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+        elif not only.args:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
 
 
 @pytest.fixture
@@ -80,6 +88,7 @@ def pg_server() -> Iterator[PgServer]:
     server = PgServer(require_server())
     server.create_template()
     yield server
+    server.drop_spares()
     server.drop(server.template)
 
 
@@ -97,6 +106,8 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
         yield DbTarget(backend, path=tmp_path / "approvals.db")
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    url = server.fresh()
-    yield DbTarget(backend, url=url)
-    server.drop_url(url)
+    url = server.checkout()  # fresh, or recycled exactly as fresh (pg_support.py)
+    target = DbTarget(backend, url=url)
+    yield target
+    target.close()
+    server.checkin(url)

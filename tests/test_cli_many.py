@@ -1,5 +1,6 @@
 """approve / reject / cancel with many ids, and '-' for ids on stdin, through the real CLI
-process (stdin, stdout, stderr and the exit status as a script sees them). Real SQLite."""
+process (stdin, stdout, stderr and the exit status as a script sees them). Real SQLite
+files and PostgreSQL databases (`backends`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.cli.errors import (
     EXIT_CONFLICT,
     EXIT_ERROR,
@@ -25,12 +27,14 @@ from homelab_approvals.cli.main import main
 from homelab_approvals.cli.many import worst
 from homelab_approvals.service import ApprovalService
 
+pytestmark = pytest.mark.backends
+
 
 def run(
-    db_path: Path, env: dict[str, str], *argv: str, stdin: str = ""
+    target: DbTarget, env: dict[str, str], *argv: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "homelab_approvals", "--db", str(db_path), *argv],
+        [sys.executable, "-m", "homelab_approvals", *target.cli_args, *argv],
         env=env,
         input=stdin,
         capture_output=True,
@@ -64,15 +68,14 @@ def queue(service: ApprovalService) -> list[int]:
     return ids
 
 
-def statuses(db_path: Path) -> dict[int, str]:
-    with sqlite3.connect(db_path) as conn:
-        return dict(conn.execute("SELECT id, status FROM remediation_actions").fetchall())
+def statuses(target: DbTarget) -> dict[int, str]:
+    return dict(target.execute("SELECT id, status FROM remediation_actions"))  # type: ignore[arg-type]
 
 
 def test_mixed_outcomes_one_line_each_and_the_rest_still_decided(
-    db_path: Path, env: dict[str, str], queue: list[int]
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
 ) -> None:
-    result = run(db_path, env, "--operator", "alice", "approve", "1", "#2", "999", "3")
+    result = run(db_target, env, "--operator", "alice", "approve", "1", "#2", "999", "3")
     assert result.returncode == EXIT_CONFLICT  # conflict (4) outranks not found (3)
     assert result.stdout.splitlines() == [
         "approved #1 restart nginx on pi4.lan",
@@ -82,16 +85,16 @@ def test_mixed_outcomes_one_line_each_and_the_rest_still_decided(
     assert len(errors) == 2
     assert errors[0].startswith("error: CONFLICT: cannot approve action 2: already rejected by bob")
     assert errors[1] == "error: NOT_FOUND: action 999 not found"
-    assert statuses(db_path) == {1: "approved", 2: "rejected", 3: "approved", 4: "pending"}
+    assert statuses(db_target) == {1: "approved", 2: "rejected", 3: "approved", 4: "pending"}
 
 
 def test_json_is_a_list_of_per_id_results_in_the_single_shapes(
-    db_path: Path, env: dict[str, str], queue: list[int]
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
 ) -> None:
-    result = run(db_path, env, "--operator", "carol", "cancel", "1", "2", "999", "--json")
+    result = run(db_target, env, "--operator", "carol", "cancel", "1", "2", "999", "--json")
     assert result.returncode == EXIT_CONFLICT
     cancelled, conflict, missing = json.loads(result.stdout)
-    single = json.loads(run(db_path, env, "show", "1", "--json").stdout)
+    single = json.loads(run(db_target, env, "show", "1", "--json").stdout)
     assert cancelled == single  # the same object `cancel 1 --json` alone prints
     assert (cancelled["status"], cancelled["exit_code"]) == ("failed", -1)
     assert conflict["id"] == 2
@@ -101,24 +104,24 @@ def test_json_is_a_list_of_per_id_results_in_the_single_shapes(
 
 
 def test_one_id_prints_exactly_what_it_always_did(
-    db_path: Path, env: dict[str, str], queue: list[int]
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
 ) -> None:
-    approved = run(db_path, env, "--operator", "alice", "approve", "1", "--json")
+    approved = run(db_target, env, "--operator", "alice", "approve", "1", "--json")
     assert approved.returncode == 0
     assert json.loads(approved.stdout)["approved_by"] == "alice"  # an object, not a list
-    refused = run(db_path, env, "approve", "2", "--json")
+    refused = run(db_target, env, "approve", "2", "--json")
     assert refused.returncode == EXIT_CONFLICT
     assert list(json.loads(refused.stdout)) == ["error"]
-    said = run(db_path, env, "reject", "3", "--reason", "later")
+    said = run(db_target, env, "reject", "3", "--reason", "later")
     assert (said.returncode, said.stdout) == (0, "rejected #3 restart cron on pi4.lan: later\n")
 
 
 def test_stdin_takes_the_json_array_list_prints(
-    db_path: Path, env: dict[str, str], queue: list[int]
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
 ) -> None:
-    listed = run(db_path, env, "list", "--status", "pending", "--json")
+    listed = run(db_target, env, "list", "--status", "pending", "--json")
     result = run(
-        db_path, env, "--operator", "alice", "reject", "-", "--reason", "not now", "--json",
+        db_target, env, "--operator", "alice", "reject", "-", "--reason", "not now", "--json",
         stdin=listed.stdout,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -130,11 +133,13 @@ def test_stdin_takes_the_json_array_list_prints(
     ]
 
 
-def test_stdin_takes_one_id_per_line(db_path: Path, env: dict[str, str], queue: list[int]) -> None:
-    result = run(db_path, env, "approve", "-", "--json", stdin="#4\n\n  1 \n")
+def test_stdin_takes_one_id_per_line(
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
+) -> None:
+    result = run(db_target, env, "approve", "-", "--json", stdin="#4\n\n  1 \n")
     assert result.returncode == 0, result.stderr
     assert [a["id"] for a in json.loads(result.stdout)] == [4, 1]  # a list even for '-'
-    one = run(db_path, env, "cancel", "-", "--json", stdin="3\n")
+    one = run(db_target, env, "cancel", "-", "--json", stdin="3\n")
     assert [a["id"] for a in json.loads(one.stdout)] == [3]
 
 
@@ -148,28 +153,28 @@ def test_stdin_takes_one_id_per_line(db_path: Path, env: dict[str, str], queue: 
     ],
 )
 def test_bad_stdin_changes_nothing(
-    db_path: Path, env: dict[str, str], queue: list[int], stdin: str, says: str
+    db_target: DbTarget, env: dict[str, str], queue: list[int], stdin: str, says: str
 ) -> None:
-    before = statuses(db_path)
-    result = run(db_path, env, "approve", "-", "--json", stdin=stdin)
+    before = statuses(db_target)
+    result = run(db_target, env, "approve", "-", "--json", stdin=stdin)
     assert result.returncode == EXIT_INVALID
     assert says in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert json.loads(result.stdout)["error"]["code"] == "USAGE"
-    assert statuses(db_path) == before
+    assert statuses(db_target) == before
 
 
 def test_empty_stdin_decides_nothing_and_succeeds(
-    db_path: Path, env: dict[str, str], queue: list[int]
+    db_target: DbTarget, env: dict[str, str], queue: list[int]
 ) -> None:
     # `list --status pending --json | approve -` with nothing pending is not an error.
-    result = run(db_path, env, "approve", "-", "--json", stdin="[]\n")
+    result = run(db_target, env, "approve", "-", "--json", stdin="[]\n")
     assert (result.returncode, json.loads(result.stdout)) == (0, [])
     assert "nothing to do" in result.stderr
 
 
 def test_forbidden_outranks_conflict_and_not_found(
-    db_path: Path, env: dict[str, str], service: ApprovalService, tmp_path: Path
+    db_target: DbTarget, env: dict[str, str], service: ApprovalService, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text("allow_self_approval = false\n")
@@ -179,9 +184,9 @@ def test_forbidden_outranks_conflict_and_not_found(
     taken = service.create_action("pi-4", "apt_upgrade_all", actor="automation").id
     service.approve(taken, "bob")
     pre = ["--operator", "alice", "--config", str(config)]
-    result = run(db_path, env, *pre, "approve", str(taken), "998", str(own), str(other))
+    result = run(db_target, env, *pre, "approve", str(taken), "998", str(own), str(other))
     assert result.returncode == EXIT_FORBIDDEN
-    assert statuses(db_path)[other] == "approved"  # the refusals stopped nothing
+    assert statuses(db_target)[other] == "approved"  # the refusals stopped nothing
     assert [line.split(":")[1].strip() for line in result.stderr.splitlines()] == [
         "CONFLICT",
         "NOT_FOUND",
@@ -190,21 +195,23 @@ def test_forbidden_outranks_conflict_and_not_found(
 
 
 def test_a_whole_call_refusal_is_one_error_object(
-    db_path: Path, env: dict[str, str], queue: list[int], tmp_path: Path
+    db_target: DbTarget, env: dict[str, str], queue: list[int], tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text('approvers = ["alice"]\n')
     result = run(
-        db_path, env, "--operator", "mallory", "--config", str(config),
+        db_target, env, "--operator", "mallory", "--config", str(config),
         "approve", "1", "3", "--json",
     )  # fmt: skip
     assert result.returncode == EXIT_FORBIDDEN
     assert list(json.loads(result.stdout)) == ["error"]  # nothing was tried: no per-id list
-    assert statuses(db_path)[1] == "pending"
+    assert statuses(db_target)[1] == "pending"
 
 
+@pytest.mark.sqlite_only("SQLite's write lock against its busy timeout")
 def test_a_database_failure_outranks_everything(
     db_path: Path,
+    db_target: DbTarget,
     queue: list[int],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -228,7 +235,7 @@ def test_a_database_failure_outranks_everything(
     assert [item["id"] for item in out] == [999, 2, 1, 3]
     assert {item["error"]["code"] for item in out} == {"DATABASE_BUSY"}
     assert "action 3 not attempted: the database failed on action 999" in out[3]["error"]["message"]
-    assert statuses(db_path)[1] == "pending"
+    assert statuses(db_target)[1] == "pending"
 
 
 @pytest.mark.parametrize(
@@ -243,7 +250,7 @@ def test_the_most_severe_code_wins_whatever_the_order(codes: tuple[int, ...]) ->
 
 
 def test_a_vote_short_of_its_quorum_says_so_in_the_batch(
-    db_path: Path, env: dict[str, str], service: ApprovalService, tmp_path: Path
+    db_target: DbTarget, env: dict[str, str], service: ApprovalService, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[rules.clear_logs]\napprovals = 2\n")
@@ -251,13 +258,13 @@ def test_a_vote_short_of_its_quorum_says_so_in_the_batch(
     two = service.create_action("pi-4", "clear_logs", actor="automation").id
     one = service.create_action("pi-4", "apt_update", actor="automation").id
     pre = ["--operator", "alice", "--config", str(config)]
-    said = run(db_path, env, *pre, "approve", str(two), str(one))
+    said = run(db_target, env, *pre, "approve", str(two), str(one))
     assert said.returncode == 0, said.stderr
     assert said.stdout.splitlines() == [
         "#1 clear logs on pi4.lan: 1 of 2 approvals; waiting for another approver",
         "approved #2 apt update on pi4.lan",
     ]
-    shown = run(db_path, env, *pre, "--operator", "bob", "approve", "-", "--json", stdin="1\n")
+    shown = run(db_target, env, *pre, "--operator", "bob", "approve", "-", "--json", stdin="1\n")
     (item,) = json.loads(shown.stdout)
     assert (item["status"], item["approvals_required"], len(item["approvals"])) == (
         "approved",

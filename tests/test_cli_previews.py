@@ -1,6 +1,7 @@
-"""Previews through the CLI, in process on real SQLite files: `show` prints the preview,
-`show --json` and `list --json` carry it, `approve` binds the current plan and prints its
-summary, and `--expect-preview` refuses a plan that changed (exit 4)."""
+"""Previews through the CLI, in process on real SQLite files and PostgreSQL databases:
+`show` prints the preview, `show --json` and `list --json` carry it, `approve` binds the
+current plan and prints its summary, and `--expect-preview` refuses a plan that changed
+(exit 4)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.cli.main import main
 from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.probes import ProbeRun, probe_for
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
+
+pytestmark = pytest.mark.backends
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 APT = probe_for(ActionType.APT_UPGRADE_ALL, None)
@@ -45,19 +48,19 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def cli(db_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+def cli(db_target: DbTarget, capsys: pytest.CaptureFixture[str]) -> Cli:
     def run(*argv: str, pre: Sequence[str] = ()) -> Run:
         capsys.readouterr()
-        code = main(["--db", str(db_path), *pre, *argv])
+        code = main([*db_target.cli_args, *pre, *argv])
         out, err = capsys.readouterr()
         return Run(code, out, err)
 
     return run
 
 
-def record(db_path: Path, action_id: int, name: str) -> str:
+def record(target: DbTarget, action_id: int, name: str) -> str:
     """Store a preview of `action_id` from a real transcript; its digest."""
-    db = open_database(db_path)
+    db = target.open()
     try:
         output = (TRANSCRIPTS / name).read_text()
         preview = ApprovalService(db).record_preview(action_id, APT, ProbeRun(0, output))
@@ -74,9 +77,11 @@ def apt_action(cli: Cli) -> int:
     return int(created.json()["id"])
 
 
-def test_show_prints_the_preview_and_its_plan(cli: Cli, db_path: Path, apt_action: int) -> None:
+def test_show_prints_the_preview_and_its_plan(
+    cli: Cli, db_target: DbTarget, apt_action: int
+) -> None:
     assert "preview     no preview yet" in cli("show", str(apt_action)).out
-    record(db_path, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
+    record(db_target, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
     shown = cli("show", str(apt_action))
     assert shown.code == 0
     lines = shown.out.splitlines()
@@ -89,9 +94,9 @@ def test_show_prints_the_preview_and_its_plan(cli: Cli, db_path: Path, apt_actio
     assert "              install linux-image-6.1.0-50-amd64 6.1.176-1 (new kernel)" in lines
 
 
-def test_json_carries_the_preview(cli: Cli, db_path: Path, apt_action: int) -> None:
+def test_json_carries_the_preview(cli: Cli, db_target: DbTarget, apt_action: int) -> None:
     assert cli("show", str(apt_action), "--json").json()["preview"] is None
-    digest = record(db_path, apt_action, "apt-get-s-remove-zip.txt")
+    digest = record(db_target, apt_action, "apt-get-s-remove-zip.txt")
     preview = cli("show", str(apt_action), "--json").json()["preview"]
     assert set(preview) == {"taken_at", "exit_code", "summary", "plan", "digest", "error"}
     assert preview["digest"] == digest
@@ -110,9 +115,9 @@ def test_apt_update_has_no_preview(cli: Cli) -> None:
 
 
 def test_approve_binds_the_current_plan_and_prints_it(
-    cli: Cli, db_path: Path, apt_action: int
+    cli: Cli, db_target: DbTarget, apt_action: int
 ) -> None:
-    digest = record(db_path, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
+    digest = record(db_target, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
     approved = cli("approve", str(apt_action), pre=["--operator", "alice"])
     assert approved.code == 0
     assert approved.out == (
@@ -125,10 +130,10 @@ def test_approve_binds_the_current_plan_and_prints_it(
 
 
 def test_expect_preview_refuses_a_plan_that_changed(
-    cli: Cli, db_path: Path, apt_action: int
+    cli: Cli, db_target: DbTarget, apt_action: int
 ) -> None:
-    read = record(db_path, apt_action, "apt-get-s-remove-zip.txt")
-    record(db_path, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
+    read = record(db_target, apt_action, "apt-get-s-remove-zip.txt")
+    record(db_target, apt_action, "apt-get-s-dist-upgrade-kernel-removal.txt")
     refused = cli("approve", str(apt_action), "--expect-preview", read)
     assert refused.code == 4
     assert refused.err.startswith(f"error: CONFLICT: cannot approve action {apt_action}: ")
@@ -152,9 +157,9 @@ def test_a_malformed_digest_is_a_usage_error(cli: Cli, apt_action: int) -> None:
 
 
 def test_several_ids_each_bind_their_plan_and_expect_preview_takes_one(
-    cli: Cli, db_path: Path, apt_action: int
+    cli: Cli, db_target: DbTarget, apt_action: int
 ) -> None:
-    digest = record(db_path, apt_action, "apt-get-s-remove-zip.txt")
+    digest = record(db_target, apt_action, "apt-get-s-remove-zip.txt")
     other = cli("create", "--server", "nas", "--type", "clear_logs", "--json").json()["id"]
     refused = cli("approve", str(apt_action), str(other), "--expect-preview", digest)
     assert refused.code == 2

@@ -1,12 +1,12 @@
 """Votes, per-type approvers, expiry and notifications through the CLI, in process and,
-for a sender killed mid-delivery, as real processes."""
+for a sender killed mid-delivery, as real processes. On SQLite and PostgreSQL
+(`backends`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.cli.main import main
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from notify_receiver import Receiver
+
+pytestmark = pytest.mark.backends
 
 RULES = """\
 approvers = ["alice", "bob", "carol"]
@@ -41,15 +43,14 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 class Cli:
-    def __init__(self, db_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.db_path, self.config, self.capsys = db_path, config, capsys
+    def __init__(self, target: DbTarget, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.target, self.config, self.capsys = target, config, capsys
 
     def __call__(self, *argv: str, operator: str = "alice") -> tuple[int, str, str]:
         self.capsys.readouterr()
         code = main(
             [
-                "--db",
-                str(self.db_path),
+                *self.target.cli_args,
                 "--config",
                 str(self.config),
                 "--operator",
@@ -69,8 +70,8 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(db_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    database = open_database(db_path)
+def cli(db_target: DbTarget, config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    database = db_target.open()
     try:
         service = ApprovalService(database)
         service.add_server("pi-4", "pi4.lan", paused=True)
@@ -78,7 +79,7 @@ def cli(db_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
         service.create_action("pi-4", "apt_update", actor="robot")  # 2
     finally:
         database.close()
-    return Cli(db_path, config, capsys)
+    return Cli(db_target, config, capsys)
 
 
 def test_a_vote_short_of_the_quorum_exits_0_and_says_so(cli: Cli) -> None:
@@ -131,14 +132,13 @@ def test_bad_rules_are_config_errors(cli: Cli, config: Path) -> None:
     assert f"error: CONFIG_ERROR: {config}: 'rules': 'apt_upgrade' is not an action type" in err
 
 
-def test_expire_prints_what_it_expired(cli: Cli, config: Path, db_path: Path) -> None:
+def test_expire_prints_what_it_expired(cli: Cli, config: Path, db_target: DbTarget) -> None:
     code, out, _ = cli("expire")
     assert (code, out) == (0, f"nothing expires: the config has no [expiry] table ({config})\n")
     config.write_text(RULES + '\n[expiry]\npending = "24h"\napproved = "2h"\n', encoding="utf-8")
     assert cli("expire") == (0, "nothing to expire\n", "")
     old = (datetime.now(UTC) - timedelta(hours=25)).replace(tzinfo=None).isoformat(" ")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE remediation_actions SET created_at = ? WHERE id = 2", (old,))
+    db_target.execute("UPDATE remediation_actions SET created_at = :old WHERE id = 2", old=old)
     code, out, _ = cli("expire")
     assert code == 0
     assert out == (
@@ -156,7 +156,7 @@ def test_notify_once_sends_then_sends_nothing_twice(cli: Cli, config: Path) -> N
         )
         assert cli("notify", "--once")[:2] == (0, "sent 0 notifications\n")  # starts now
         cli("reject", "1", "--reason", "no")
-        database = open_database(cli.db_path)
+        database = cli.target.open()
         try:
             ApprovalService(database).create_action("pi-4", "clear_logs", actor="robot")
         finally:
@@ -166,7 +166,7 @@ def test_notify_once_sends_then_sends_nothing_twice(cli: Cli, config: Path) -> N
         [got] = receiver.received
         assert got.json()["event"] == "pending"
         receiver.status = 500
-        database = open_database(cli.db_path)
+        database = cli.target.open()
         try:
             ApprovalService(database).create_action("pi-4", "apt_upgrade_security", actor="r")
         finally:
@@ -198,25 +198,24 @@ def held_receiver() -> Iterator[Receiver]:
 
 
 def test_a_sender_killed_before_the_acknowledgement_resends_with_the_same_id(
-    tmp_path: Path, held_receiver: Receiver
+    tmp_path: Path, held_receiver: Receiver, db_target: DbTarget
 ) -> None:
-    db_path = tmp_path / "approvals.db"
     config = tmp_path / "config.toml"
     config.write_text(
         f'[[notify]]\nurl = "{held_receiver.url()}"\nformat = "json"\n', encoding="utf-8"
     )
-    database = open_database(db_path)
+    database = db_target.open()
     try:
         service = ApprovalService(database)
         service.add_server("pi-4", "pi4.lan", paused=True)
     finally:
         database.close()
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "x"), "XDG_DATA_HOME": str(tmp_path)}
-    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(db_path)]
+    argv = [sys.executable, "-m", "homelab_approvals", *db_target.cli_args]
     argv += ["--config", str(config), "notify"]
     started = subprocess.run([*argv, "--once"], env=env, capture_output=True, check=False)
     assert started.returncode == 0, started.stderr  # the target's cursor: from now on
-    database = open_database(db_path)
+    database = db_target.open()
     try:
         ApprovalService(database).create_action("pi-4", "apt_update", actor="robot")
     finally:
@@ -242,24 +241,23 @@ def test_a_sender_killed_before_the_acknowledgement_resends_with_the_same_id(
 
 
 def test_the_executor_once_sends_notifications_after_its_runs(
-    tmp_path: Path, held_receiver: Receiver
+    tmp_path: Path, held_receiver: Receiver, db_target: DbTarget
 ) -> None:
-    db_path = tmp_path / "approvals.db"
     config = tmp_path / "config.toml"
     config.write_text(
         f'[[notify]]\nurl = "{held_receiver.url()}"\nformat = "json"\n', encoding="utf-8"
     )
-    database = open_database(db_path)
+    database = db_target.open()
     try:
         ApprovalService(database).add_server("pi-4", "pi4.lan", paused=True)
     finally:
         database.close()
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "x"), "XDG_DATA_HOME": str(tmp_path)}
-    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(db_path)]
+    argv = [sys.executable, "-m", "homelab_approvals", *db_target.cli_args]
     argv += ["--config", str(config), "executor", "--once", "--name", "executor@test"]
     first = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr  # the target starts from now
-    database = open_database(db_path)
+    database = db_target.open()
     try:
         ApprovalService(database).create_action("pi-4", "apt_update", actor="robot")
     finally:

@@ -1,6 +1,12 @@
 """Faults from issue 5, with real processes: a writer holding the lock past the busy
 timeout, processes killed mid-stream, users who may read but not write, and files that
 are not databases. Each must leave the database exactly as it was, with one clear line.
+
+Where a fault has a meaning on PostgreSQL (a writer holding a row lock, writers killed
+mid-decision, a newer schema, --read-only) the test runs on both (`backends`); the rest is
+about SQLite files, their folders and their owners. PostgreSQL's own connection faults
+(server down, wrong password, missing database, a SELECT-only role) are in
+test_postgres.py.
 """
 
 from __future__ import annotations
@@ -21,13 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from db_targets import DbTarget
 from homelab_approvals.domain.errors import DatabaseBusy
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from homelab_approvals.storage.schema import SCHEMA_VERSION
+from pg_support import PgServer
 
 PYTHON = sys.executable
+
+pytestmark = pytest.mark.backends
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -112,8 +122,12 @@ def env(shared_dir: Path) -> dict[str, str]:
     return clean
 
 
-def seed(path: Path, *, pending: int = 2) -> None:
-    db = open_database(path)
+def _target(where: Path | DbTarget) -> DbTarget:
+    return where if isinstance(where, DbTarget) else DbTarget("sqlite", path=where)
+
+
+def seed(where: Path | DbTarget, *, pending: int = 2) -> None:
+    db = _target(where).open()
     try:
         service = ApprovalService(db)
         service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
@@ -123,8 +137,15 @@ def seed(path: Path, *, pending: int = 2) -> None:
         db.close()
 
 
-def rows(path: Path) -> tuple[list[Any], list[Any], list[Any]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def rows(where: Path | DbTarget) -> tuple[list[Any], list[Any], list[Any]]:
+    target = _target(where)
+    if target.path is None:
+        return (
+            target.execute("SELECT * FROM servers ORDER BY id"),
+            target.execute("SELECT * FROM remediation_actions ORDER BY id"),
+            target.execute("SELECT * FROM action_events ORDER BY id"),
+        )
+    conn = sqlite3.connect(f"file:{target.path}?mode=ro", uri=True)  # leaves no -wal behind
     try:
         return (
             conn.execute("SELECT * FROM servers ORDER BY id").fetchall(),
@@ -145,48 +166,49 @@ def listing(folder: Path) -> dict[str, tuple[int, int, bytes]]:
     return out
 
 
-def assert_consistent(path: Path) -> None:
+def assert_consistent(place: Path | DbTarget) -> None:
     """The database is sound and no action is half-decided."""
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall()[0][0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        events: dict[int, list[sqlite3.Row]] = {}
-        for event in conn.execute("SELECT * FROM action_events ORDER BY id"):
-            events.setdefault(event["action_id"], []).append(event)
-        actions = conn.execute("SELECT * FROM remediation_actions").fetchall()
-        assert set(events) <= {a["id"] for a in actions}, "events for an action that is not there"
-        for action in actions:
-            trail = events.get(action["id"], [])
-            where = f"action {action['id']} ({action['status']}): {[tuple(e) for e in trail]}"
-            assert trail, where
-            assert (trail[0]["from_status"], trail[0]["to_status"]) == (None, "pending"), where
-            for before, after in itertools.pairwise(trail):
-                assert after["from_status"] == before["to_status"], where
-            assert trail[-1]["to_status"] == action["status"], where
-            status = action["status"]
-            decided = (action["approved_at"], action["approved_by"])
-            rejected = (action["rejected_at"], action["rejected_by"], action["rejection_reason"])
-            if status == "pending":
-                assert decided == (None, None), where
-                assert rejected == (None, None, None), where
-                assert action["completed_at"] is None, where
-            elif status == "approved":
-                assert None not in decided, where
-                assert rejected == (None, None, None), where
-            elif status == "rejected":
-                assert None not in rejected, where
-                assert trail[-1]["reason"] == action["rejection_reason"], where
-                assert decided == (None, None), where
-            elif status == "failed":
-                assert action["exit_code"] == -1, where
-                assert action["stderr"] == "Action cancelled by user", where
-                assert action["completed_at"] is not None, where
-            else:
-                raise AssertionError(where)
-    finally:
-        conn.close()
+    target = _target(place)
+    if target.path is not None:
+        conn = sqlite3.connect(target.path)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchall()[0][0] == "ok"
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        finally:
+            conn.close()
+    events: dict[int, list[dict[str, Any]]] = {}
+    for event in target.rows("SELECT * FROM action_events ORDER BY id"):
+        events.setdefault(event["action_id"], []).append(event)
+    actions = target.rows("SELECT * FROM remediation_actions")
+    assert set(events) <= {a["id"] for a in actions}, "events for an action that is not there"
+    for action in actions:
+        trail = events.get(action["id"], [])
+        where = f"action {action['id']} ({action['status']}): {[list(e.values()) for e in trail]}"
+        assert trail, where
+        assert (trail[0]["from_status"], trail[0]["to_status"]) == (None, "pending"), where
+        for before, after in itertools.pairwise(trail):
+            assert after["from_status"] == before["to_status"], where
+        assert trail[-1]["to_status"] == action["status"], where
+        status = action["status"]
+        decided = (action["approved_at"], action["approved_by"])
+        rejected = (action["rejected_at"], action["rejected_by"], action["rejection_reason"])
+        if status == "pending":
+            assert decided == (None, None), where
+            assert rejected == (None, None, None), where
+            assert action["completed_at"] is None, where
+        elif status == "approved":
+            assert None not in decided, where
+            assert rejected == (None, None, None), where
+        elif status == "rejected":
+            assert None not in rejected, where
+            assert trail[-1]["reason"] == action["rejection_reason"], where
+            assert decided == (None, None), where
+        elif status == "failed":
+            assert action["exit_code"] == -1, where
+            assert action["stderr"] == "Action cancelled by user", where
+            assert action["completed_at"] is not None, where
+        else:
+            raise AssertionError(where)
 
 
 # -- a writer holds the lock past the busy timeout ---------------------------------------------
@@ -202,18 +224,30 @@ sys.stdin.read()
 conn.execute("ROLLBACK")
 """
 
+# PostgreSQL's counterpart: a transaction left open holding the rows it updated (a stuck
+# writer, a psql session idle in transaction).
+HOLD_LOCK_PG = """
+import psycopg, sys
+conn = psycopg.connect(sys.argv[1])
+# Half of someone else's change, never committed.
+conn.execute("UPDATE remediation_actions SET status = 'approved', approved_by = 'holder'")
+print("locked", flush=True)
+sys.stdin.read()
+conn.rollback()
+"""
+
 
 @pytest.mark.slow
 def test_a_writer_holding_the_lock_gives_busy_and_nothing_half_written(
-    tmp_path: Path, env: dict[str, str]
+    db_target: DbTarget, env: dict[str, str]
 ) -> None:
-    path = tmp_path / "approvals.db"
-    seed(path)
-    before = rows(path)
-    db = open_database(path)
+    seed(db_target)
+    before = rows(db_target)
+    db = db_target.open()
     service = ApprovalService(db)
+    script = HOLD_LOCK if db_target.path is not None else HOLD_LOCK_PG
     holder = subprocess.Popen(
-        [PYTHON, "-c", HOLD_LOCK, str(path)],
+        [PYTHON, "-c", script, db_target.location],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -223,14 +257,14 @@ def test_a_writer_holding_the_lock_gives_busy_and_nothing_half_written(
         assert holder.stdout.readline() == "locked\n"
         # The CLI waits for the lock in its own process while this one does too.
         approving = subprocess.Popen(
-            [PYTHON, "-m", "homelab_approvals", "--db", str(path), "approve", "1"],
+            [PYTHON, "-m", "homelab_approvals", *db_target.cli_args, "approve", "1"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        # Readers are not blocked by a writer (WAL).
-        listed = cli(["--db", str(path), "list", "--json"], env)
+        # Readers are not blocked by a writer (WAL; PostgreSQL's MVCC).
+        listed = cli([*db_target.cli_args, "list", "--json"], env)
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.count('"status": "pending"') == 2
 
@@ -254,10 +288,10 @@ def test_a_writer_holding_the_lock_gives_busy_and_nothing_half_written(
     )
     assert "busy" in line
     assert out == ""
-    assert rows(path) == before
-    assert_consistent(path)
+    assert rows(db_target) == before
+    assert_consistent(db_target)
     # Once the lock is gone, the operator simply retries.
-    retried = cli(["--db", str(path), "approve", "1"], env)
+    retried = cli([*db_target.cli_args, "approve", "1"], env)
     assert retried.returncode == 0, retried.stderr
 
 
@@ -274,8 +308,8 @@ signal.signal(signal.SIGTERM, signal.SIG_DFL)
 print("started", flush=True)
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import open_database
-path, tag = sys.argv[1], sys.argv[2]
-db = open_database(Path(path))
+where, tag = sys.argv[1], sys.argv[2]
+db = open_database(url=where) if where.startswith("postgresql") else open_database(Path(where))
 service = ApprovalService(db)
 print("open", flush=True)
 n = 0
@@ -299,14 +333,21 @@ KILL_ROUNDS = 6
 
 
 @pytest.mark.slow
-def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path) -> None:
+def test_killing_writers_at_any_point_leaves_nothing_half_decided(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     rng = random.Random(20261127)
-    path = tmp_path / "stream" / "approvals.db"
+    if backend == "sqlite":
+        target = DbTarget(backend, path=tmp_path / "stream" / "approvals.db")
+    else:  # an empty database: the first round may be killed while creating the schema
+        server = request.getfixturevalue("pg_server")
+        target = DbTarget(backend, url=server.fresh(empty=True))
+        request.addfinalizer(lambda: server.drop_url(str(target.url)))
     signals = [signal.SIGKILL, signal.SIGKILL, signal.SIGHUP, signal.SIGTERM]
     for round_number in range(KILL_ROUNDS):
         if round_number == 1:
             # The first round may have been killed before the database existed.
-            db = open_database(path)
+            db = target.open()
             try:
                 if not ApprovalService(db).list_servers():
                     ApprovalService(db).add_server("pi-4", "pi4.lan", paused=True)
@@ -314,7 +355,7 @@ def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path
                 db.close()
         writers = [
             subprocess.Popen(
-                [PYTHON, "-c", DECISION_STREAM, str(path), f"r{round_number}w{w}"],
+                [PYTHON, "-c", DECISION_STREAM, target.location, f"r{round_number}w{w}"],
                 stdout=subprocess.PIPE if w == 0 else subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -325,9 +366,9 @@ def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path
         assert watched.stdout is not None
         # Round 0 kills around the very first open of a database that does not exist yet;
         # later rounds after a random number of completed steps.
-        target = "open" if round_number == 0 else str(rng.randrange(0, 40))
+        kill_at = "open" if round_number == 0 else str(rng.randrange(0, 40))
         for line in watched.stdout:
-            if line.strip() == target or (round_number == 0 and line.strip() == "started"):
+            if line.strip() == kill_at or (round_number == 0 and line.strip() == "started"):
                 break
         sig = signals[round_number % len(signals)]
         for writer in writers:
@@ -337,12 +378,12 @@ def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path
             stderr = writer.stderr.read() if writer.stderr else ""
             # Died of the signal, not of an error of its own.
             assert writer.returncode == -sig, (round_number, writer.returncode, stderr)
-        if path.exists() and path.stat().st_size:
-            assert_consistent(path)
+        if _has_tables(target):
+            assert_consistent(target)
 
-    assert_consistent(path)
+    assert_consistent(target)
     # The survivors' database is fully usable.
-    db = open_database(path)
+    db = target.open()
     try:
         service = ApprovalService(db)
         action = service.create_action("pi-4", "restart_service", "after-the-storm", actor="bob")
@@ -350,7 +391,14 @@ def test_killing_writers_at_any_point_leaves_nothing_half_decided(tmp_path: Path
         assert len(service.list_actions().rows) > KILL_ROUNDS
     finally:
         db.close()
-    assert_consistent(path)
+    assert_consistent(target)
+
+
+def _has_tables(target: DbTarget) -> bool:
+    """Whether the writers got as far as creating the schema."""
+    if target.path is not None:
+        return target.path.exists() and target.path.stat().st_size > 0
+    return target.execute("SELECT to_regclass('action_events') IS NOT NULL")[0][0] is True
 
 
 # -- not a database, and a newer schema, through the CLI ---------------------------------------
@@ -375,23 +423,26 @@ def test_cli_random_bytes_is_one_line_exit_1_and_untouched(
     assert listing(tmp_path) == before
 
 
+def everything(target: DbTarget, folder: Path) -> object:
+    """All a command could change: the database's rows and schema, and on SQLite every
+    file beside it too (owner, mode, bytes)."""
+    return (target.dump(), listing(folder)) if target.path is not None else target.dump()
+
+
 def test_cli_newer_schema_is_refused_and_nothing_changes(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, db_target: DbTarget, env: dict[str, str]
 ) -> None:
-    path = tmp_path / "approvals.db"
-    seed(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE approvals_schema SET version = ?", (SCHEMA_VERSION + 7,))
-    conn.close()
-    before = listing(tmp_path)
+    seed(db_target)
+    db_target.execute("UPDATE approvals_schema SET version = :v", v=SCHEMA_VERSION + 7)
+    before = everything(db_target, tmp_path)
     argvs = [
-        ["--db", str(path), *a] for a in (["list"], ["approve", "1"], ["--read-only", "events"])
+        [*db_target.cli_args, *a] for a in (["list"], ["approve", "1"], ["--read-only", "events"])
     ]
     for result in cli_batch(argvs, env):
         assert result.returncode == 1
         line = one_error_line(result, "DATABASE_ERROR")
         assert f"version {SCHEMA_VERSION + 7} is newer" in line
-    assert listing(tmp_path) == before
+    assert everything(db_target, tmp_path) == before
 
 
 def test_cli_creates_a_missing_folder_private(tmp_path: Path, env: dict[str, str]) -> None:
@@ -404,22 +455,21 @@ def test_cli_creates_a_missing_folder_private(tmp_path: Path, env: dict[str, str
 
 
 def test_cli_read_only_by_choice_leaves_no_files_behind(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, db_target: DbTarget, env: dict[str, str]
 ) -> None:
-    path = tmp_path / "approvals.db"
-    seed(path)
-    before = listing(tmp_path)
+    seed(db_target)
+    before = everything(db_target, tmp_path)
     listed, refused = cli_batch(
         [
-            ["--db", str(path), "--read-only", "list"],
-            ["--db", str(path), "--read-only", "approve", "1"],
+            [*db_target.cli_args, "--read-only", "list"],
+            [*db_target.cli_args, "--read-only", "approve", "1"],
         ],
         env,
     )
     assert listed.returncode == 0, listed.stderr
     assert refused.returncode == 1
     assert "read-only" in one_error_line(refused, "DATABASE_ERROR")
-    assert listing(tmp_path) == before
+    assert everything(db_target, tmp_path) == before
 
 
 # -- a user who may read but not write ---------------------------------------------------------
@@ -460,8 +510,10 @@ DECISIONS = [
 ]
 
 
-def _reads_work_decisions_fail(path: Path, env: dict[str, str], user: str, *, expect: str) -> None:
-    db = ["--db", str(path), "--operator", "alice"]
+def _reads_work_decisions_fail(
+    where: Path | list[str], env: dict[str, str], user: str | None, *, expect: str
+) -> None:
+    db = [*(["--db", str(where)] if isinstance(where, Path) else where), "--operator", "alice"]
     reads = [[*db, "list", "--json"], [*db, "show", "1"], [*db, "events", "--json"]]
     results = cli_batch([*reads, *([*db, *argv] for argv in DECISIONS)], env, user=user)
     listed, shown, events, *decisions = results
@@ -519,6 +571,34 @@ def test_a_reader_who_cannot_write_the_file_or_folder(
     # Whatever the journal, the reader created no file of its own.
     reader_uid = pwd.getpwnam(nobody).pw_uid
     assert [p.name for p in folder.iterdir() if p.stat().st_uid == reader_uid] == []
+
+
+def test_a_postgresql_role_that_may_only_read(
+    pg_server: PgServer, env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL's reader who cannot write: a role granted SELECT alone. Every read
+    works; every change is refused in one line, before anything is tried."""
+    url = pg_server.fresh()
+    request.addfinalizer(lambda: pg_server.drop_url(url))
+    target = DbTarget("postgresql", url=url)
+    seed(target)
+    role = f"approvals_reader_{os.getpid()}"
+    database = str(make_url(url).database)
+    target.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-secret'")
+    try:
+        target.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+        target.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        before = rows(target)
+        reader = pg_server.url_for(database, user=role, password="reader-secret")
+        _reads_work_decisions_fail(
+            ["--database-url", reader], env, None, expect=f"the role {role} may not change"
+        )
+        assert rows(target) == before
+        assert_consistent(target)
+    finally:
+        target.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+        target.execute(f'REVOKE ALL ON DATABASE "{database}" FROM {role}')
+        target.execute(f"DROP ROLE {role}")
 
 
 @pytest.mark.slow

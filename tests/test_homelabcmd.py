@@ -5,6 +5,10 @@ Built from HomelabCmd's exact DDL (tests/data/homelabcmd-schema.sql, a copy of
 HomelabCmd databases also have an `alerts` table (remediation_actions.alert_id points at
 it); both shapes are tested, because with foreign_keys=ON a missing parent table makes
 SQLite refuse every INSERT into remediation_actions.
+
+The same on PostgreSQL: HomelabCmd's two tables (and its `alerts`, which its foreign key
+needs there) created as its SQLAlchemy models create them on that server, with its rows;
+we add only ours. What is about SQLite's file, pragmas or foreign-key switch stays there.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.errors import InvalidTransition, StorageError
 from homelab_approvals.service import ActionQuery, ApprovalService
@@ -63,6 +69,42 @@ ACTIONS = [
 ]  # fmt: skip
 
 
+BOOLEAN_COLUMNS = (6, 8, 9)  # is_paused, is_inactive, drift_detection_enabled
+# HomelabCmd's models on PostgreSQL: SQLAlchemy's DateTime is `timestamp without time zone`
+# and an Integer primary key is SERIAL.
+PG_DDL = DDL.replace("DATETIME", "TIMESTAMP WITHOUT TIME ZONE").replace(
+    "CREATE TABLE remediation_actions (\n\tid INTEGER NOT NULL",
+    "CREATE TABLE remediation_actions (\n\tid SERIAL NOT NULL",
+)
+assert "id SERIAL" in PG_DDL
+
+
+def build_pg(url: str) -> None:
+    """HomelabCmd's database on PostgreSQL, rows as its backend writes them."""
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE alerts (id SERIAL NOT NULL, PRIMARY KEY (id))")
+        conn.execute("INSERT INTO alerts (id) VALUES (7)")
+        conn.execute(PG_DDL)
+        with conn.cursor() as cursor:
+            servers = [
+                [bool(v) if i in BOOLEAN_COLUMNS else v for i, v in enumerate(row)]
+                for row in SERVERS
+            ]
+            cursor.executemany(
+                f"INSERT INTO servers ({SERVER_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",
+                servers,
+            )
+            rows = [list(r) for r in ACTIONS]
+            rows[0][8] = 7
+            cursor.executemany(
+                f"INSERT INTO remediation_actions ({ACTION_COLUMNS})"
+                f" VALUES ({', '.join(['%s'] * 19)})",
+                rows,
+            )
+        # HomelabCmd's own inserts move the sequence; these rows were given their ids.
+        conn.execute("SELECT setval(pg_get_serial_sequence('remediation_actions', 'id'), 5)")
+
+
 def build(path: Path, *, with_alerts: bool) -> None:
     conn = sqlite3.connect(path)
     try:
@@ -85,7 +127,27 @@ def build(path: Path, *, with_alerts: bool) -> None:
         conn.close()
 
 
-def their_schema(path: Path) -> list[tuple[Any, ...]]:
+def their_schema(place: DbTarget) -> list[tuple[Any, ...]]:
+    if place.path is None:
+        return (
+            place.execute(
+                "SELECT table_name, column_name, data_type, is_nullable, column_default"
+                " FROM information_schema.columns"
+                " WHERE table_name IN ('servers', 'remediation_actions', 'alerts')"
+                " ORDER BY table_name, ordinal_position"
+            )
+            + place.execute(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes"
+                " WHERE tablename IN ('servers', 'remediation_actions', 'alerts')"
+                " ORDER BY indexname"
+            )
+            + place.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                " FROM pg_constraint WHERE conrelid::regclass::text"
+                " IN ('servers', 'remediation_actions', 'alerts') ORDER BY conname"
+            )
+        )
+    path = place.path
     conn = sqlite3.connect(path)
     try:
         return conn.execute(
@@ -96,25 +158,50 @@ def their_schema(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def query(place: DbTarget, sql: str) -> list[tuple[Any, ...]]:
+    """Rows as tuples, stored times in HomelabCmd's SQLite text form (DbTarget.rows)."""
+    return [tuple(row.values()) for row in place.rows(sql)]
 
 
-@pytest.fixture(params=[False, True], ids=["no-alerts-table", "with-alerts-table"])
-def homelab(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "homelab.db"
-    path.parent.mkdir()
-    build(path, with_alerts=request.param)
-    return path
+def sqlite_checks(place: DbTarget) -> None:
+    """SQLite's own soundness checks; PostgreSQL's server keeps its own."""
+    if place.path is not None:
+        assert query(place, "PRAGMA integrity_check") == [("ok",)]
+        assert query(place, "PRAGMA foreign_key_check(remediation_actions)") == []
+
+
+# A HomelabCmd database: on SQLite with and without its `alerts` table, on PostgreSQL
+# (where its foreign key needs that table). Overrides conftest's `backend`.
+@pytest.fixture(params=["sqlite-no-alerts-table", "sqlite-with-alerts-table", "postgresql"])
+def shape(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def opened(homelab: Path) -> Iterator[tuple[Database, ApprovalService]]:
-    db = open_database(homelab)
+def backend(shape: str) -> str:
+    return shape.split("-")[0]
+
+
+@pytest.fixture
+def homelab(
+    shape: str, backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[DbTarget]:
+    if backend == "sqlite":
+        path = tmp_path / "data" / "homelab.db"
+        path.parent.mkdir()
+        build(path, with_alerts=shape == "sqlite-with-alerts-table")
+        yield DbTarget(backend, path=path)
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.fresh(empty=True)
+    build_pg(url)
+    yield DbTarget(backend, url=url)
+    server.drop_url(url)
+
+
+@pytest.fixture
+def opened(homelab: DbTarget) -> Iterator[tuple[Database, ApprovalService]]:
+    db = homelab.open()
     yield db, ApprovalService(db, clock=lambda: NOW)
     db.close()
 
@@ -149,7 +236,9 @@ def test_servers_read_from_homelabcmd(opened: tuple[Database, ApprovalService]) 
     assert servers["nas"].paused_at is None
 
 
-def test_decisions_work_in_place(homelab: Path, opened: tuple[Database, ApprovalService]) -> None:
+def test_decisions_work_in_place(
+    homelab: DbTarget, opened: tuple[Database, ApprovalService]
+) -> None:
     _, service = opened
     schema_before = their_schema(homelab)
 
@@ -190,7 +279,7 @@ def test_decisions_work_in_place(homelab: Path, opened: tuple[Database, Approval
         (3, "pending", "failed", "alice", "2026-11-27 10:02:00.000000", "cancelled"),
     ]
     assert their_schema(homelab) == schema_before
-    assert query(homelab, "PRAGMA integrity_check") == [("ok",)]
+    sqlite_checks(homelab)
 
 
 def test_conflicts_name_homelabcmds_decider(opened: tuple[Database, ApprovalService]) -> None:
@@ -205,7 +294,7 @@ def test_conflicts_name_homelabcmds_decider(opened: tuple[Database, ApprovalServ
 
 
 def test_new_actions_and_maintenance_mode_work_in_place(
-    homelab: Path, opened: tuple[Database, ApprovalService]
+    homelab: DbTarget, opened: tuple[Database, ApprovalService]
 ) -> None:
     _, service = opened
     created = service.create_action("pi-4", "restart_service", "sshd", actor="alice")
@@ -219,12 +308,11 @@ def test_new_actions_and_maintenance_mode_work_in_place(
     assert query(homelab, "SELECT is_paused, paused_at FROM servers WHERE id = 'nas'") == [
         (0, None)
     ]
-    assert query(homelab, "PRAGMA integrity_check") == [("ok",)]
-    assert query(homelab, "PRAGMA foreign_key_check(remediation_actions)") == []
+    sqlite_checks(homelab)
 
 
 def test_adding_a_server_fails_with_a_clear_message(
-    homelab: Path, opened: tuple[Database, ApprovalService]
+    homelab: DbTarget, opened: tuple[Database, ApprovalService]
 ) -> None:
     _, service = opened
     before = query(homelab, "SELECT * FROM servers ORDER BY id")
@@ -233,15 +321,18 @@ def test_adding_a_server_fails_with_a_clear_message(
     message = caught.value.message
     assert "cannot add servers to this database" in message
     assert "HomelabCmd" in message
-    assert "NOT NULL" in message
+    # The server's own reason, in its own words: SQLite's "NOT NULL constraint failed",
+    # PostgreSQL's "violates not-null constraint"; both name the column.
+    assert ("NOT NULL" if homelab.path is not None else "violates not-null constraint") in message
+    assert "machine_type" in message
     assert "\n" not in message
     assert "Traceback" not in message
     assert query(homelab, "SELECT * FROM servers ORDER BY id") == before
 
 
-def test_their_schema_is_unchanged_and_ours_is_added(homelab: Path) -> None:
+def test_their_schema_is_unchanged_and_ours_is_added(homelab: DbTarget) -> None:
     before = their_schema(homelab)
-    db = open_database(homelab)
+    db = homelab.open()
     try:
         service = ApprovalService(db, clock=lambda: NOW)
         service.approve(1, "alice")
@@ -249,6 +340,23 @@ def test_their_schema_is_unchanged_and_ours_is_added(homelab: Path) -> None:
     finally:
         db.close()
     assert their_schema(homelab) == before
+    if homelab.path is None:
+        tables = {
+            name
+            for (name,) in homelab.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        }
+        assert {"action_events", "approvals_schema"} <= tables
+        triggers = {
+            name
+            for (name,) in homelab.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+                " AND tgrelid = 'action_events'::regclass"
+            )
+        }
+        assert {"action_events_append_only", "action_events_no_truncate"} <= triggers
+        return
     ours = {
         (kind, name)
         for kind, name in query(
@@ -291,9 +399,10 @@ def test_foreign_keys_to_a_missing_table_are_reported(tmp_path: Path) -> None:
         db.close()
 
 
-def test_homelabcmd_database_opened_read_only(homelab: Path) -> None:
-    before = homelab.read_bytes()
-    db = open_database(homelab, read_only=True)
+def test_homelabcmd_database_opened_read_only(homelab: DbTarget) -> None:
+    before = homelab.dump()
+    file_before = homelab.path.read_bytes() if homelab.path is not None else None
+    db = homelab.open(read_only=True)
     try:
         service = ApprovalService(db)
         assert service.list_actions().total == 5
@@ -304,5 +413,7 @@ def test_homelabcmd_database_opened_read_only(homelab: Path) -> None:
             service.list_events()
     finally:
         db.close()
-    assert homelab.read_bytes() == before
-    assert not homelab.with_name("homelab.db-journal").exists()
+    assert homelab.dump() == before
+    if homelab.path is not None:
+        assert homelab.path.read_bytes() == file_before
+        assert not homelab.path.with_name("homelab.db-journal").exists()

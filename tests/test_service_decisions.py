@@ -1,20 +1,20 @@
 """approve / reject / cancel at the service level: every acceptance criterion and edge case
 of the seed plan (PL0030), plus the audit trail each transition leaves.
 
-Real SQLite files; rows in states the service cannot reach (executing, completed, a
-HomelabCmd-style failure) are written with plain SQL, as HomelabCmd's executor would.
+Real SQLite files and real PostgreSQL databases (`backend`, tests/conftest.py); rows in
+states the service cannot reach (executing, completed, a HomelabCmd-style failure) are
+written with plain SQL, as HomelabCmd's executor would.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.errors import (
     ActionNotFound,
     ApprovalsError,
@@ -23,7 +23,7 @@ from homelab_approvals.domain.errors import (
 )
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
+from homelab_approvals.service.listing import ActionQuery
 
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 DECIDED_AT = datetime(2026, 11, 27, 10, 2, 0, tzinfo=UTC)
@@ -47,13 +47,28 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-@pytest.fixture(params=["precompiled", "core"])
-def svc(request: pytest.FixtureRequest, db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
-    """Every decision test runs both ways SQLite can run a decision's statements: the
-    precompiled fast path on a held connection, and SQLAlchemy's ordinary execution that
-    every other backend uses (storage/transaction.py)."""
-    database = open_database(db_path)
-    database.backend.precompiled = request.param == "precompiled"  # type: ignore[attr-defined]
+# Every decision test runs each way a decision's statements can run: on SQLite, the
+# precompiled fast path on a held connection and SQLAlchemy's ordinary execution; on
+# PostgreSQL, its own. This overrides conftest's `backend` (which `db_target` reads) for
+# this module: the two SQLite ways have no PostgreSQL counterpart to multiply.
+WAYS = ["sqlite-precompiled", "sqlite-core", "postgresql"]
+
+
+@pytest.fixture(params=WAYS)
+def way(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def backend(way: str) -> str:
+    return way.split("-")[0]
+
+
+@pytest.fixture
+def svc(way: str, db_target: DbTarget, clock: Clock) -> Iterator[ApprovalService]:
+    database = db_target.open()
+    if way.startswith("sqlite-"):
+        database.backend.precompiled = way == "sqlite-precompiled"  # type: ignore[attr-defined]
     service = ApprovalService(database, clock=clock)
     service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
     service.add_server("nas", "nas.lan")
@@ -61,37 +76,24 @@ def svc(request: pytest.FixtureRequest, db_path: Path, clock: Clock) -> Iterator
     database.close()
 
 
-def raw(db_path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    return conn
+def action_row(target: DbTarget, action_id: int) -> dict[str, Any]:
+    rows = target.rows("SELECT * FROM remediation_actions WHERE id = :id", id=action_id)
+    assert len(rows) == 1
+    return rows[0]
 
 
-def action_row(db_path: Path, action_id: int) -> dict[str, Any]:
-    with raw(db_path) as conn:
-        row = conn.execute(
-            "SELECT * FROM remediation_actions WHERE id = ?", (action_id,)
-        ).fetchone()
-    assert row is not None
-    return dict(row)
+def event_rows(target: DbTarget, action_id: int | None = None) -> list[dict[str, Any]]:
+    if action_id is None:
+        return target.rows("SELECT * FROM action_events ORDER BY id")
+    return target.rows(
+        "SELECT * FROM action_events WHERE action_id = :id ORDER BY id", id=action_id
+    )
 
 
-def event_rows(db_path: Path, action_id: int | None = None) -> list[dict[str, Any]]:
-    with raw(db_path) as conn:
-        if action_id is None:
-            rows = conn.execute("SELECT * FROM action_events ORDER BY id").fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT * FROM action_events WHERE action_id = ? ORDER BY id", (action_id,)
-            ).fetchall()
-    return [dict(r) for r in rows]
-
-
-def snapshot(db_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def snapshot(target: DbTarget) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Every action and event row, to prove a refused call changed nothing."""
-    with sqlite3.connect(db_path) as conn:
-        actions = conn.execute("SELECT * FROM remediation_actions ORDER BY id").fetchall()
-        events = conn.execute("SELECT * FROM action_events ORDER BY id").fetchall()
+    actions = target.execute("SELECT * FROM remediation_actions ORDER BY id")
+    events = target.execute("SELECT * FROM action_events ORDER BY id")
     return actions, events
 
 
@@ -101,7 +103,7 @@ def pending(svc: ApprovalService, service_name: str = "nginx", actor: str = "bob
     return action
 
 
-def insert_raw_action(db_path: Path, status: str, **columns: Any) -> int:
+def insert_raw_action(target: DbTarget, status: str, **columns: Any) -> int:
     """An action in a state only HomelabCmd's executor reaches, as it would store it."""
     values: dict[str, Any] = {
         "server_id": "pi-4",
@@ -116,16 +118,14 @@ def insert_raw_action(db_path: Path, status: str, **columns: Any) -> int:
     }
     values.update(columns)
     names = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    with raw(db_path) as conn:
-        cursor = conn.execute(
-            f"INSERT INTO remediation_actions ({names}) VALUES ({marks})", tuple(values.values())
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    marks = ", ".join(f":{name}" for name in values)
+    inserted = target.execute(
+        f"INSERT INTO remediation_actions ({names}) VALUES ({marks}) RETURNING id", **values
+    )
+    return int(inserted[0][0])
 
 
-def in_status(svc: ApprovalService, clock: Clock, db_path: Path, status: str) -> int:
+def in_status(svc: ApprovalService, clock: Clock, db_target: DbTarget, status: str) -> int:
     """An action that alice moved to `status` at 10:02 UTC (by the service where it can)."""
     if status == "approved":
         action = pending(svc)
@@ -138,10 +138,10 @@ def in_status(svc: ApprovalService, clock: Clock, db_path: Path, status: str) ->
         svc.reject(action.id, "alice", "not now")
         return action.id
     if status == "executing":
-        return insert_raw_action(db_path, status, executed_at="2026-11-27 10:03:00.000000")
+        return insert_raw_action(db_target, status, executed_at="2026-11-27 10:03:00.000000")
     if status == "completed":
         return insert_raw_action(
-            db_path,
+            db_target,
             status,
             executed_at="2026-11-27 10:03:00.000000",
             completed_at="2026-11-27 10:04:00.000000",
@@ -149,7 +149,7 @@ def in_status(svc: ApprovalService, clock: Clock, db_path: Path, status: str) ->
         )
     if status == "failed":
         return insert_raw_action(
-            db_path,
+            db_target,
             status,
             executed_at="2026-11-27 10:03:00.000000",
             completed_at="2026-11-27 10:04:00.000000",
@@ -163,7 +163,7 @@ def in_status(svc: ApprovalService, clock: Clock, db_path: Path, status: str) ->
 
 
 def test_approve_moves_pending_to_approved_with_audit_fields(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
@@ -187,20 +187,20 @@ def test_approve_moves_pending_to_approved_with_audit_fields(
     assert stored.created_at == T0
     assert stored.created_by == "bob"
     assert stored.command == "systemctl restart nginx"
-    row = action_row(db_path, action.id)
+    row = action_row(db_target, action.id)
     assert row["status"] == "approved"
     assert row["approved_by"] == "alice"
     assert row["approved_at"] == "2026-11-27 10:02:00.000000"
 
 
 def test_approve_writes_exactly_one_event(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
     svc.approve(action.id, "alice")
 
-    events = event_rows(db_path, action.id)
+    events = event_rows(db_target, action.id)
     assert [(e["from_status"], e["to_status"], e["actor"]) for e in events] == [
         (None, "pending", "bob"),
         ("pending", "approved", "alice"),
@@ -226,18 +226,18 @@ def test_a_decision_returns_the_action_exactly_as_get_action_shows_it(
     assert (decided.server_label, decided.server_paused) == ("PI-4", True)
 
 
-def test_actor_is_trimmed_before_it_is_recorded(svc: ApprovalService, db_path: Path) -> None:
+def test_actor_is_trimmed_before_it_is_recorded(svc: ApprovalService, db_target: DbTarget) -> None:
     action = pending(svc)
     svc.approve(action.id, "  alice  ")
-    assert action_row(db_path, action.id)["approved_by"] == "alice"
-    assert event_rows(db_path, action.id)[-1]["actor"] == "alice"
+    assert action_row(db_target, action.id)["approved_by"] == "alice"
+    assert event_rows(db_target, action.id)[-1]["actor"] == "alice"
 
 
 # -- AC2 / AC5: reject -------------------------------------------------------------------------
 
 
 def test_reject_moves_pending_to_rejected_with_reason(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
@@ -250,10 +250,10 @@ def test_reject_moves_pending_to_rejected_with_reason(
     assert rejected.rejection_reason == "Recovered on its own"
     assert rejected.approved_at is None
     assert rejected.approved_by is None
-    row = action_row(db_path, action.id)
+    row = action_row(db_target, action.id)
     assert row["rejection_reason"] == "Recovered on its own"
     assert row["rejected_at"] == "2026-11-27 10:02:00.000000"
-    events = event_rows(db_path, action.id)
+    events = event_rows(db_target, action.id)
     assert len(events) == 2
     assert events[1] | {"id": None} == {
         "id": None,
@@ -289,16 +289,16 @@ def test_reject_moves_pending_to_rejected_with_reason(
     ],
 )
 def test_bad_rejection_reasons_are_refused_and_change_nothing(
-    svc: ApprovalService, db_path: Path, reason: str | None, why: str
+    svc: ApprovalService, db_target: DbTarget, reason: str | None, why: str
 ) -> None:
     action = pending(svc)
-    before = snapshot(db_path)
+    before = snapshot(db_target)
 
     with pytest.raises(ValidationError, match=why) as caught:
         svc.reject(action.id, "alice", reason)
 
     assert caught.value.code == "VALIDATION_ERROR"
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 @pytest.mark.parametrize(
@@ -314,43 +314,63 @@ def test_bad_rejection_reasons_are_refused_and_change_nothing(
     ],
 )
 def test_good_rejection_reasons_are_stored_trimmed(
-    svc: ApprovalService, db_path: Path, reason: str
+    svc: ApprovalService, db_target: DbTarget, reason: str
 ) -> None:
     action = pending(svc)
     rejected = svc.reject(action.id, "alice", reason)
     assert rejected.rejection_reason == reason.strip()
-    assert action_row(db_path, action.id)["rejection_reason"] == reason.strip()
-    assert event_rows(db_path, action.id)[-1]["reason"] == reason.strip()
+    assert action_row(db_target, action.id)["rejection_reason"] == reason.strip()
+    assert event_rows(db_target, action.id)[-1]["reason"] == reason.strip()
 
 
 # -- not found ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject", "cancel"])
-def test_unknown_action_is_not_found(svc: ApprovalService, db_path: Path, verb: str) -> None:
+def test_unknown_action_is_not_found(svc: ApprovalService, db_target: DbTarget, verb: str) -> None:
     pending(svc)
-    before = snapshot(db_path)
+    before = snapshot(db_target)
     with pytest.raises(ActionNotFound, match="action 999 not found") as caught:
         decide(svc, verb, 999, "alice")
     assert caught.value.code == "NOT_FOUND"
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 @pytest.mark.parametrize("bad_id", [0, -1, -(2**63), 2**63, 10**30])
 @pytest.mark.parametrize("verb", ["approve", "reject", "cancel"])
 def test_impossible_ids_are_refused(
-    svc: ApprovalService, db_path: Path, verb: str, bad_id: int
+    svc: ApprovalService, db_target: DbTarget, verb: str, bad_id: int
 ) -> None:
     pending(svc)
-    before = snapshot(db_path)
+    before = snapshot(db_target)
     with pytest.raises(ValidationError, match="positive integer"):
         decide(svc, verb, bad_id, "alice")
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 def test_largest_sqlite_id_is_just_not_found(svc: ApprovalService) -> None:
     with pytest.raises(ActionNotFound):
         svc.approve(2**63 - 1, "alice")
+
+
+@pytest.mark.parametrize("big_id", [2**31, 2**63 - 1])
+def test_ids_past_what_the_database_holds_are_not_found_everywhere(
+    svc: ApprovalService, big_id: int
+) -> None:
+    """PostgreSQL's ids are HomelabCmd's 32-bit `integer`: a larger id is no row, not a
+    database error ("integer out of range") in any call that takes one."""
+    pending(svc)
+    for verb in ("approve", "reject", "cancel"):
+        with pytest.raises(ActionNotFound, match=f"action {big_id} not found"):
+            decide(svc, verb, big_id, "alice")
+    with pytest.raises(ActionNotFound, match=f"action {big_id} not found"):
+        svc.get_action(big_id)
+    with pytest.raises(ActionNotFound, match=f"action {big_id} not found"):
+        svc.request_preview(big_id, "alice")
+    assert svc.list_events(action_id=big_id) == []
+    assert svc.get_preview(big_id) is None
+    page = svc.list_actions(ActionQuery(search=f"#{big_id}"))
+    assert page.rows == ()
 
 
 def decide(svc: ApprovalService, verb: str, action_id: int, actor: str) -> ActionView:
@@ -369,11 +389,11 @@ NOT_PENDING = ["approved", "rejected", "executing", "completed", "failed"]
 @pytest.mark.parametrize("status", NOT_PENDING)
 @pytest.mark.parametrize("verb", ["approve", "reject"])
 def test_deciding_a_non_pending_action_is_a_conflict(
-    svc: ApprovalService, clock: Clock, db_path: Path, verb: str, status: str
+    svc: ApprovalService, clock: Clock, db_target: DbTarget, verb: str, status: str
 ) -> None:
-    action_id = in_status(svc, clock, db_path, status)
+    action_id = in_status(svc, clock, db_target, status)
     clock.set(DECIDED_AT + timedelta(minutes=30))
-    before = snapshot(db_path)
+    before = snapshot(db_target)
 
     with pytest.raises(InvalidTransition) as caught:
         decide(svc, verb, action_id, "carol")
@@ -386,28 +406,28 @@ def test_deciding_a_non_pending_action_is_a_conflict(
     assert "alice" in error.message
     assert "2026-11-27 10:02 UTC" in error.message
     assert "\n" not in error.message
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 @pytest.mark.parametrize("status", ["rejected", "executing", "completed", "failed"])
 def test_cancelling_a_finished_or_running_action_is_a_conflict(
-    svc: ApprovalService, clock: Clock, db_path: Path, status: str
+    svc: ApprovalService, clock: Clock, db_target: DbTarget, status: str
 ) -> None:
-    action_id = in_status(svc, clock, db_path, status)
-    before = snapshot(db_path)
+    action_id = in_status(svc, clock, db_target, status)
+    before = snapshot(db_target)
 
     with pytest.raises(InvalidTransition) as caught:
         svc.cancel(action_id, "carol")
 
     assert f"already {status}" in caught.value.message
     assert "alice" in caught.value.message
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 def test_conflict_message_reads_like_the_design(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
-    action_id = in_status(svc, clock, db_path, "approved")
+    action_id = in_status(svc, clock, db_target, "approved")
     with pytest.raises(InvalidTransition) as caught:
         svc.approve(action_id, "bob")
     assert caught.value.message == (
@@ -422,7 +442,7 @@ def test_conflict_after_auto_approval_names_auto(svc: ApprovalService, clock: Cl
 
 
 def test_conflict_after_cancel_names_who_cancelled(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
@@ -436,10 +456,10 @@ def test_conflict_after_cancel_names_who_cancelled(
 
 
 def test_conflict_on_an_executor_owned_row_names_the_approval(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     """HomelabCmd's executor leaves no event; the decision behind the row is the approval."""
-    action_id = in_status(svc, clock, db_path, "executing")
+    action_id = in_status(svc, clock, db_target, "executing")
     with pytest.raises(InvalidTransition) as caught:
         svc.cancel(action_id, "bob")
     assert caught.value.message == (
@@ -450,20 +470,20 @@ def test_conflict_on_an_executor_owned_row_names_the_approval(
 
 
 def test_second_decision_by_the_same_person_is_also_a_conflict(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     svc.approve(action.id, "alice")
     with pytest.raises(InvalidTransition):
         svc.approve(action.id, "alice")
-    assert len(event_rows(db_path, action.id)) == 2
+    assert len(event_rows(db_target, action.id)) == 2
 
 
 # -- cancel ------------------------------------------------------------------------------------
 
 
 def test_cancel_pending_fails_it_like_homelabcmd(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
@@ -476,13 +496,13 @@ def test_cancel_pending_fails_it_like_homelabcmd(
     assert cancelled.completed_at == DECIDED_AT
     assert cancelled.approved_by is None
     assert cancelled.rejected_by is None
-    row = action_row(db_path, action.id)
+    row = action_row(db_target, action.id)
     assert (row["status"], row["exit_code"], row["stderr"]) == (
         "failed",
         -1,
         "Action cancelled by user",
     )
-    events = event_rows(db_path, action.id)
+    events = event_rows(db_target, action.id)
     assert [(e["from_status"], e["to_status"], e["actor"], e["reason"]) for e in events] == [
         (None, "pending", "bob", None),
         ("pending", "failed", "alice", "cancelled"),  # not a failed run: a cancel
@@ -491,7 +511,7 @@ def test_cancel_pending_fails_it_like_homelabcmd(
 
 
 def test_cancel_approved_keeps_the_approval_and_records_where_it_came_from(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(DECIDED_AT)
@@ -506,7 +526,7 @@ def test_cancel_approved_keeps_the_approval_and_records_where_it_came_from(
     assert cancelled.approved_by == "alice"
     assert cancelled.approved_at == DECIDED_AT
     assert cancelled.completed_at == DECIDED_AT + timedelta(minutes=5)
-    events = event_rows(db_path, action.id)
+    events = event_rows(db_target, action.id)
     assert [(e["from_status"], e["to_status"], e["actor"], e["reason"]) for e in events] == [
         (None, "pending", "bob", None),
         ("pending", "approved", "alice", None),
@@ -514,10 +534,10 @@ def test_cancel_approved_keeps_the_approval_and_records_where_it_came_from(
     ]
 
 
-def test_cancel_an_auto_approved_action(svc: ApprovalService, db_path: Path) -> None:
+def test_cancel_an_auto_approved_action(svc: ApprovalService, db_target: DbTarget) -> None:
     action = svc.create_action("nas", "apt_update", actor="cron")
     svc.cancel(action.id, "alice")
-    events = event_rows(db_path, action.id)
+    events = event_rows(db_target, action.id)
     assert [(e["from_status"], e["to_status"], e["actor"]) for e in events] == [
         (None, "pending", "cron"),
         ("pending", "approved", "auto"),
@@ -526,11 +546,11 @@ def test_cancel_an_auto_approved_action(svc: ApprovalService, db_path: Path) -> 
 
 
 def test_cancel_a_homelabcmd_approved_row_with_no_events(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
-    action_id = insert_raw_action(db_path, "approved")
+    action_id = insert_raw_action(db_target, "approved")
     svc.cancel(action_id, "alice")
-    assert [(e["from_status"], e["to_status"]) for e in event_rows(db_path, action_id)] == [
+    assert [(e["from_status"], e["to_status"]) for e in event_rows(db_target, action_id)] == [
         ("approved", "failed")
     ]
 
@@ -543,20 +563,20 @@ def test_cancel_a_homelabcmd_approved_row_with_no_events(
 )
 @pytest.mark.parametrize("verb", ["approve", "reject", "cancel"])
 def test_bad_actor_names_are_refused_and_change_nothing(
-    svc: ApprovalService, db_path: Path, verb: str, actor: str
+    svc: ApprovalService, db_target: DbTarget, verb: str, actor: str
 ) -> None:
     action = pending(svc)
-    before = snapshot(db_path)
+    before = snapshot(db_target)
     with pytest.raises(ValidationError):
         decide(svc, verb, action.id, actor)
-    assert snapshot(db_path) == before
+    assert snapshot(db_target) == before
 
 
 # -- time --------------------------------------------------------------------------------------
 
 
 def test_times_from_another_zone_are_stored_as_utc(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = pending(svc)
     clock.set(datetime(2026, 11, 27, 12, 2, 0, tzinfo=timezone(timedelta(hours=2))))
@@ -564,13 +584,13 @@ def test_times_from_another_zone_are_stored_as_utc(
     assert approved.approved_at == DECIDED_AT
     assert approved.approved_at is not None
     assert approved.approved_at.utcoffset() == timedelta(0)
-    assert action_row(db_path, action.id)["approved_at"] == "2026-11-27 10:02:00.000000"
+    assert action_row(db_target, action.id)["approved_at"] == "2026-11-27 10:02:00.000000"
     with pytest.raises(InvalidTransition, match="10:02 UTC"):
         svc.approve(action.id, "bob")
 
 
-def test_real_clock_times_are_aware_utc_with_microseconds(db_path: Path) -> None:
-    database = open_database(db_path)
+def test_real_clock_times_are_aware_utc_with_microseconds(db_target: DbTarget) -> None:
+    database = db_target.open()
     try:
         service = ApprovalService(database)
         service.add_server("pi-4", "pi4.lan", paused=True)
@@ -582,16 +602,16 @@ def test_real_clock_times_are_aware_utc_with_microseconds(db_path: Path) -> None
     assert decided.approved_at is not None
     assert decided.approved_at.tzinfo is UTC
     assert decided.approved_at >= decided.created_at
-    stored = action_row(db_path, action.id)["approved_at"]
+    stored = action_row(db_target, action.id)["approved_at"]
     assert datetime.strptime(stored, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC) == (
         decided.approved_at
     )
 
 
 def test_every_error_is_one_line_with_a_code(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
-    action_id = in_status(svc, clock, db_path, "rejected")
+    action_id = in_status(svc, clock, db_target, "rejected")
     errors: list[ApprovalsError] = []
     for call in (
         lambda: svc.approve(action_id, "bob"),

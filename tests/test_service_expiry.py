@@ -1,11 +1,10 @@
 """Expiry through the service: stale pending actions are rejected by "expiry", stale
 approvals fail and are never run, and each expiry is atomic against a decision or a claim
-landing at the same moment. Real SQLite files; the claim is HomelabCmd's executor's
-conditional UPDATE, in plain SQL."""
+landing at the same moment. Real SQLite files and PostgreSQL databases (`backends`); the
+claim is HomelabCmd's executor's conditional UPDATE, in plain SQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.durations import parse_duration
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.service.policy import Expiry
-from homelab_approvals.storage import open_database
 
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+pytestmark = pytest.mark.backends
+
 EXPIRY = Policy(expiry=Expiry(pending=parse_duration("24h"), approved=parse_duration("2h")))
 
 
@@ -37,8 +38,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def svc(db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
-    database = open_database(db_path)
+def svc(db_target: DbTarget, clock: Clock) -> Iterator[ApprovalService]:
+    database = db_target.open()
     service = ApprovalService(database, EXPIRY, clock=clock)
     service.add_server("pi-4", "pi4.lan", paused=True)
     service.add_server("nas", "nas.lan")
@@ -46,29 +47,27 @@ def svc(db_path: Path, clock: Clock) -> Iterator[ApprovalService]:
     database.close()
 
 
-def events(db_path: Path, action_id: int) -> list[tuple[str | None, str, str, str | None]]:
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(
-            "SELECT from_status, to_status, actor, reason FROM action_events "
-            "WHERE action_id = ? ORDER BY id",
-            (action_id,),
-        ).fetchall()
-    return [tuple(row) for row in rows]
+def events(target: DbTarget, action_id: int) -> list[tuple[str | None, str, str, str | None]]:
+    rows = target.execute(
+        "SELECT from_status, to_status, actor, reason FROM action_events "
+        "WHERE action_id = :id ORDER BY id",
+        id=action_id,
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-def claim(db_path: Path, action_id: int) -> bool:
+def claim(target: DbTarget, action_id: int) -> bool:
     """What an executor does: one conditional UPDATE from approved to executing."""
-    with sqlite3.connect(db_path, timeout=5) as conn:
-        cursor = conn.execute(
-            "UPDATE remediation_actions SET status = 'executing' "
-            "WHERE id = ? AND status = 'approved'",
-            (action_id,),
-        )
-        return cursor.rowcount == 1
+    claimed = target.execute(
+        "UPDATE remediation_actions SET status = 'executing' "
+        "WHERE id = :id AND status = 'approved' RETURNING id",
+        id=action_id,
+    )
+    return len(claimed) == 1
 
 
 def test_a_stale_pending_action_is_rejected_by_expiry(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     old = svc.create_action("pi-4", "apt_update", actor="robot")
     clock.now = T0 + timedelta(hours=1)
@@ -83,7 +82,7 @@ def test_a_stale_pending_action_is_rejected_by_expiry(
         "expired: pending for more than 24h",
     )
     assert view.rejected_at == clock.now
-    assert events(db_path, old.id)[-1] == (
+    assert events(db_target, old.id)[-1] == (
         "pending",
         "rejected",
         "expiry",
@@ -94,7 +93,7 @@ def test_a_stale_pending_action_is_rejected_by_expiry(
 
 
 def test_a_stale_approval_fails_and_is_never_claimed(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     action = svc.create_action("nas", "apt_update", actor="robot")  # approved at once
     assert svc.expire() == []
@@ -106,12 +105,12 @@ def test_a_stale_approval_fails_and_is_never_claimed(
         "approval expired before it ran",
     )
     assert expired.completed_at == clock.now
-    assert events(db_path, action.id)[-1][:3] == ("approved", "failed", "expiry")
-    assert not claim(db_path, action.id)
+    assert events(db_target, action.id)[-1][:3] == ("approved", "failed", "expiry")
+    assert not claim(db_target, action.id)
 
 
-def test_without_expiry_nothing_expires(db_path: Path, clock: Clock) -> None:
-    database = open_database(db_path)
+def test_without_expiry_nothing_expires(db_target: DbTarget, clock: Clock) -> None:
+    database = db_target.open()
     try:
         service = ApprovalService(database, clock=clock)
         service.add_server("pi-4", "pi4.lan", paused=True)
@@ -132,7 +131,7 @@ def test_expires_at(svc: ApprovalService) -> None:
 
 
 def test_a_decision_between_the_sweep_and_its_update_wins(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     """The sweep's read found the action stale; a person approved it before the sweep's
     UPDATE ran. The UPDATE re-checks the status, so the approval stands, alone."""
@@ -150,7 +149,7 @@ def test_a_decision_between_the_sweep_and_its_update_wins(
     assert svc.expire() == []
     view = svc.get_action(action.id)
     assert (view.status, view.approved_by) == ("approved", "alice")
-    assert [e[2] for e in events(db_path, action.id)] == ["robot", "alice"]
+    assert [e[2] for e in events(db_target, action.id)] == ["robot", "alice"]
 
 
 def _race(target_a: object, target_b: object) -> list[object]:
@@ -175,10 +174,12 @@ def _race(target_a: object, target_b: object) -> list[object]:
 
 
 @pytest.mark.parametrize("round_", range(15))
-def test_expiry_racing_a_decision_leaves_one_consistent_outcome(db_path: Path, round_: int) -> None:
+def test_expiry_racing_a_decision_leaves_one_consistent_outcome(
+    db_target: DbTarget, round_: int
+) -> None:
     clock = Clock()
-    first = open_database(db_path)
-    second = open_database(db_path)
+    first = db_target.open()
+    second = db_target.open()
     try:
         sweeper = ApprovalService(first, EXPIRY, clock=clock)
         decider = ApprovalService(second, EXPIRY, clock=clock)
@@ -187,7 +188,7 @@ def test_expiry_racing_a_decision_leaves_one_consistent_outcome(db_path: Path, r
         clock.now = T0 + timedelta(hours=30)
         _race(sweeper.expire, lambda: decider.approve(action.id, "alice"))
         view = sweeper.get_action(action.id)
-        trail = events(db_path, action.id)
+        trail = events(db_target, action.id)
         assert len(trail) == 2, trail
         if view.status == "approved":
             assert (view.approved_by, view.rejected_by) == ("alice", None)
@@ -205,17 +206,19 @@ def test_expiry_racing_a_decision_leaves_one_consistent_outcome(db_path: Path, r
 
 
 @pytest.mark.parametrize("round_", range(15))
-def test_expiry_racing_a_claim_leaves_one_consistent_outcome(db_path: Path, round_: int) -> None:
+def test_expiry_racing_a_claim_leaves_one_consistent_outcome(
+    db_target: DbTarget, round_: int
+) -> None:
     clock = Clock()
-    database = open_database(db_path)
+    database = db_target.open()
     try:
         sweeper = ApprovalService(database, EXPIRY, clock=clock)
         sweeper.add_server("nas", "nas.lan")
         action = sweeper.create_action("nas", "apt_update", actor="robot")
         clock.now = T0 + timedelta(hours=3)
-        expired, claimed = _race(sweeper.expire, lambda: claim(db_path, action.id))
+        expired, claimed = _race(sweeper.expire, lambda: claim(db_target, action.id))
         view = sweeper.get_action(action.id)
-        trail = events(db_path, action.id)
+        trail = events(db_target, action.id)
         if claimed:
             assert expired == []
             assert view.status == "executing"
@@ -232,7 +235,7 @@ def test_expiry_racing_a_claim_leaves_one_consistent_outcome(db_path: Path, roun
 
 
 def test_the_executor_never_claims_a_stale_approval(
-    svc: ApprovalService, clock: Clock, db_path: Path
+    svc: ApprovalService, clock: Clock, db_target: DbTarget
 ) -> None:
     from homelab_approvals.service.executions import ExecutionService
 
@@ -249,7 +252,7 @@ def test_the_executor_never_claims_a_stale_approval(
 
 
 def test_executor_once_sweeps_expiry_before_claiming(
-    svc: ApprovalService, db_path: Path, tmp_path: Path
+    svc: ApprovalService, db_target: DbTarget, tmp_path: Path
 ) -> None:
     """The daemon's own sweep: a stale approval fails as expired and is never run (so no
     ssh is ever started for it)."""
@@ -258,13 +261,12 @@ def test_executor_once_sweeps_expiry_before_claiming(
 
     action = svc.create_action("nas", "apt_update", actor="robot")
     old = (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None).isoformat(" ")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "UPDATE remediation_actions SET approved_at = ? WHERE id = ?", (old, action.id)
-        )
+    db_target.execute(
+        "UPDATE remediation_actions SET approved_at = :old WHERE id = :id", old=old, id=action.id
+    )
     config = tmp_path / "config.toml"
     config.write_text('[expiry]\napproved = "2h"\n', encoding="utf-8")
-    argv = [sys.executable, "-m", "homelab_approvals", "--db", str(db_path)]
+    argv = [sys.executable, "-m", "homelab_approvals", *db_target.cli_args]
     argv += ["--config", str(config), "executor", "--once", "--name", "executor@test"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -274,5 +276,5 @@ def test_executor_once_sweeps_expiry_before_claiming(
         -1,
         "approval expired before it ran",
     )
-    assert events(db_path, action.id)[-1][:3] == ("approved", "failed", "expiry")
-    assert "executing" not in [e[1] for e in events(db_path, action.id)]
+    assert events(db_target, action.id)[-1][:3] == ("approved", "failed", "expiry")
+    assert "executing" not in [e[1] for e in events(db_target, action.id)]

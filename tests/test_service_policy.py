@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.errors import (
     ActionNotFound,
     InvalidTransition,
@@ -16,24 +15,18 @@ from homelab_approvals.domain.errors import (
     ValidationError,
 )
 from homelab_approvals.service import ApprovalService, Policy
-from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage import Database
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def database(db_path: Path) -> Iterator[Database]:
-    db = open_database(db_path)
+def database(db_target: DbTarget) -> Iterator[Database]:
+    db = db_target.open()
     setup = ApprovalService(db)
     setup.add_server("pi-4", "pi4.lan", paused=True)
     yield db
     db.close()
-
-
-def snapshot(db_path: Path) -> tuple[list[Any], list[Any]]:
-    with sqlite3.connect(db_path) as conn:
-        return (
-            conn.execute("SELECT * FROM remediation_actions ORDER BY id").fetchall(),
-            conn.execute("SELECT * FROM action_events ORDER BY id").fetchall(),
-        )
 
 
 def new_pending(db: Database, service_name: str = "nginx", actor: str = "bob") -> int:
@@ -46,10 +39,10 @@ ONLY_ALICE = Policy(approvers=frozenset({"alice"}))
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject", "cancel"])
-def test_non_approvers_are_forbidden(database: Database, db_path: Path, verb: str) -> None:
+def test_non_approvers_are_forbidden(database: Database, db_target: DbTarget, verb: str) -> None:
     action_id = new_pending(database)
     service = ApprovalService(database, ONLY_ALICE)
-    before = snapshot(db_path)
+    before = db_target.snapshot()
 
     with pytest.raises(PermissionDenied) as caught:
         decide(service, verb, action_id, "mallory")
@@ -57,7 +50,7 @@ def test_non_approvers_are_forbidden(database: Database, db_path: Path, verb: st
     assert caught.value.code == "FORBIDDEN"
     assert "'mallory'" in caught.value.message
     assert "approvers" in caught.value.message
-    assert snapshot(db_path) == before
+    assert db_target.snapshot() == before
     assert not service.may_decide("mallory")
 
 
@@ -103,17 +96,17 @@ def test_non_approvers_may_still_read_and_propose(database: Database) -> None:
 NO_SELF = Policy(allow_self_approval=False)
 
 
-def test_self_approval_can_be_forbidden(database: Database, db_path: Path) -> None:
+def test_self_approval_can_be_forbidden(database: Database, db_target: DbTarget) -> None:
     action_id = new_pending(database, actor="bob")
     service = ApprovalService(database, NO_SELF)
-    before = snapshot(db_path)
+    before = db_target.snapshot()
 
     with pytest.raises(PermissionDenied) as caught:
         service.approve(action_id, "bob")
 
     assert caught.value.code == "FORBIDDEN"
     assert "allow_self_approval" in caught.value.message
-    assert snapshot(db_path) == before
+    assert db_target.snapshot() == before
     # Someone else may.
     assert service.approve(action_id, "alice").approved_by == "alice"
 

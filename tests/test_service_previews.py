@@ -1,14 +1,15 @@
-"""Previews in the service, on real SQLite files: recording probe results, staleness, the
-plan an approval binds, what a later plan adds, and live output."""
+"""Previews in the service, on real SQLite files and PostgreSQL databases (`backends`):
+recording probe results, staleness, the plan an approval binds, what a later plan adds,
+and live output."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import InvalidTransition, ValidationError
 from homelab_approvals.domain.probes import ProbeRun, probe_for
@@ -16,6 +17,8 @@ from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.service.policy import TypeRule
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.storage import Database
+
+pytestmark = pytest.mark.backends
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 APT = probe_for(ActionType.APT_UPGRADE_ALL, None)
@@ -51,7 +54,7 @@ def ok(name: str) -> ProbeRun:
 
 
 def test_a_preview_keeps_the_whole_plan_but_caps_the_stored_output(
-    svc: ApprovalService, db_path: Path
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     action = svc.create_action("nas", "apt_upgrade_all", actor="bot")
     assert svc.get_preview(action.id) is None
@@ -66,10 +69,9 @@ def test_a_preview_keeps_the_whole_plan_but_caps_the_stored_output(
     assert len(preview.digest) == 64
     again = svc.get_preview(action.id)
     assert again == preview
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute(
-            "SELECT probe_command, exit_code, length(output) FROM approval_previews"
-        ).fetchone()
+    [row] = db_target.execute(
+        "SELECT probe_command, exit_code, length(output) FROM approval_previews"
+    )
     assert row == (APT.command, 0, 10_000)
 
 

@@ -45,6 +45,7 @@ from homelab_approvals.service.queries import (
     ActionQuery,
     counts_statement,
     rows_statement,
+    storable_id,
     to_view,
 )
 from homelab_approvals.service.servers import ServerOps
@@ -174,22 +175,29 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         """`plan`: bind the approval to the plan its approver saw (service/previews.py);
         refused (CONFLICT) when the action's preview now holds another plan."""
         actor = self._decider(actor)
-        aid = validation.action_id(action_id)
+        aid = self._stored_id(action_id)
         return self._transition(self._approve_stmt, aid, actor, "approve", DECIDABLE, plan=plan)
 
     def reject(self, action_id: int, actor: str, reason: str | None) -> ActionView:
         actor = self._decider(actor)
-        aid = validation.action_id(action_id)
+        aid = self._stored_id(action_id)
         clean = validation.rejection_reason(reason)
         return self._transition(self._reject_stmt, aid, actor, "reject", DECIDABLE, clean)
 
     def cancel(self, action_id: int, actor: str) -> ActionView:
         actor = self._decider(actor)
-        aid = validation.action_id(action_id)
+        aid = self._stored_id(action_id)
         return self._transition(_CANCEL, aid, actor, "cancel", CANCELLABLE, CANCELLED_EVENT_REASON)
 
     def may_decide(self, actor: str) -> bool:
         return self.policy.may_decide(actor)
+
+    def _stored_id(self, action_id: int) -> int:
+        """A valid id; ActionNotFound when it is past what this database can hold."""
+        aid = validation.action_id(action_id)
+        if storable_id(self.db, aid) is None:
+            raise ActionNotFound(f"action {aid} not found")
+        return aid
 
     def _decider(self, actor: str) -> str:
         clean = validation.actor(actor)
@@ -421,7 +429,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
     # -- reading ---------------------------------------------------------------------------
 
     def get_action(self, action_id: int) -> ActionView:
-        aid = validation.action_id(action_id)
+        aid = self._stored_id(action_id)
         with self.db.reading() as conn:
             row = conn.execute(_ONE_ACTION, {"aid": aid}).one_or_none()
         if row is None:
@@ -473,7 +481,10 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         stmt = select(*self._event_columns()).order_by(E.id)
         where = []
         if action_id is not None:
-            where.append(E.action_id == validation.action_id(action_id))
+            aid = storable_id(self.db, action_id)
+            if aid is None:
+                return []  # no action has an id this database cannot hold
+            where.append(E.action_id == aid)
         if since is not None:
             if since.tzinfo is None:
                 raise ValidationError("--since needs a UTC offset or Z, e.g. 2026-11-27T10:00Z")

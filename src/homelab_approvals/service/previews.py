@@ -29,7 +29,7 @@ from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.service.preview_views import to_preview_view
 from homelab_approvals.service.probe_choice import probe_of
-from homelab_approvals.service.queries import ROW_QUERY, to_view
+from homelab_approvals.service.queries import ROW_QUERY, storable_id, to_view
 from homelab_approvals.storage import Database, WriteTransaction
 from homelab_approvals.storage import previews as store
 from homelab_approvals.storage.tables import RemediationAction as A
@@ -119,7 +119,9 @@ class PreviewOps:
         return to_preview_view(row)
 
     def get_preview(self, action_id: int) -> PreviewView | None:
-        aid = validation.action_id(action_id)
+        aid = storable_id(self.db, action_id)
+        if aid is None:
+            return None  # no action has an id this database cannot hold
         with self.db.reading() as conn:
             row = store.latest_preview(conn, aid)
         return None if row is None else to_preview_view(row)
@@ -166,7 +168,8 @@ class PreviewOps:
         actor = validation.actor(actor)
         aid = validation.action_id(action_id)
         with self.db.writing() as conn:
-            row = conn.execute(ROW_QUERY.where(A.id == aid)).one_or_none()
+            known = storable_id(self.db, aid) is not None
+            row = conn.execute(ROW_QUERY.where(A.id == aid)).one_or_none() if known else None
             if row is None:
                 raise ActionNotFound(f"action {aid} not found")
             action = to_view(row)

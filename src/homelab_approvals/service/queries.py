@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, func, literal, or_, select
 
+from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import SortOrder
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
+from homelab_approvals.storage import Database
 from homelab_approvals.storage.tables import RemediationAction as A
 from homelab_approvals.storage.tables import Server as S
 
@@ -23,6 +25,7 @@ __all__ = [
     "filters",
     "ordered",
     "rows_statement",
+    "storable_id",
     "to_view",
 ]
 
@@ -51,9 +54,18 @@ def filters(query: ActionQuery, *, with_status: bool) -> list[ColumnElement[bool
         ]
         digits = text.removeprefix("#")
         if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-            matches.append(A.id == int(digits))
+            # Bound as a 64-bit integer: PostgreSQL's `integer` id column compares with
+            # it, where a bind typed like the column would be out of range.
+            matches.append(A.id == literal(int(digits), BigInteger))
         where.append(or_(*matches))
     return where
+
+
+def storable_id(db: Database, action_id: int) -> int | None:
+    """`action_id` validated (ValidationError otherwise), or None when `db` cannot hold
+    an id that large, so no action has it."""
+    aid = validation.action_id(action_id)
+    return aid if aid <= db.largest_id else None
 
 
 def ordered(stmt: Select[Any], sort: SortOrder) -> Select[Any]:

@@ -33,6 +33,10 @@ class Database:
     #: The audit triggers found changed or removed on open, and restored (issue 16): the
     #: CLI and the console say so; the trail itself records it.
     audit_repairs: list[str] = field(default_factory=list)
+    #: The largest id its id columns hold: SQLite's 64-bit integer, PostgreSQL's 32-bit
+    #: `integer` (HomelabCmd's type there). No row has a larger id, so a larger one is
+    #: simply not found (on PostgreSQL, binding it would be an "out of range" error).
+    largest_id: int = 2**63 - 1
     #: How to open this database afresh (after its file was replaced under it), if it can.
     reopen: Callable[[], Database] | None = field(default=None, repr=False)
 

@@ -71,6 +71,9 @@ class PostgresBackend:
         return errors.translate(error, label)
 
     def lock_schema(self, conn: Connection) -> None:
+        # Openers take turns creating the schema: waiting for one another is expected,
+        # not a stuck writer, so the session's lock_timeout (opening.py) is lifted here.
+        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
         conn.exec_driver_sql(QUERIES["lock_schema"])
 
     def schema_objects_to_create(

@@ -17,15 +17,23 @@ from homelab_approvals.storage.schema import ensure_schema
 #: Seconds to wait for a server that does not answer, so a dead host is one clear line
 #: rather than a hang.
 CONNECT_TIMEOUT = 5
+#: How long a statement waits for a lock another transaction holds (a stuck writer, an
+#: idle-in-transaction session) before giving up with DATABASE_BUSY, nothing changed: as
+#: SQLite's busy timeout. Without it a decision on a locked row waited for ever.
+LOCK_TIMEOUT_MS = 5000
 
 
 def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> Database:
     """`url` is postgresql:// or postgresql+psycopg://; both mean psycopg 3."""
     url = url.set(drivername="postgresql+psycopg")
-    options = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "homelab-approvals"}
+    options: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT,
+        "application_name": "homelab-approvals",
+        "options": f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+    }
     if read_only:
         # The server refuses every write in these sessions, whatever the client does.
-        options["options"] = "-c default_transaction_read_only=on"
+        options["options"] += " -c default_transaction_read_only=on"
     try:
         engine = create_engine(url, connect_args=options)
     except ImportError as error:  # psycopg is not installed
@@ -49,6 +57,7 @@ def open_url(url: URL, label: str, *, read_only: bool, listen: bool = True) -> D
             backend,
             read_only=reason is not None,
             read_only_reason=reason,
+            largest_id=2**31 - 1,  # HomelabCmd's `integer` ids
             reopen=lambda: open_url(url, label, read_only=read_only, listen=listen),
         )
         db.audit_repairs = ensure_schema(db)
