@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from sqlalchemy import DateTime, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
+from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database, open_database
+from homelab_approvals.storage.sqlite.prepared import HeldConnections
 from homelab_approvals.storage.tables import RemediationAction as A
 from homelab_approvals.storage.tables import Server as S
 from homelab_approvals.storage.types import UTCDateTime
@@ -306,3 +308,48 @@ def test_closing_during_a_transaction_closes_its_connection_when_it_ends(
         assert pool.checkedout() == 1  # type: ignore[attr-defined]  # still in use
     assert pool.checkedout() == 0  # type: ignore[attr-defined]  # not kept: closed
     db.close()
+
+
+def _damage(db: Database, action: int) -> None:
+    """Bytes that are not UTF-8 in one text column and a BLOB in another, as a
+    hand-edited row may hold."""
+    with db.writing() as conn:
+        conn.exec_driver_sql(
+            "UPDATE remediation_actions SET service_name = CAST(x'6e67ff' AS TEXT),"
+            " stdout = x'00ff' WHERE id = ?",
+            (action,),
+        )
+
+
+def test_a_decision_reads_text_that_is_not_utf8_as_every_other_read(
+    db: Database, seeded: ApprovalService, action: int
+) -> None:
+    """Held connections read text with the driver's own factory and read again the
+    tolerant way only when a value is not UTF-8: the decision's view is what any read
+    gives, marked, and the next decision reads the fast way again."""
+    _damage(db, action)
+    before = seeded.get_action(action)
+    view = seeded.approve(action, "alice")
+    assert (view.service_name, view.stdout) == (before.service_name, before.stdout)
+    assert problem_of(view.service_name) == "invalid UTF-8"
+    assert problem_of(view.stdout) == "BLOB, not text"
+    assert view == seeded.get_action(action)
+    other = seeded.create_action("pi-4", "restart_service", "sshd", actor="homelabcmd").id
+    again = seeded.approve(other, "alice")
+    assert again.service_name == "sshd"
+    assert problem_of(again.service_name) is None
+
+
+def test_a_connection_given_back_to_the_pool_reads_text_tolerantly(
+    db: Database, action: int
+) -> None:
+    """A held connection beyond the ones kept goes back to the engine's pool with the
+    pool's tolerant text factory, so an ordinary read of a damaged row still works."""
+    _damage(db, action)
+    held = HeldConnections(db.engine, "test", keep=0)
+    with held.transaction() as tx:
+        assert tx.first(_ROW, {"aid": action}) is not None
+    row = core_row(db, _ROW, aid=action)
+    assert row is not None
+    assert problem_of(row["service_name"]) == "invalid UTF-8"
+    held.close()

@@ -1,12 +1,14 @@
 """Moments: the one clock, and the one way a moment is shown to people."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from homelab_approvals.domain.damaged import DamagedTime, shown_moment
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+#: The clock: an aware UTC datetime. A partial, so a decision's clock reading is one C
+#: call rather than a Python frame around one.
+utcnow: Callable[[], datetime] = partial(datetime.now, UTC)
 
 
 def utc_text(moment: datetime, *, seconds: bool = False, zone: bool = True) -> str:

@@ -56,6 +56,7 @@ from homelab_approvals.storage.tables import RemediationAction as A
 from homelab_approvals.storage.tables import Server as S
 
 AUTO_APPROVER = "auto"
+_DECIDERS_KEPT = 64  # operator names remembered as allowed (see ApprovalService._decider)
 _PENDING = ActionStatus.PENDING.value
 _APPROVED = ActionStatus.APPROVED.value
 
@@ -168,6 +169,10 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         plain_approve = _APPROVE if policy.allow_self_approval else _APPROVE_NOT_OWN
         self._approve_stmt = _excluding(plain_approve, policy.voting_types | policy.narrowed_types)
         self._reject_stmt = _excluding(_REJECT, policy.narrowed_types)
+        #: Operator names as given -> (the policy that let them decide, the name as
+        #: validated): an operator decides many times, and the checks were five Python
+        #: calls of each decision.
+        self._deciders: dict[str, tuple[Policy, str]] = {}
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -194,14 +199,22 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
 
     def _stored_id(self, action_id: int) -> int:
         """A valid id; ActionNotFound when it is past what this database can hold."""
-        aid = validation.action_id(action_id)
-        if storable_id(self.db, aid) is None:
-            raise ActionNotFound(f"action {aid} not found")
+        aid = storable_id(self.db, action_id)  # validates it (ValidationError)
+        if aid is None:
+            raise ActionNotFound(f"action {action_id} not found")
         return aid
 
     def _decider(self, actor: str) -> str:
+        """`actor` validated, and allowed to decide by the policy (or an error)."""
+        policy = self.policy
+        known = self._deciders.get(actor)
+        if known is not None and known[0] is policy:
+            return known[1]
         clean = validation.actor(actor)
-        self.policy.check_may_decide(clean)
+        policy.check_may_decide(clean)
+        if len(self._deciders) >= _DECIDERS_KEPT:
+            self._deciders = {}  # a new dict: a thread reading the old one is unharmed
+        self._deciders[actor] = (policy, clean)
         return clean
 
     def _transition(

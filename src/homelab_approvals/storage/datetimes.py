@@ -15,7 +15,7 @@ __all__ = ["remember_stored", "sqlite_text", "utc_from_stored"]
 def sqlite_text(value: datetime | None) -> str | None:
     """An aware datetime in SQLAlchemy's SQLite text form, naive UTC, as HomelabCmd
     writes it: "2026-11-27 10:02:00.000000"."""
-    global _last_text
+    global _last_text, _last_stored
     if value is None:
         return None
     last = _last_text
@@ -32,7 +32,10 @@ def sqlite_text(value: datetime | None) -> str | None:
         minute = _minute_of(utc)
     text = minute[2] + _SECONDS[utc.second] + str(utc.microsecond + 1_000_000)[1:]
     _last_text = (value, text)  # datetimes are immutable: same object, same text
-    remember_stored(text, utc)  # and a decision reads it back at once (utc_from_stored)
+    # And a decision reads it back at once: remember_stored(text, utc), inlined (this
+    # runs once per decision, where a frame shows).
+    if type(utc) is datetime and utc.tzinfo is UTC and not utc.fold:
+        _last_stored = (text, utc)
     return text
 
 
@@ -66,6 +69,16 @@ def utc_from_stored(value: object) -> datetime | None:
     last_text, last_moment = _last_stored
     if value == last_text:
         return last_moment  # a decision reads back the moment it has just written
+    if value.__class__ is str and len(value) == 26 and value[19] == ".":
+        # The stored form, "2026-11-27 10:02:00.000000": parsed once, with the offset,
+        # instead of twice (below). Anything else of that shape goes the general way.
+        try:
+            aware = datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass
+        else:
+            if aware.tzinfo is UTC:
+                return aware
     try:
         moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
     except (ValueError, TypeError):

@@ -60,6 +60,9 @@ class SQLiteBackend:
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
         """The statements run precompiled on a held connection (prepared.py has the
         profile that justifies it)."""
+        held = self._held
+        if held is not None and self._identity is None:
+            return held.transaction()  # the hot path, one call shorter
         if self._identity is not None:
             return self._checked(self._transaction())
         return self._transaction()

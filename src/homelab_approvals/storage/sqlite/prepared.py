@@ -30,6 +30,7 @@ both give the same results.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -41,6 +42,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from homelab_approvals.domain.damaged import stored_text, text_from_bytes
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.storage.backend import Row, WriteTransaction
 from homelab_approvals.storage.sqlite.errors import translate
@@ -96,9 +98,8 @@ class PreparedStatement:
         self.keys = tuple(str(column.key) for column in columns)
         read = _Generated()
         for index, column in enumerate(columns):
-            read.add(
-                f"raw[{index}]", column.type.dialect_impl(dialect).result_processor(dialect, None)
-            )
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            read.add(f"raw[{index}]", process)
         self.values = read.function("raw")
 
     def row(self, raw: Sequence[Any]) -> Row:
@@ -117,6 +118,10 @@ class _HeldTransaction:
         self._owner = owner
         self._connection = connection
         self._cursor = connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        # The driver's own text factory (C), not the pool's tolerant one: a decision's row
+        # has ten text values, and a Python call each showed in the profile. Text that is
+        # not UTF-8 makes the fetch fail, and it is read again the tolerant way (_lenient).
+        self._cursor.connection.text_factory = str
 
     def __enter__(self) -> WriteTransaction:
         try:
@@ -138,7 +143,15 @@ class _HeldTransaction:
             except BaseException as failure:
                 self._release_after_failure()
                 self._owner.raise_translated(failure)
-            self._owner.release(self)
+            # `self._owner.release(self)`, inlined (same module): a frame per decision.
+            owner = self._owner
+            idle = owner._idle
+            if len(idle) < owner._keep:
+                idle.append(self)
+                if owner._closed:
+                    owner._close_idle()  # close() ran meanwhile
+                return
+            self.close()
             return
         self._release_after_failure()
         if isinstance(error, self._owner.dbapi_error | exc.SQLAlchemyError):
@@ -151,20 +164,45 @@ class _HeldTransaction:
     def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
         owner = self._owner
         prepared = owner.cache.get(statement) or owner.prepared(statement)
-        rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        try:
+            rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        except sqlite3.OperationalError as error:
+            rows = self._lenient(prepared, params, error)
         # Drained (fetchall), so the statement is done before COMMIT.
         return prepared.row(rows[0]) if rows else None
 
     def first_values(self, statement: Executable, params: Mapping[str, Any]) -> list[Any] | None:
         owner = self._owner
         prepared = owner.cache.get(statement) or owner.prepared(statement)
-        rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        try:
+            rows = self._cursor.execute(prepared.sql, prepared.parameters(params)).fetchall()
+        except sqlite3.OperationalError as error:
+            rows = self._lenient(prepared, params, error)
         return prepared.values(rows[0]) if rows else None
 
     def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
         owner = self._owner
         prepared = owner.cache.get(statement) or owner.prepared(statement)
         return int(self._cursor.execute(prepared.sql, prepared.parameters(params)).rowcount)
+
+    def _lenient(
+        self, prepared: PreparedStatement, params: Mapping[str, Any], error: Exception
+    ) -> list[Any]:
+        """The rows again, read with the tolerant text factory, when the fetch failed
+        because a text value is not UTF-8: what every other connection reads (a marked
+        `DamagedText`). Any other error is raised as it is. Reading again is harmless: the
+        statement only reads, under this transaction's lock."""
+        if not _undecodable(error):
+            raise error
+        connection = self._cursor.connection
+        connection.text_factory = text_from_bytes
+        try:
+            rows: list[Any] = self._cursor.execute(
+                prepared.sql, prepared.parameters(params)
+            ).fetchall()
+        finally:
+            connection.text_factory = str
+        return rows
 
     def _release_after_failure(self) -> None:
         healthy = False
@@ -174,8 +212,10 @@ class _HeldTransaction:
             self._owner.release(self, healthy=healthy)
 
     def close(self, *, healthy: bool = True) -> None:
+        connection = self._cursor.connection
         self._cursor.close()
         if healthy:
+            connection.text_factory = text_from_bytes  # as the pool's connections read
             self._connection.close()  # back to the engine's pool
         else:
             self._connection.invalidate()  # never reuse a connection in an unknown state
@@ -274,6 +314,14 @@ def _expanded(sql: str, name: str, bind: Any, dialect: Dialect) -> tuple[str, li
     return sql.replace(token, ", ".join("?" * len(values))), list(values)
 
 
+def _undecodable(error: Exception) -> bool:
+    """The driver's own error for text that is not UTF-8 (sqlite3 raises it with no
+    SQLite result code: SQLite itself did not fail)."""
+    return getattr(error, "sqlite_errorcode", None) is None and str(error).startswith(
+        "Could not decode to UTF-8"
+    )
+
+
 def _rollback(cursor: Any) -> bool:
     """Roll back after a failure; False when even that failed (the connection is suspect)."""
     try:
@@ -282,6 +330,12 @@ def _rollback(cursor: Any) -> bool:
     except Exception:
         return False
     return True
+
+
+#: Result processors that return a str (or None) as it is: `StoredText`'s. A text column
+#: nearly always holds text, and eight calls of `stored_text` per action row showed in the
+#: profile, so the generated code passes a str by without the call.
+_PASSES_TEXT: frozenset[Callable[[Any], Any]] = frozenset({stored_text})
 
 
 class _Generated:
@@ -300,7 +354,19 @@ class _Generated:
         return name
 
     def add(self, expression: str, process: Callable[[Any], Any] | None = None) -> None:
-        if process is not None:
+        """`expression`, through `process` unless None (or a str, for a processor that
+        returns text as it is: `_PASSES_TEXT`)."""
+        if process is None:
+            pass
+        elif process in _PASSES_TEXT:
+            # (Timed against a check of the row's values all at once in C: map(type, ...)
+            # over an itemgetter's tuple cost more than this test per value.)
+            text = self.name(str)
+            expression = (
+                f"(_x if (_x := {expression}).__class__ is {text} or _x is None"
+                f" else {self.name(process)}(_x))"
+            )
+        else:
             expression = f"(None if (_x := {expression}) is None else {self.name(process)}(_x))"
         self._items.append(expression)
 
