@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
+from homelab_approvals.storage import open_database, sql_files
+from homelab_approvals.storage.sqlite.prepared import PreparedStatement
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -43,6 +46,16 @@ def test_the_sql_file_is_what_the_service_statements_render_to() -> None:
     render = _renderer()
     target: Path = render.TARGET  # type: ignore[attr-defined]
     assert target.read_text(encoding="utf-8") == render.render()  # type: ignore[attr-defined]
+
+
+def test_the_service_runs_the_very_sql_the_cli_fast_decision_runs() -> None:
+    """The held connections' precompiled statements (storage/sqlite/prepared.py) write
+    constants in as literals as the script does: the same SQL, parameters aside."""
+    fast = sql_files.load("homelab_approvals.storage.sqlite", "decisions.sql")
+    statements: dict[str, object] = _renderer().STATEMENTS  # type: ignore[attr-defined]
+    for name, statement in statements.items():
+        prepared = PreparedStatement(statement, sqlite_dialect.dialect())  # type: ignore[arg-type]
+        assert prepared.sql == re.sub(r":\w+", "?", fast[name]), name
 
 
 @pytest.fixture

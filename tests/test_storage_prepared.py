@@ -234,7 +234,8 @@ def test_in_lists_of_constants_are_rendered_once_and_read_as_sqlalchemy_reads(
     db: Database, action: int
 ) -> None:
     """The service writes `in_()` as anywhere else; the precompiled path renders the list
-    once, one placeholder per value, in its place among the other parameters."""
+    once: text and integers as literals (as sql/decisions.sql has them), anything else
+    one placeholder per value, in its place among the other parameters."""
     statement = (
         select(A.id, A.status)
         .where(A.status.in_(["pending", "approved"]), A.id == bindparam("aid"))
@@ -247,8 +248,20 @@ def test_in_lists_of_constants_are_rendered_once_and_read_as_sqlalchemy_reads(
     assert fast == {"id": action, "status": "pending"}
     assert none is None
     prepared = db.backend._held.prepared(statement)  # type: ignore[attr-defined]
-    assert "IN (?, ?)" in prepared.sql
+    assert "IN ('pending', 'approved')" in prepared.sql
     assert "POSTCOMPILE" not in prepared.sql
+    created = core_row(db, _ROW, aid=action)["created_at"]  # type: ignore[index]
+    by_time = (
+        select(A.id)
+        .where(A.created_at.in_([created, AT]), A.id == bindparam("aid"))
+        .where(A.status.in_(["pending"]))
+    )
+    with db.write_transaction() as tx:
+        assert tx.first(by_time, {"aid": action}) == {"id": action}
+    prepared = db.backend._held.prepared(by_time)  # type: ignore[attr-defined]
+    # Date-times are bound, through their processor (and then so is the rest).
+    assert "created_at IN (?, ?)" in prepared.sql
+    assert "status IN (?)" in prepared.sql
 
 
 def test_in_lists_given_per_call_are_refused_rather_than_rendered_per_call(

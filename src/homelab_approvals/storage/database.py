@@ -60,7 +60,8 @@ class Database:
     def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
         """`writing()` for the decision hot path: the same one transaction, running Core
         statements the backend's fastest way (its errors already translated)."""
-        self._refuse_if_read_only()
+        if self.read_only:  # (tested here first: a call less on the decision hot path)
+            self._refuse_if_read_only()
         return self.backend.write_transaction()
 
     def change_token(self) -> object:

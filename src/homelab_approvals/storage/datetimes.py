@@ -16,14 +16,18 @@ def sqlite_text(value: datetime | None) -> str | None:
     """An aware datetime in SQLAlchemy's SQLite text form, naive UTC, as HomelabCmd
     writes it: "2026-11-27 10:02:00.000000"."""
     global _last_text, _last_stored
-    if value is None:
-        return None
     last = _last_text
     if value is last[0]:
         return last[1]  # a decision binds its moment twice: the action's and the event's
-    if value.tzinfo is None:
+    if value is None:
+        return None
+    zone = value.tzinfo
+    if zone is UTC:
+        utc = value
+    elif zone is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    else:
+        utc = value.astimezone(UTC)
     # isoformat(" ", "microseconds") without its "+00:00" took 13k instructions, 5% of
     # a decision (valgrind). "YYYY-MM-DD HH:MM:" changes once a minute, so it is kept
     # with the minute it names; the rest is a lookup and one int-to-str.
@@ -34,7 +38,7 @@ def sqlite_text(value: datetime | None) -> str | None:
     _last_text = (value, text)  # datetimes are immutable: same object, same text
     # And a decision reads it back at once: remember_stored(text, utc), inlined (this
     # runs once per decision, where a frame shows).
-    if type(utc) is datetime and utc.tzinfo is UTC and not utc.fold:
+    if type(utc) is datetime and not utc.fold:  # (its tzinfo is UTC, as remember_stored asks)
         _last_stored = (text, utc)
     return text
 
@@ -69,9 +73,10 @@ def utc_from_stored(value: object) -> datetime | None:
     last_text, last_moment = _last_stored
     if value == last_text:
         return last_moment  # a decision reads back the moment it has just written
-    if value.__class__ is str and len(value) == 26 and value[19] == ".":
-        # The stored form, "2026-11-27 10:02:00.000000": parsed once, with the offset,
-        # instead of twice (below). Anything else of that shape goes the general way.
+    if type(value) is str:
+        # Naive UTC as stored ("2026-11-27 10:02:00.000000"): one parse, with the offset
+        # added. Text with an offset of its own (or no date-time) fails here, and a bare
+        # date reads as naive: both go the general way below.
         try:
             aware = datetime.fromisoformat(value + "+00:00")
         except ValueError:

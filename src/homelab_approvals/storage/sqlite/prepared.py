@@ -22,6 +22,14 @@ idle list, statements are looked up by identity inline, parameters and rows go t
 generated code, and no processor runs for NULL. The event row's pages are the other half
 of the gap to the single UPDATE: each commit writes about 5 WAL frames against its 3.
 
+Later (issue 14, `approve_same_txn_ratio`: the service against plain sqlite3 running the
+same transaction, 0.86 -> see the commit log): the row is read with the driver's own text
+factory (ten Python calls a row, 16k instructions, went; text that is not UTF-8 is read
+again the tolerant way), a text column's str skips `stored_text`, constants are written
+into the SQL as literals (as sql/decisions.sql has them), and the service's hot path
+lost a dozen frames. Plain sqlite3 doing the same transaction is about 180k instructions;
+the service about 207k, from 237k.
+
 The statements stay SQLAlchemy Core expressions written by the service; only their
 execution is short-circuited here. Other backends run the same statement objects on an
 ordinary connection (storage/transaction.py); tests/test_storage_prepared.py checks that
@@ -77,7 +85,14 @@ class PreparedStatement:
         # in our schema (and SQLAlchemy's own) maps it: most of an action's date-time
         # columns are NULL, and a processor call is a Python frame or several.
         bound = _Generated()
-        for name in compiled.positiontup:
+        literals = _literals(compiled, dialect)
+        if literals is not None:
+            sql, positions = literals
+        else:
+            positions = [(name, None) for name in compiled.positiontup]
+        for name, literal in positions:
+            if literal is not None:
+                continue  # a constant, in the SQL itself
             bind = compiled.binds[name]
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if bind.expanding:
@@ -183,7 +198,8 @@ class _HeldTransaction:
     def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
         owner = self._owner
         prepared = owner.cache.get(statement) or owner.prepared(statement)
-        return int(self._cursor.execute(prepared.sql, prepared.parameters(params)).rowcount)
+        count: int = self._cursor.execute(prepared.sql, prepared.parameters(params)).rowcount
+        return count
 
     def _lenient(
         self, prepared: PreparedStatement, params: Mapping[str, Any], error: Exception
@@ -312,6 +328,51 @@ def _expanded(sql: str, name: str, bind: Any, dialect: Dialect) -> tuple[str, li
     if sql.count(token) != 1:
         raise ValueError(f"cannot find the list {name!r} in {sql!r}")
     return sql.replace(token, ", ".join("?" * len(values))), list(values)
+
+
+def _literals(
+    compiled: SQLCompiler, dialect: Dialect
+) -> tuple[str, list[tuple[str, str | None]]] | None:
+    """The SQL with its text and integer constants written in as literals, as
+    scripts/render_fast_sql.py writes them for the CLI's decision (each constant bound
+    instead was about half a percent of a decision), and per position its literal, or
+    None where a parameter stays. None when that cannot be done surely: a "?" that is
+    not a placeholder, or a list of constants (IN) that is not all text or integers."""
+    names = compiled.positiontup or []
+    plain = [name for name in names if not compiled.binds[name].expanding]
+    pieces = compiled.string.split("?")
+    if len(pieces) != len(plain) + 1:
+        return None
+    literal = {name: _literal(compiled.binds[name], dialect) for name in names}
+    sql = pieces[0] + "".join(
+        (literal[name] or "?") + after for name, after in zip(plain, pieces[1:], strict=True)
+    )
+    for name in names:
+        if compiled.binds[name].expanding:
+            token = f"__[POSTCOMPILE_{name}]"
+            text = literal[name]
+            if text is None or sql.count(token) != 1:
+                return None
+            sql = sql.replace(token, text)
+    return sql, [(name, literal[name]) for name in names]
+
+
+def _literal(bind: Any, dialect: Dialect) -> str | None:
+    """A constant parameter (or IN list of them) as SQL text, when it is text or an
+    integer that no bind processor changes; else None."""
+    if bind.required:
+        return None
+    kind = bind.type.dialect_impl(dialect)
+    process = kind.literal_processor(dialect)
+    if process is None or kind.bind_processor(dialect) is not None:
+        return None
+    value = bind.effective_value
+    values = value if bind.expanding else [value]
+    if not isinstance(values, list | tuple) or not values:
+        return None
+    if not all(isinstance(v, str) or type(v) is int for v in values):  # (not bool)
+        return None
+    return ", ".join(str(process(v)) for v in values)
 
 
 def _undecodable(error: Exception) -> bool:
