@@ -13,6 +13,17 @@ from pathlib import Path
 import pytest
 
 from db_targets import DbTarget
+from homelab_approvals.cli.errors import (
+    EXIT_CONFLICT,
+    EXIT_ERROR,
+    EXIT_FORBIDDEN,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    exit_code_for,
+)
 from homelab_approvals.service import ApprovalService
 
 pytestmark = pytest.mark.backends
@@ -132,3 +143,115 @@ def test_a_refused_change_still_exits_with_its_error(pending: DbTarget) -> None:
         code, err = _run([*pending.cli_args, "approve", "99"], full)
     assert code == 3
     assert err.startswith("error: NOT_FOUND")
+
+
+# -- several ids: each committed change is still reported as committed ---------------------
+
+BATCHES = [
+    (["approve", "1", "2"], "approved", 0),
+    (["approve", "1", "2", "--json"], "approved", 0),
+    (["reject", "1", "2", "--reason", "no"], "rejected", 0),
+    (["cancel", "1", "2"], "failed", 0),
+    # One refusal: its error, and the batch's status is the refusal's, as with a stdout.
+    (["approve", "1", "2", "99"], "approved", 3),
+]
+
+
+def _unprinted(aid: int, why: str) -> str:
+    return (
+        f"warning: action {aid}: the change was committed, but its result could not be "
+        f"printed ({why})"
+    )
+
+
+@pytest.mark.parametrize(("words", "after", "status"), BATCHES)
+def test_a_batch_on_a_full_disk_names_each_committed_change(
+    pending: DbTarget, words: list[str], after: str, status: int
+) -> None:
+    with open("/dev/full", "wb") as full:
+        code, err = _run([*pending.cli_args, *words], full)
+    assert code == status
+    warnings = [_unprinted(1, "No space left on device"), _unprinted(2, "No space left on device")]
+    refusals = ["error: NOT_FOUND: action 99 not found"] if "99" in words else []
+    assert err.splitlines() == refusals + warnings
+    assert (_status(pending, 1), _status(pending, 2), _status(pending, 3)) == (
+        after,
+        after,
+        "pending",
+    )
+
+
+def test_a_batch_from_stdin_with_a_closed_stdout_keeps_exit_0(
+    pending: DbTarget, tmp_path: Path
+) -> None:
+    code = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'printf "2\\n3\\n" | "$0" -m homelab_approvals "$1" "$2" approve - >&- 2>"$3"',
+            PYTHON,
+            *pending.cli_args,
+            str(tmp_path / "err"),
+        ],
+        timeout=60,
+        check=False,
+    ).returncode
+    err = (tmp_path / "err").read_text()
+    assert code == 0
+    assert err.splitlines() == [
+        _unprinted(2, "stdout is closed"),
+        _unprinted(3, "stdout is closed"),
+    ]
+    assert (_status(pending, 2), _status(pending, 3)) == ("approved", "approved")
+
+
+# -- read commands: one clear line and their own status, never "a bug" ----------------------
+
+READS = [
+    ["list"],
+    ["list", "--json"],
+    ["show", "1"],
+    ["show", "1", "--json"],
+    ["events"],
+    ["events", "--csv"],
+    ["servers"],
+    ["servers", "--json"],
+]
+
+
+@pytest.mark.parametrize("words", READS)
+def test_a_read_command_on_a_full_disk_says_so_in_one_line(
+    pending: DbTarget, words: list[str]
+) -> None:
+    with open("/dev/full", "wb") as full:
+        code, err = _run([*pending.cli_args, *words], full)
+    assert code == EXIT_OUTPUT
+    assert err.splitlines() == ["error: OUTPUT: cannot write to stdout: No space left on device"]
+
+
+@pytest.mark.parametrize("words", READS)
+def test_a_read_command_with_a_closed_stdout_says_so_in_one_line(
+    pending: DbTarget, words: list[str], tmp_path: Path
+) -> None:
+    code = subprocess.run(
+        [
+            "sh",
+            "-c",
+            '"$0" -m homelab_approvals "$@" >&- 2>"$ERR"',
+            PYTHON,
+            *pending.cli_args,
+            *words,
+        ],
+        env={**os.environ, "ERR": str(tmp_path / "err")},
+        timeout=60,
+        check=False,
+    ).returncode
+    assert code == EXIT_OUTPUT
+    err = (tmp_path / "err").read_text()
+    assert err.splitlines() == ["error: OUTPUT: cannot write to stdout: stdout is closed"]
+
+
+def test_the_output_status_is_its_own() -> None:
+    others = {EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_FORBIDDEN}
+    assert EXIT_OUTPUT not in others | {EXIT_INTERRUPTED}
+    assert exit_code_for("OUTPUT") == EXIT_OUTPUT

@@ -22,6 +22,7 @@ from homelab_approvals.cli.results import about as _about
 from homelab_approvals.cli.results import approved_line as _approved_line
 from homelab_approvals.cli.results import cancelled_line as _cancelled_line
 from homelab_approvals.cli.results import committed as _committed
+from homelab_approvals.cli.results import flush_stdout, to_stdout
 from homelab_approvals.cli.results import rejected_line as _rejected_line
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
@@ -53,11 +54,11 @@ Command = Callable[[Session], int]
 
 
 def _print(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
+    to_stdout(line + "\n")  # a full disk or a closed stdout: one line, exit 74
 
 
 def _lines(lines: list[str]) -> None:
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    to_stdout("".join(line + "\n" for line in lines))
 
 
 def _width() -> int | None:
@@ -404,7 +405,7 @@ def _follow(s: Session, action: ActionView) -> int:
     stderr, made inert), then how it ended. Exit 0 when it completed, 1 otherwise."""
     service = s.service
     _print(f"#{action.id} {text(action.summary)} on {server_cell(action)}: {text(action.status)}")
-    sys.stdout.flush()
+    flush_stdout()
     after, seen_any, token = 0, False, None
     while True:
         fresh = service.change_token()
@@ -413,17 +414,24 @@ def _follow(s: Session, action: ActionView) -> int:
             action = service.get_action(action.id)  # before the output: none is missed
             chunks, after = service.output_since(action.id, after)
             for chunk in chunks:
-                stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
-                stream.write(_inert_lines(chunk.text))
-                stream.flush()
+                if chunk.stream == "stderr":
+                    sys.stderr.write(_inert_lines(chunk.text))
+                    sys.stderr.flush()
+                else:
+                    to_stdout(_inert_lines(chunk.text))
+                    flush_stdout()
             seen_any = seen_any or bool(chunks)
             if action.status not in _UNDERWAY:
                 break
         time.sleep(FOLLOW_POLL)
     if not seen_any:  # run elsewhere (HomelabCmd), or refused before anything was sent
-        for value, stream in ((action.stdout, sys.stdout), (action.stderr, sys.stderr)):
+        for value, to_stderr in ((action.stdout, False), (action.stderr, True)):
             if value:
-                stream.write(_inert_lines(value if value.endswith("\n") else value + "\n"))
+                lines = _inert_lines(value if value.endswith("\n") else value + "\n")
+                if to_stderr:
+                    sys.stderr.write(lines)
+                else:
+                    to_stdout(lines)
     exit_code = "" if action.exit_code is None else f" (exit {action.exit_code})"
     _print(f"#{action.id} {text(action.status)}{exit_code}")
     return EXIT_OK if action.status == ActionStatus.COMPLETED else EXIT_ERROR

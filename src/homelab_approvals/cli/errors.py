@@ -14,6 +14,9 @@ EXIT_INVALID = 2  # usage, VALIDATION_ERROR, CONFIG_ERROR
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
 EXIT_FORBIDDEN = 5
+#: stdout could not be written (a full disk, a closed stdout): the output is lost, nothing
+#: was changed. sysexits.h's EX_IOERR.
+EXIT_OUTPUT = 74
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 #: Error code -> exit status. Anything not listed (DATABASE_*, INTERNAL...) exits 1.
@@ -24,6 +27,7 @@ EXIT_CODES: dict[str, int] = {
     "NOT_FOUND": EXIT_NOT_FOUND,
     "CONFLICT": EXIT_CONFLICT,
     "FORBIDDEN": EXIT_FORBIDDEN,
+    "OUTPUT": EXIT_OUTPUT,
     "INTERRUPTED": EXIT_INTERRUPTED,
 }
 
@@ -42,6 +46,17 @@ class InternalError(ApprovalsError):
 
 class Interrupted(ApprovalsError):
     code = "INTERRUPTED"
+
+
+class OutputFailed(ApprovalsError):
+    """stdout cannot be written (a full disk, a closed stdout): what a read command printed
+    is lost. (A change already committed is reported as committed instead: results.py.)"""
+
+    code = "OUTPUT"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"cannot write to stdout: {why}")
+        self.why = why
 
 
 def exit_code_for(code: str) -> int:

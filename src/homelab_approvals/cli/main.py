@@ -38,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from homelab_approvals.cli.commands import dispatch
 
             status = dispatch(args)
-        if sys.stdout is not None:  # None: fd 1 was closed before we started
-            sys.stdout.flush()
+        from homelab_approvals.cli.results import flush_stdout
+
+        flush_stdout()  # what is still buffered: a full disk may refuse it only now
         return status
     except ApprovalsError as error:
         from homelab_approvals.cli.errors import report

@@ -9,7 +9,6 @@ id, or with --json one JSON array: per id its action, or `{"id": N, "error": {..
 from __future__ import annotations
 
 import json
-import sys
 from argparse import ArgumentTypeError
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -21,12 +20,15 @@ from homelab_approvals.cli.errors import (
     EXIT_INVALID,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    OutputFailed,
     UsageError,
     exit_code_for,
     report,
+    report_line,
 )
 from homelab_approvals.cli.output import write_json
 from homelab_approvals.cli.parser import STDIN, action_id, shown
+from homelab_approvals.cli.results import discard_stdout, flush_stdout, to_stdout, unprinted
 from homelab_approvals.domain.errors import ApprovalsError
 from homelab_approvals.domain.views import ActionView
 
@@ -135,9 +137,14 @@ def report_batch(
     *,
     as_json: bool,
 ) -> int:
-    """Print one line (or one JSON item) per id, in order; return the batch's exit status."""
+    """Print one line (or one JSON item) per id, in order; return the batch's exit status.
+
+    The changes are committed by now: when stdout cannot take their results (a full disk,
+    a closed stdout), each committed id is named on stderr with a warning and the status
+    stays what the database said, as for one id (results.committed)."""
     codes: list[int] = []
     items: list[dict[str, object]] = []
+    out = _Stdout()
     for aid, outcome in outcomes.items():
         if isinstance(outcome, ApprovalsError):
             codes.append(exit_code_for(outcome.code))
@@ -146,12 +153,37 @@ def report_batch(
                 items.append({"id": aid, "error": error})
                 report(outcome, as_json=False)  # the stderr line, as for one id
             else:
-                sys.stdout.flush()  # keep the lines in order on a shared terminal
+                out.run(flush_stdout)  # keep the lines in order on a shared terminal
                 report(outcome, as_json=False)
         elif as_json:
             items.append(as_object(outcome))
         else:
-            sys.stdout.write(sentence(outcome) + "\n")
+            out.run(to_stdout, sentence(outcome) + "\n")
     if as_json:
-        write_json(items)
+        out.run(write_json, items)
+    out.run(flush_stdout)
+    if out.lost:  # which of them reached stdout is unknown: each is named
+        for aid, outcome in outcomes.items():
+            if not isinstance(outcome, ApprovalsError):
+                report_line(unprinted(out.lost, aid))
     return worst(codes)
+
+
+class _Stdout:
+    """Writes to stdout until it fails once; then remembers why (`lost`), or "" when the
+    reader left (a broken pipe: quiet, as usual), and writes nothing more."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.lost = ""
+
+    def run(self, write: Callable[..., None], *args: object) -> None:
+        if self.failed:
+            return
+        try:
+            write(*args)
+        except OutputFailed as failure:  # stdout is discarded already
+            self.failed, self.lost = True, failure.why
+        except BrokenPipeError:
+            discard_stdout()
+            self.failed = True

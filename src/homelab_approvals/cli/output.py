@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from homelab_approvals.cli.cells import NONE, server_cell, text
+from homelab_approvals.cli.results import to_stdout
 from homelab_approvals.domain.damaged import problem_of
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.timestamps import utc_text
@@ -228,8 +229,11 @@ def shown_json(
 def write_json(value: Any, stream: TextIO | None = None) -> None:
     # ensure_ascii: every non-ASCII or control character becomes a \\u escape, so even a
     # terminal showing the raw JSON sees nothing it could act on. Any JSON reader decodes it.
-    out = stream or sys.stdout
-    out.write(json.dumps(value, ensure_ascii=True, indent=2) + "\n")
+    text = json.dumps(value, ensure_ascii=True, indent=2) + "\n"
+    if stream is None:
+        to_stdout(text)  # a full disk or a closed stdout: one line, exit 74
+    else:
+        stream.write(text)
 
 
 EVENT_FIELDS = EventView._fields
@@ -241,12 +245,20 @@ def write_events_csv(events: Iterable[EventView], stream: TextIO | None = None) 
     Either way a cell a spreadsheet would run as a formula is neutralised (`formula_safe`)."""
     out = stream or sys.stdout
     inert = terminal_width(out) is not None
-    writer = csv.writer(out, lineterminator="\n")
+    # Row by row, as they come (a reader may leave early); stdout's failures as to_stdout's.
+    writer = csv.writer(stream or _ToStdout(), lineterminator="\n")
     writer.writerow(EVENT_FIELDS)
     for event in events:
         values = as_dict(event)
         row = [formula_safe(values[name]) for name in EVENT_FIELDS]
         writer.writerow([visible(cell) for cell in row] if inert else row)
+
+
+class _ToStdout:
+    """A file for csv.writer: stdout through `to_stdout` (a full disk: one line, exit 74)."""
+
+    def write(self, text: str) -> None:
+        to_stdout(text)
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from homelab_approvals.cli.cells import server_cell, text
-from homelab_approvals.cli.errors import EXIT_OK, report_line
+from homelab_approvals.cli.errors import EXIT_OK, OutputFailed, report_line
 
 if TYPE_CHECKING:
     from homelab_approvals.domain.views import ActionView
@@ -45,13 +45,53 @@ def committed(write: Callable[[], None]) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         discard_stdout()
+    except OutputFailed as failure:  # from to_stdout(), stdout already discarded
+        report_line(unprinted(failure.why))
     except (OSError, ValueError, AttributeError) as error:  # AttributeError: stdout is None
         discard_stdout()
-        why = getattr(error, "strerror", None) or "stdout is closed"
-        report_line(
-            f"warning: the change was committed, but its result could not be printed ({why})"
-        )
+        report_line(unprinted(_why(error)))
     return EXIT_OK
+
+
+def unprinted(why: str, action_id: int | None = None) -> str:
+    """The warning for a committed change whose result stdout did not take."""
+    which = "" if action_id is None else f"action {action_id}: "
+    return f"warning: {which}the change was committed, but its result could not be printed ({why})"
+
+
+def to_stdout(text: str) -> None:
+    """Write `text` on stdout. A full disk or a closed stdout raises OutputFailed (one
+    line, exit 74) with stdout discarded; a reader that left stays a BrokenPipeError
+    (quiet, as usual)."""
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError, AttributeError) as error:  # AttributeError: stdout is None
+        raise output_failed(error) from None
+
+
+def flush_stdout() -> None:
+    """Flush stdout (if it is open at all), as `to_stdout` reports its failures."""
+    if sys.stdout is None:  # fd 1 was closed before we started: nothing was written
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as error:
+        raise output_failed(error) from None
+
+
+def output_failed(error: BaseException) -> OutputFailed:
+    """`error`, met writing stdout, as the one-line OutputFailed; stdout is pointed at
+    /dev/null first, so the interpreter's last flush cannot fail again."""
+    discard_stdout()
+    return OutputFailed(_why(error))
+
+
+def _why(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or "stdout is closed"
 
 
 def discard_stdout() -> None:
