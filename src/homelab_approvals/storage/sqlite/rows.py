@@ -1,6 +1,7 @@
 """Our tables, and how a row of remediation_actions read with the standard library's
-sqlite3 becomes the ActionView the service would return. Shared by the console's first
-window (first_window.py) and the CLI's fast decision (fast_decision.py); no SQLAlchemy, no
+sqlite3 becomes the ActionView the service would return (and the other rows the CLI's
+fast reads read). Shared by the console's first window (first_window.py), the CLI's fast
+decision (fast_decision.py) and its fast reads (fast_reads.py); no SQLAlchemy, no
 dataclasses (start-up time)."""
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ PREVIEW_CONVERTERS = (
     _as_is,
     _as_is,
 )
+
+
+#: The audit trail's columns (approvals.EVENT_COLUMNS), the servers listing's
+#: (servers.LIST_SERVERS), a plan binding's (previews.BINDINGS) and the listing's counts
+#: by status; checked against their types like those above.
+EVENT_CONVERTERS = (_as_is, _as_is, stored_text, stored_text, stored_text, utc_from_stored,
+                    stored_text, stored_text)  # fmt: skip
+SERVER_CONVERTERS = (stored_text, stored_text, stored_text, _as_bool, utc_from_stored)
+BINDING_CONVERTERS = (_as_is, _as_is, utc_from_stored, _as_is, _as_is)
+COUNT_CONVERTERS = (stored_text, _as_is)
 
 
 def convert(row: tuple[Any, ...], converters: tuple[Any, ...]) -> list[Any]:
