@@ -49,16 +49,7 @@ if TYPE_CHECKING:
 Command = Callable[[Session], int]
 
 
-def _print(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-
-
-def _lines(lines: list[str]) -> None:
-    sys.stdout.write("".join(line + "\n" for line in lines))
-
-
-def _width() -> int | None:
-    return output.terminal_width(sys.stdout)
+_print, _lines, _width = pages.print_line, pages.print_lines, pages.stdout_width
 
 
 def _print_action(s: Session, action: ActionView, sentence: str) -> int:

@@ -29,15 +29,16 @@ if TYPE_CHECKING:
     from homelab_approvals.service.listing import ActionQuery
 
 
-def _print(line: str = "") -> None:
+def print_line(line: str = "") -> None:
     sys.stdout.write(line + "\n")
 
 
-def _lines(lines: list[str]) -> None:
+def print_lines(lines: list[str]) -> None:
     sys.stdout.write("".join(line + "\n" for line in lines))
 
 
-def _width() -> int | None:
+def stdout_width() -> int | None:
+    """The terminal's width to fit tables to; None when stdout is no terminal."""
     return output.terminal_width(sys.stdout)
 
 
@@ -45,11 +46,11 @@ def write_servers(rows: Sequence[ServerView], *, as_json: bool) -> None:
     if as_json:
         write_json([output.as_dict(r) for r in rows])
     elif not rows:
-        _print("no servers yet; add one with: homelab-approvals server add ID --hostname H")
+        print_line("no servers yet; add one with: homelab-approvals server add ID --hostname H")
     else:
-        _lines(
+        print_lines(
             output.render_table(
-                output.SERVER_COLUMNS, [output.server_row(r) for r in rows], _width()
+                output.SERVER_COLUMNS, [output.server_row(r) for r in rows], stdout_width()
             )
         )
 
@@ -74,8 +75,8 @@ def write_list(
         return
     if page.rows:
         rows = [output.action_row(a) for a in page.rows]
-        _lines(output.render_table(output.ACTION_COLUMNS, rows, _width()))
-    _print(list_footer(query, page, _width()))
+        print_lines(output.render_table(output.ACTION_COLUMNS, rows, stdout_width()))
+    print_line(list_footer(query, page, stdout_width()))
 
 
 def list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str:
@@ -107,16 +108,16 @@ def write_show(
     events: Sequence[EventView],
 ) -> None:
     """`show ID`'s page: the details, the preview (and the plan approved), the events."""
-    _lines(_details(action, tally))
-    _lines(_preview_lines(action, preview, bound))
-    _print()
+    print_lines(_details(action, tally))
+    print_lines(_preview_lines(action, preview, bound))
+    print_line()
     if events:
-        _print("events")
+        print_line("events")
         columns = [c for c in output.EVENT_COLUMNS if c.header != "ACTION"]
         rows = [output.event_row(e, with_action=False) for e in events]
-        _lines(output.render_table(columns, rows, _width()))
+        print_lines(output.render_table(columns, rows, stdout_width()))
     else:
-        _print("no events recorded (the action was created outside homelab-approvals)")
+        print_line("no events recorded (the action was created outside homelab-approvals)")
 
 
 def write_events(rows: Sequence[EventView], *, as_json: bool, as_csv: bool) -> None:
@@ -125,10 +126,10 @@ def write_events(rows: Sequence[EventView], *, as_json: bool, as_csv: bool) -> N
     elif as_csv:
         output.write_events_csv(rows)
     elif not rows:
-        _print("no events")
+        print_line("no events")
     else:
         table = [output.event_row(e) for e in rows]
-        _lines(output.render_table(output.EVENT_COLUMNS, table, _width()))
+        print_lines(output.render_table(output.EVENT_COLUMNS, table, stdout_width()))
 
 
 def _approvals_line(tally: ApprovalTally) -> str | None:

@@ -46,7 +46,7 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _as_bool(value: Any) -> bool | None:
+def as_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)  # as SQLAlchemy's Boolean on SQLite
 
 
@@ -55,7 +55,7 @@ def converters(columns: list[str]) -> list[Any]:
     return [
         utc_from_stored
         if name in DATETIME_COLUMNS
-        else _as_bool
+        else as_bool
         if name in BOOLEAN_COLUMNS
         else _as_is
         if name in INTEGER_COLUMNS
@@ -86,7 +86,7 @@ PREVIEW_CONVERTERS = (
 #: by status; checked against their types like those above.
 EVENT_CONVERTERS = (_as_is, _as_is, stored_text, stored_text, stored_text, utc_from_stored,
                     stored_text, stored_text)  # fmt: skip
-SERVER_CONVERTERS = (stored_text, stored_text, stored_text, _as_bool, utc_from_stored)
+SERVER_CONVERTERS = (stored_text, stored_text, stored_text, as_bool, utc_from_stored)
 BINDING_CONVERTERS = (_as_is, _as_is, utc_from_stored, _as_is, _as_is)
 COUNT_CONVERTERS = (stored_text, _as_is)
 
