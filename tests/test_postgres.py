@@ -172,6 +172,48 @@ def test_a_notification_moves_the_change_token(pg_service: ApprovalService, pg_u
     wait_for(lambda: db.change_token() != before, "the notification never arrived")
 
 
+def test_live_output_and_previews_notify_too(pg_service: ApprovalService, pg_url: str) -> None:
+    """A run's output, a preview and a request for one move the token at once, as any
+    commit does on SQLite: `show --follow`, the console's detail and a waiting executor
+    do not wait for the re-check (which looks at actions and events only)."""
+    action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    db = pg_service.db
+    writes = [
+        lambda other: other.add_output(action.id, [("stdout", "Unpacking zip ...\n")]),
+        lambda other: other.request_preview(action.id, "alice"),
+        lambda other: other.record_preview(
+            action.id, APT_PROBE, ProbeRun(0, transcript("apt-get-s-remove-zip.txt"), "")
+        ),
+    ]
+    other_db = open_database(url=pg_url)
+    try:
+        other = ApprovalService(other_db)
+        for write in writes:
+            before = db.change_token()
+            write(other)
+            wait_for(lambda before=before: db.change_token() != before, "no notification", 2.5)
+    finally:
+        other_db.close()
+
+
+def test_a_database_made_before_the_output_triggers_gets_them_without_a_repair(
+    pg_url: str,
+) -> None:
+    """Only the audit trail's protections count as tampered with when missing; the change
+    feed's newer triggers are simply added to a database made before them."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION approvals_notify_action() CASCADE")  # and its triggers
+    db = open_database(url=pg_url)
+    try:
+        assert db.audit_repairs == []
+        assert ApprovalService(db).list_events() == []  # no "audit restored" event
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        triggers = {row[0] for row in conn.execute("SELECT tgname FROM pg_trigger")}
+    assert {"approval_output_chunks_notify", "approval_previews_notify"} <= triggers
+
+
 def test_a_change_made_without_notifications_is_found_by_the_recheck(
     pg_url: str, pg_server: PgServer
 ) -> None:

@@ -48,3 +48,30 @@ FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 -- name: servers_notify
 CREATE OR REPLACE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
+
+-- A run's live output, a new preview and a request for one belong to an action too: a
+-- `show --follow`, the console's detail and a waiting executor are told at once, as
+-- SQLite's data_version tells them of any commit. A function of its own (not a new branch
+-- in approvals_notify): a database made before these triggers gets both, never an old
+-- approvals_notify beside them.
+-- name: approvals_notify_action
+CREATE OR REPLACE FUNCTION approvals_notify_action() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('homelab_approvals', NEW.action_id::text);
+  RETURN NULL;
+END
+$$;
+
+-- name: approval_output_chunks_notify
+CREATE OR REPLACE TRIGGER approval_output_chunks_notify AFTER INSERT ON approval_output_chunks
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- name: approval_previews_notify
+CREATE OR REPLACE TRIGGER approval_previews_notify AFTER INSERT ON approval_previews
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- name: approval_preview_requests_notify
+CREATE OR REPLACE TRIGGER approval_preview_requests_notify
+AFTER INSERT ON approval_preview_requests
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
