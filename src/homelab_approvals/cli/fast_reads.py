@@ -143,10 +143,13 @@ def run_read(words: list[str]) -> int | None:
     if found is None:
         return None
     path, policy = found
+    from homelab_approvals.cli.errors import OutputFailed
     from homelab_approvals.domain.errors import ApprovalsError
 
     try:
         return _RUN[call.verb](call, path, policy)
+    except OutputFailed:
+        raise  # stdout failed while printing: reading again would not help
     except ApprovalsError:
         return None  # a value the service refuses: the ordinary path words it
 
