@@ -3,8 +3,9 @@ failures, timeouts, signals, dead executors, and a HomelabCmd-shaped database.
 
 sshd (tests/sshd_harness.py) runs a forced command that records every command it is sent
 and answers by unit name (`fail-*` exits 3, `slow-*` takes a while, `hang-*` never ends in
-time, `big-*` prints 25,000 characters). Executors run as real processes, on SQLite and on
-PostgreSQL (`backends`): the claim, heartbeats and outcome unknown are proven on both."""
+time, `big-*` prints 25,000 characters, `nul-*` a NUL byte). Executors run as real
+processes, on SQLite and on PostgreSQL (`backends`): the claim, heartbeats and outcome
+unknown are proven on both."""
 
 from __future__ import annotations
 
@@ -190,6 +191,21 @@ def test_output_over_the_limit_is_cut_and_says_so(
     assert len(stdout) <= OUTPUT_LIMIT
     assert stdout.startswith("[output cut: only the last ")
     assert stdout.endswith("x the end\n")  # the end is what is kept
+
+
+def test_a_nul_byte_in_the_output_is_stored_as_its_picture(
+    svc: ApprovalService, db_target: DbTarget, fresh: RemoteEnd
+) -> None:
+    """PostgreSQL's text cannot hold NUL: the run's result and its live output keep ␀
+    in its place (on SQLite too, so both store alike), never a lost result."""
+    action = svc.create_action("exec-host", "restart_service", "nul-1", actor="alice")
+    result = run_once(db_target, fresh)
+    assert result.returncode == 0, result.stderr
+    assert "live output stopped" not in result.stderr
+    done = row(db_target, action.id)
+    assert (done["status"], done["stdout"]) == ("completed", "before\u2400after\n")
+    chunks, _ = svc.output_since(action.id)
+    assert "".join(c.text for c in chunks) == "before\u2400after\n"
 
 
 def test_json_log_is_one_object_per_line(

@@ -401,6 +401,17 @@ def test_errors_are_classified_by_sqlstate(
     assert words in mapped.message
 
 
+def test_a_value_psycopg_refuses_to_send_is_no_lost_connection(pg_url: str) -> None:
+    """Refused on our side (a NUL in text), the connection is fine: not "unreachable"."""
+    with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.Error) as caught:
+        conn.execute("SELECT %s::text", ("a\x00b",))
+    mapped = translate(caught.value, "postgresql://u:***@h/db")
+    assert mapped is not None
+    assert mapped.code == "DATABASE_ERROR"
+    assert "unreachable" not in mapped.message
+    assert "NUL" in mapped.message
+
+
 # -- copy-to -----------------------------------------------------------------------------------
 
 
