@@ -27,7 +27,7 @@ from db_targets import DbTarget
 from homelab_approvals.domain.execution import OUTPUT_LIMIT
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.executions import ExecutionService
-from pg_support import PgServer
+from pg_support import PgServer, PrivateCluster
 from sshd_harness import RemoteEnd, running_remote, wait_until
 from test_homelabcmd import PG_DDL
 
@@ -436,6 +436,39 @@ def test_a_restarted_executor_settles_its_own_earlier_claims(
     assert failed["status"] == "failed"
     assert failed["stderr"] == "outcome unknown: executor same stopped during the run"
     assert sent(fresh) == ["systemctl restart slow-4"]
+
+
+def test_a_postgresql_restart_mid_run_loses_neither_the_result_nor_the_daemon(
+    fresh: RemoteEnd, private_pg: PrivateCluster, tmp_path: Path
+) -> None:
+    """On a server of the test's own, restarted while a command runs: the result is
+    recorded once the server is back (not outcome unknown), and the daemon, its change
+    feed reconnected, runs what is approved afterwards."""
+    url = private_pg.server.fresh()
+    target = DbTarget("postgresql", url=url)
+    service = ApprovalService(target.open())
+    try:
+        service.add_server("exec-host", "exec-host")
+        daemon = Daemon(target, fresh, tmp_path / "restart.log", "--name", "exec-r")
+        try:
+            action = service.create_action("exec-host", "restart_service", "slow-r", actor="al")
+            wait_until(lambda: bool(sent(fresh)), 30, lambda: "the command never arrived")
+            private_pg.stop()
+            private_pg.start()
+            wait_until(lambda: service.get_action(action.id).status == "completed", 60, daemon.text)
+            after = service.create_action("exec-host", "restart_service", "ok-r", actor="al")
+            wait_until(lambda: service.get_action(after.id).status == "completed", 60, daemon.text)
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.kill()
+        assert "result not recorded" not in daemon.text()
+        assert sent(fresh) == ["systemctl restart slow-r", "systemctl restart ok-r"]
+        assert service.get_action(action.id).stdout == "restarted after a while\n"
+    finally:
+        service.db.close()
+        target.close()
+        private_pg.server.drop_url(url)
 
 
 # -- a HomelabCmd database ---------------------------------------------------------------------
