@@ -172,6 +172,26 @@ def test_a_notification_moves_the_change_token(pg_service: ApprovalService, pg_u
     wait_for(lambda: db.change_token() != before, "the notification never arrived")
 
 
+def test_a_fresh_token_counts_every_commit_that_completed_before_it(
+    pg_service: ApprovalService, pg_url: str
+) -> None:
+    """A notification reaches the listener a moment after its commit; a fresh token (one
+    round trip) never misses one that completed before it was asked for. The console's
+    live refresh relies on it to know a window it read is already stale."""
+    db = pg_service.db
+    before = db.change_token()
+    other = open_database(url=pg_url)
+    try:
+        for unit in ("nginx", "sshd", "cron", "docker", "smbd"):
+            ApprovalService(other).create_action("pi-4", "restart_service", unit, actor="bob")
+            now = db.change_token(fresh=True)
+            assert now != before
+            before = now
+    finally:
+        other.close()
+    assert db.change_token(fresh=True) == before  # nothing more happened: nothing moves
+
+
 def test_a_change_made_without_notifications_is_found_by_the_recheck(
     pg_url: str, pg_server: PgServer
 ) -> None:

@@ -28,3 +28,7 @@ SELECT (SELECT max(id) FROM remediation_actions),
 
 -- name: listen
 LISTEN homelab_approvals;
+
+-- name: sync
+-- A round trip: notifications that reached the session arrive before its answer.
+SELECT 1;
