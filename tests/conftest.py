@@ -28,18 +28,21 @@ def db(db_target: DbTarget) -> Iterator[Database]:
 
 
 @pytest.fixture
-def demo_path(tmp_path: Path) -> Path:
-    return tmp_path / "approvals.db"
+def demo(demo_target: DbTarget) -> Iterator[ApprovalService]:
+    """The console's demo data on a database of its own (`demo_target`), frozen clock."""
+    from tui_support import open_service  # imports Textual: only for tests that ask
+
+    service = open_service(demo_target)
+    yield service
+    service.db.close()
 
 
 @pytest.fixture
-def demo(demo_path: Path) -> Iterator[ApprovalService]:
-    """The console's demo data (a copy of one built once per run), on a real file."""
-    from tui_support import demo_service  # imports Textual: only for tests that ask
-
-    service = demo_service(demo_path)
-    yield service
-    service.db.close()
+def demo_path(demo_target: DbTarget) -> Path:
+    """The demo's SQLite file, for tests of a file as such (on SQLite alone)."""
+    if demo_target.path is None:
+        raise pytest.UsageError("demo_path is SQLite's: use demo_target on PostgreSQL")
+    return demo_target.path
 
 
 @pytest.fixture
@@ -111,3 +114,33 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
     yield target
     target.close()
     server.checkin(url)
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(pg_server: PgServer) -> Iterator[str]:
+    """The console's demo built once into a template of its own, cloned per test."""
+    from tui_support import fill_demo_at  # imports Textual: only for tests that ask
+
+    name = pg_server.derived_template("demo", fill_demo_at)
+    yield name
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def demo_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbTarget]:
+    """A fresh database holding the console's deterministic demo (seed 0, frozen clock),
+    on the test's backend: on SQLite a copy of a file built once per session, on
+    PostgreSQL a clone of a template database built once per session."""
+    if backend == "sqlite":
+        from tui_support import demo_file  # imports Textual: only for tests that ask
+
+        path = tmp_path / "demo.db"  # beside, never instead of, db_target's file
+        demo_file(path)
+        yield DbTarget(backend, path=path)
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.fresh(template=request.getfixturevalue("pg_demo_template"))
+    target = DbTarget(backend, url=url)
+    yield target
+    target.close()
+    server.checkin(url)  # recycled for a test that wants an empty database

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,11 @@ SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM (
   UNION ALL SELECT 'schema version ' || id || ' ' || version FROM approvals_schema
 ) shape
 """
+
+
+#: Recycled databases kept for the next tests: a test takes one back as it ends, so a few
+#: suffice; the rest are dropped rather than filling the server's disk.
+MAX_SPARES = 4
 
 
 @dataclass
@@ -131,14 +137,18 @@ class PgServer:
         except (psycopg.Error, LookupError):
             self.drop(database)
             return
+        if len(self._spare) >= MAX_SPARES:  # clones of the demo's template come back too
+            self.drop(database)
+            return
         self._spare.append(url)
 
     def drop_spares(self) -> None:
         while self._spare:
             self.drop_url(self._spare.pop())
 
-    def fresh(self, *, empty: bool = False) -> str:
-        """A new database: a clone of the template (our schema), or an empty one."""
+    def fresh(self, *, empty: bool = False, template: str | None = None) -> str:
+        """A new database: a clone of the template (our schema), of another template
+        (`derived_template`), or an empty one."""
         name = f"approvals_t{os.getpid()}_{next(self._names)}"
         with self.admin() as conn:
             if empty:
@@ -146,10 +156,26 @@ class PgServer:
             else:
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        sql.Identifier(name), sql.Identifier(self.template)
+                        sql.Identifier(name), sql.Identifier(template or self.template)
                     )
                 )
         return self.url_for(name)
+
+    def derived_template(self, label: str, fill: Callable[[str], None]) -> str:
+        """Another template: a clone of ours that `fill(url)` puts rows in (the console's
+        demo), made once, for `fresh(template=...)` to clone per test. A clone of it
+        costs what one of ours does, where filling it takes seconds. `fill` must close
+        every connection it opens: a template with a session inside cannot be cloned."""
+        name = f"{self.template}_{label}"
+        self.drop(name)
+        with self.admin() as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.template)
+                )
+            )
+        fill(self.url_for(name))
+        return name
 
     def drop(self, name: str) -> None:
         with self.admin() as conn:
