@@ -12,7 +12,7 @@ import pytest
 from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database
-from pg_support import PgServer, PrivateCluster, require_server
+from pg_support import PgServer, PrivateCluster, Rows, require_server
 
 
 @pytest.fixture
@@ -117,20 +117,25 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 
 
 @pytest.fixture(scope="session")
-def pg_demo_template(pg_server: PgServer) -> Iterator[str]:
-    """The console's demo built once into a template of its own, cloned per test."""
+def pg_demo_rows(pg_server: PgServer) -> Rows:
+    """The console's demo, built once in a database of the server's, as its rows."""
     from tui_support import fill_demo_at  # imports Textual: only for tests that ask
 
-    name = pg_server.derived_template("demo", fill_demo_at)
-    yield name
-    pg_server.drop(name)
+    url = pg_server.checkout()
+    try:
+        fill_demo_at(url)
+        return pg_server.rows_of(url)
+    finally:
+        pg_server.checkin(url)
 
 
 @pytest.fixture
 def demo_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbTarget]:
     """A fresh database holding the console's deterministic demo (seed 0, frozen clock),
     on the test's backend: on SQLite a copy of a file built once per session, on
-    PostgreSQL a clone of a template database built once per session."""
+    PostgreSQL a recycled database (as good as a clone of the template) given the rows
+    of one built once per session. A clone of a demo template database would do too,
+    at about 0.25 s a clone on a busy machine against a few ms."""
     if backend == "sqlite":
         from tui_support import demo_file  # imports Textual: only for tests that ask
 
@@ -139,8 +144,8 @@ def demo_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         yield DbTarget(backend, path=path)
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    url = server.fresh(template=request.getfixturevalue("pg_demo_template"))
+    url = server.checkout(rows=request.getfixturevalue("pg_demo_rows"))
     target = DbTarget(backend, url=url)
     yield target
     target.close()
-    server.checkin(url)  # recycled for a test that wants an empty database
+    server.checkin(url)

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +71,13 @@ SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM (
 """
 
 
-#: Recycled databases kept for the next tests: a test takes one back as it ends, so a few
-#: suffice; the rest are dropped rather than filling the server's disk.
-MAX_SPARES = 4
+@dataclass(frozen=True)
+class Rows:
+    """A database's rows, table by table (COPY's binary form), and where its sequences
+    stood: `PgServer.rows_of`."""
+
+    tables: list[tuple[str, bytes]]
+    sequences: list[tuple[str, int]]
 
 
 @dataclass
@@ -106,10 +109,24 @@ class PgServer:
         with psycopg.connect(self.url_for(self.template), autocommit=True) as conn:
             self._shape = str(conn.execute(SHAPE).fetchone()[0])  # type: ignore[index]
 
-    def checkout(self) -> str:
+    def checkout(self, *, rows: Rows | None = None) -> str:
         """A database just like a new clone of the template: a recycled one, or a clone.
-        (A clone costs about a second on a busy machine; recycling, a few ms.)"""
-        return self._spare.pop() if self._spare else self.fresh()
+        (A clone costs about a second on a busy machine; recycling, a few ms.) With
+        `rows` (`rows_of`), those rows are put in it: as a clone of their database
+        would be, for a few ms more."""
+        url = self._spare.pop() if self._spare else self.fresh()
+        if rows is not None:
+            with psycopg.connect(url) as conn:  # one transaction
+                # As a replica would: the rows are consistent already, and nobody
+                # listens yet (foreign keys and notifications are triggers).
+                conn.execute("SET session_replication_role = replica")
+                for name, data in rows.tables:
+                    query = sql.SQL("COPY {} FROM STDIN (FORMAT binary)")
+                    with conn.cursor().copy(query.format(sql.Identifier(name))) as copy:
+                        copy.write(data)
+                for sequence, value in rows.sequences:
+                    conn.execute("SELECT setval(%s, %s)", (sequence, value))
+        return url
 
     def checkin(self, url: str) -> None:
         """After a test: its rows removed and the database kept for the next test when its
@@ -137,18 +154,14 @@ class PgServer:
         except (psycopg.Error, LookupError):
             self.drop(database)
             return
-        if len(self._spare) >= MAX_SPARES:  # clones of the demo's template come back too
-            self.drop(database)
-            return
         self._spare.append(url)
 
     def drop_spares(self) -> None:
         while self._spare:
             self.drop_url(self._spare.pop())
 
-    def fresh(self, *, empty: bool = False, template: str | None = None) -> str:
-        """A new database: a clone of the template (our schema), of another template
-        (`derived_template`), or an empty one."""
+    def fresh(self, *, empty: bool = False) -> str:
+        """A new database: a clone of the template (our schema), or an empty one."""
         name = f"approvals_t{os.getpid()}_{next(self._names)}"
         with self.admin() as conn:
             if empty:
@@ -156,26 +169,29 @@ class PgServer:
             else:
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        sql.Identifier(name), sql.Identifier(template or self.template)
+                        sql.Identifier(name), sql.Identifier(self.template)
                     )
                 )
         return self.url_for(name)
 
-    def derived_template(self, label: str, fill: Callable[[str], None]) -> str:
-        """Another template: a clone of ours that `fill(url)` puts rows in (the console's
-        demo), made once, for `fresh(template=...)` to clone per test. A clone of it
-        costs what one of ours does, where filling it takes seconds. `fill` must close
-        every connection it opens: a template with a session inside cannot be cloned."""
-        name = f"{self.template}_{label}"
-        self.drop(name)
-        with self.admin() as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(self.template)
-                )
-            )
-        fill(self.url_for(name))
-        return name
+    def rows_of(self, url: str) -> Rows:
+        """Every row of the database at `url` (our schema's version aside), to put in a
+        fresh database with `checkout(rows=...)`."""
+        with psycopg.connect(url) as conn:
+            names = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'approvals_schema' ORDER BY tablename"
+            ).fetchall()
+            tables = []
+            for (name,) in names:
+                query = sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(sql.Identifier(name))
+                with conn.cursor().copy(query) as copy:
+                    tables.append((str(name), b"".join(bytes(chunk) for chunk in copy)))
+            sequences = conn.execute(
+                "SELECT sequencename, last_value FROM pg_sequences"
+                " WHERE schemaname = 'public' AND last_value IS NOT NULL"
+            ).fetchall()
+        return Rows(tables, [(str(name), int(value)) for name, value in sequences])
 
     def drop(self, name: str) -> None:
         with self.admin() as conn:

@@ -56,8 +56,8 @@ def fill_demo(db: Database) -> None:
 
 
 def fill_demo_at(url: str) -> None:
-    """The demo, built into the PostgreSQL database at `url` (`PgServer.derived_template`),
-    every connection closed after."""
+    """The demo, built into the PostgreSQL database at `url`, every connection closed
+    after."""
     db = open_database(url=url)
     try:
         fill_demo(db)
