@@ -240,6 +240,73 @@ def test_a_lost_listener_reconnects_and_the_token_moves(
     assert all("unreachable" in message for message in failures), failures
 
 
+def test_a_change_to_our_other_tables_notifies_too(
+    pg_service: ApprovalService, pg_url: str
+) -> None:
+    """A preview, live output, a preview request, an executor's heartbeat: the console
+    shows them and the executor waits on requests, and on SQLite any commit moves the
+    token. Here each notifies, so a fresh token moves at once."""
+    action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    db = pg_service.db
+    writes = [
+        "INSERT INTO approval_preview_requests (action_id, requested_at, requested_by)"
+        " VALUES (%(id)s, now(), 'alice')",
+        "INSERT INTO approval_previews (action_id, taken_at, probe_command)"
+        " VALUES (%(id)s, now(), 'apt-get -s dist-upgrade')",
+        "INSERT INTO approval_output_chunks (action_id, at, stream, text)"
+        " VALUES (%(id)s, now(), 'stdout', 'Reading package lists...')",
+        "INSERT INTO executor_heartbeats (name, lease_seconds, beat_at, started_at)"
+        " VALUES ('runner', 30, now(), now())",
+        "UPDATE executor_heartbeats SET beat_at = now()",
+    ]
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # another host, no events
+        for write in writes:
+            before = db.change_token(fresh=True)
+            conn.execute(write, {"id": action.id})
+            assert db.change_token(fresh=True) != before, write
+
+
+def test_a_preview_is_found_by_polling_alone(pg_url: str) -> None:
+    """--no-listen: the re-check's statistics count our other tables too."""
+    setup = open_database(url=pg_url)
+    service = ApprovalService(setup)
+    service.add_server("pi-4", "pi4.lan", paused=True)
+    action = service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    setup.close()  # its sessions end: their statistics are in before the first look
+    db = open_database(url=pg_url, listen=False)
+    try:
+        before = db.change_token()
+        with psycopg.connect(pg_url) as conn:  # its statistics are in when it ends
+            conn.execute(
+                "INSERT INTO approval_previews (action_id, taken_at, probe_command)"
+                " VALUES (%s, now(), 'apt-get -s dist-upgrade')",
+                (action.id,),
+            )
+        wait_for(lambda: db.change_token() != before, "polling never saw the preview", 15)
+    finally:
+        db.close()
+
+
+def test_a_missing_change_feed_trigger_is_made_again_without_an_audit_alarm(
+    pg_url: str,
+) -> None:
+    """A database made before a table's change-feed trigger was added lacks it: opening
+    it adds it, and that is no tampering with the audit trail (unlike a protection gone,
+    which is said and recorded)."""
+    open_database(url=pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER approval_previews_notify ON approval_previews")
+        conn.execute("DROP TRIGGER action_events_no_truncate ON action_events")
+    open_database(url=pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        triggers = {row[0] for row in conn.execute("SELECT tgname FROM pg_trigger")}
+        reasons = [row[0] for row in conn.execute("SELECT reason FROM action_events")]
+    assert {"approval_previews_notify", "action_events_no_truncate"} <= triggers
+    (reason,) = reasons
+    assert "action_events_no_truncate was removed" in reason
+    assert "approval_previews_notify" not in reason
+
+
 # -- the server goes away ----------------------------------------------------------------------
 
 

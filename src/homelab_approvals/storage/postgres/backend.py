@@ -21,6 +21,10 @@ from homelab_approvals.storage.transaction import core_transaction
 
 #: Our functions and triggers, by name, in creation order (sql/schema.sql).
 SCHEMA_OBJECTS = sql_files.load(__package__, "schema.sql")
+#: Those that protect the audit trail: one gone from a complete schema was removed by
+#: someone (said, and the repair recorded). The change feed's are only made again: a
+#: database from before one was added lacks it, and nothing was tampered with.
+PROTECTIONS = ("approvals_refuse_change", "action_events_append_only", "action_events_no_truncate")
 QUERIES = sql_files.load(__package__, "queries.sql")
 #: The listening connection's application_name, as pg_stat_activity shows it.
 LISTENER_NAME = "homelab-approvals listener"
@@ -81,7 +85,8 @@ class PostgresBackend:
     ) -> tuple[list[str], list[str]]:
         present = set(conn.exec_driver_sql(QUERIES["existing_objects"]).scalars())
         create = [name for name in SCHEMA_OBJECTS if name not in present]
-        return create, [f"{name} was removed" for name in create] if complete else []
+        removed = [name for name in create if name in PROTECTIONS] if complete else []
+        return create, [f"{name} was removed" for name in removed]
 
     def create_schema_objects(self, conn: Connection, names: list[str]) -> None:
         for name in names:

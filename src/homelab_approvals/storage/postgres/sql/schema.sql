@@ -48,3 +48,46 @@ FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 -- name: servers_notify
 CREATE OR REPLACE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
+
+-- Our other tables, which the console shows (previews, live output, executors' claims
+-- and heartbeats) or the executor waits on (preview requests): on SQLite any commit
+-- moves the change token, so here they notify too. Once per statement, by table name
+-- (the feed counts notifications; the server folds equal ones in a transaction).
+-- name: approvals_notify_change
+CREATE OR REPLACE FUNCTION approvals_notify_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('homelab_approvals', TG_TABLE_NAME);
+  RETURN NULL;
+END
+$$;
+
+-- name: approval_previews_notify
+CREATE OR REPLACE TRIGGER approval_previews_notify
+AFTER INSERT OR UPDATE OR DELETE ON approval_previews
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: approval_output_chunks_notify
+CREATE OR REPLACE TRIGGER approval_output_chunks_notify
+AFTER INSERT OR UPDATE OR DELETE ON approval_output_chunks
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: approval_preview_requests_notify
+CREATE OR REPLACE TRIGGER approval_preview_requests_notify
+AFTER INSERT OR UPDATE OR DELETE ON approval_preview_requests
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: approval_plan_bindings_notify
+CREATE OR REPLACE TRIGGER approval_plan_bindings_notify
+AFTER INSERT OR UPDATE OR DELETE ON approval_plan_bindings
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: executor_claims_notify
+CREATE OR REPLACE TRIGGER executor_claims_notify
+AFTER INSERT OR UPDATE OR DELETE ON executor_claims
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: executor_heartbeats_notify
+CREATE OR REPLACE TRIGGER executor_heartbeats_notify
+AFTER INSERT OR UPDATE OR DELETE ON executor_heartbeats
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
