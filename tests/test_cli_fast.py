@@ -5,6 +5,7 @@ it. Real SQLite files and real processes."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import sqlite3
@@ -13,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Boolean
 
-from homelab_approvals.service import ApprovalService
+from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.storage import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,9 @@ def test_the_sql_file_is_what_the_service_statements_render_to() -> None:
     render = _renderer()
     target: Path = render.TARGET  # type: ignore[attr-defined]
     assert target.read_text(encoding="utf-8") == render.render()  # type: ignore[attr-defined]
+    # What the read commands read (tests/test_cli_fast_reads.py), every listing's shape.
+    reads: Path = render.READS_TARGET  # type: ignore[attr-defined]
+    assert reads.read_text(encoding="utf-8") == render.render_reads()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -414,20 +419,26 @@ _LINES = [
 ]
 
 
+def argparse_reading(words: list[str]) -> argparse.Namespace:
+    """What argparse reads from words a fast path took: it must take them too."""
+    from homelab_approvals.cli.errors import UsageError
+    from homelab_approvals.cli.parser import build_parser
+
+    try:
+        return build_parser().parse(words)
+    except (UsageError, SystemExit) as refused:
+        pytest.fail(f"the fast path took what argparse refuses: {refused}")
+
+
 @pytest.mark.parametrize("line", _LINES)
 def test_the_pre_parse_agrees_with_argparse(line: str) -> None:
-    from homelab_approvals.cli.errors import UsageError
     from homelab_approvals.cli.fast import parse
-    from homelab_approvals.cli.parser import build_parser
 
     words = line.split()
     call = parse(words)
     if call is None:
         return  # argparse reads it, as always
-    try:
-        args = build_parser().parse(words)
-    except (UsageError, SystemExit) as refused:
-        pytest.fail(f"the fast path took what argparse refuses: {refused}")
+    args = argparse_reading(words)
     assert args.command == call.verb
     ids = [args.action_id] if call.verb == "show" else args.action_ids
     assert ids == [call.action_id]
@@ -541,15 +552,30 @@ def test_json_with_times_equal_is_byte_identical(env: dict[str, str], tmp_path: 
 
 def test_the_converters_are_what_the_column_types_read() -> None:
     from homelab_approvals.domain.damaged import stored_text
-    from homelab_approvals.service import approvals
+    from homelab_approvals.service import approvals, servers
+    from homelab_approvals.service.queries import counts_statement
     from homelab_approvals.storage import previews
     from homelab_approvals.storage.datetimes import utc_from_stored
-    from homelab_approvals.storage.sqlite.rows import APPROVAL_CONVERTERS, PREVIEW_CONVERTERS
+    from homelab_approvals.storage.sqlite.rows import (
+        APPROVAL_CONVERTERS,
+        BINDING_CONVERTERS,
+        COUNT_CONVERTERS,
+        EVENT_CONVERTERS,
+        PREVIEW_CONVERTERS,
+        SERVER_CONVERTERS,
+        as_bool,
+    )
     from homelab_approvals.storage.types import StoredText, UTCDateTime
 
     for statement, converters in (
         (approvals._APPROVALS, APPROVAL_CONVERTERS),
         (previews.LATEST_PREVIEW, PREVIEW_CONVERTERS),
+        (previews.LATEST_PREVIEWS, PREVIEW_CONVERTERS),
+        (previews.PREVIEW_BY_ID, PREVIEW_CONVERTERS),
+        (previews.BINDINGS, BINDING_CONVERTERS),
+        (approvals.events_statement(approvals.EVENT_COLUMNS, {}), EVENT_CONVERTERS),
+        (servers.LIST_SERVERS, SERVER_CONVERTERS),
+        (counts_statement(ActionQuery()), COUNT_CONVERTERS),
     ):
         columns = list(statement.selected_columns)
         assert len(columns) == len(converters)
@@ -558,8 +584,10 @@ def test_the_converters_are_what_the_column_types_read() -> None:
                 assert convert is utc_from_stored, column
             elif isinstance(column.type, StoredText):
                 assert convert is stored_text, column
+            elif isinstance(column.type, Boolean):
+                assert convert is as_bool, column  # SQLAlchemy's Boolean on SQLite
             else:
-                assert convert not in (utc_from_stored, stored_text), column
+                assert convert not in (utc_from_stored, stored_text, as_bool), column
 
 
 # -- show ID --json: the same bytes as the service path, without SQLAlchemy --------------

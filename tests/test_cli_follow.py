@@ -1,43 +1,41 @@
 """`show ID --follow`, as a real process: the output of a run appears as another process
-writes it, made inert, and the command ends with the action (exit 0 completed, 1 failed)."""
+writes it, made inert, and the command ends with the action (exit 0 completed, 1 failed).
+On SQLite and PostgreSQL (`backends`): there the output arrives by notification."""
 
 from __future__ import annotations
 
 import os
 import selectors
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import homelab_approvals
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 
 SOURCE = Path(homelab_approvals.__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
-def running_action(db_path: Path) -> Iterator[ApprovalService]:
+def running_action(service: ApprovalService, db_target: DbTarget) -> ApprovalService:
     """Action 1, executing (as a claim leaves it)."""
-    service = ApprovalService(open_database(db_path))
     service.add_server("nas", "nas.lan")
     service.create_action("nas", "apt_upgrade_all", actor="bot")  # auto-approved
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE remediation_actions SET status = 'executing' WHERE id = 1")
-    yield service
-    service.db.close()
+    db_target.execute("UPDATE remediation_actions SET status = 'executing' WHERE id = 1")
+    return service
 
 
 class Follower:
-    def __init__(self, db_path: Path, *args: str) -> None:
+    def __init__(self, cli_args: list[str], *args: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(SOURCE)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "homelab_approvals", "--db", str(db_path), "show", *args],
+            [sys.executable, "-m", "homelab_approvals", *cli_args, "show", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -74,18 +72,18 @@ class Follower:
         return self.process.returncode
 
 
-def finish(db_path: Path, status: str, exit_code: int) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "UPDATE remediation_actions SET status = ?, exit_code = ? WHERE id = 1",
-            (status, exit_code),
-        )
+def finish(db_target: DbTarget, status: str, exit_code: int) -> None:
+    db_target.execute(
+        "UPDATE remediation_actions SET status = :status, exit_code = :code WHERE id = 1",
+        status=status,
+        code=exit_code,
+    )
 
 
 def test_follow_prints_output_as_it_comes_and_ends_with_the_action(
-    running_action: ApprovalService, db_path: Path
+    running_action: ApprovalService, db_target: DbTarget
 ) -> None:
-    follower = Follower(db_path, "1", "--follow")
+    follower = Follower(db_target.cli_args, "1", "--follow")
     try:
         follower.read_until(b"#1 apt upgrade all on nas.lan: executing\n")
         running_action.add_output(1, [("stdout", "Reading package lists...\n")])
@@ -94,7 +92,7 @@ def test_follow_prints_output_as_it_comes_and_ends_with_the_action(
         follower.read_until("W: ␛[31mred␛[0m\n".encode())
         running_action.add_output(1, [("stdout", "http://deb.debian.org\n")])
         follower.read_until(b"Get:1 http://deb.debian.org\n")
-        finish(db_path, "completed", 0)
+        finish(db_target, "completed", 0)
         assert follower.finish() == 0
     finally:
         follower.process.kill()
@@ -102,13 +100,15 @@ def test_follow_prints_output_as_it_comes_and_ends_with_the_action(
     assert b"\x1b" not in follower.out + follower.err
 
 
-def test_follow_of_a_failed_run_exits_1(running_action: ApprovalService, db_path: Path) -> None:
-    follower = Follower(db_path, "1", "--follow")
+def test_follow_of_a_failed_run_exits_1(
+    running_action: ApprovalService, db_target: DbTarget
+) -> None:
+    follower = Follower(db_target.cli_args, "1", "--follow")
     try:
         follower.read_until(b": executing\n")
         running_action.add_output(1, [("stderr", "E: Could not get lock\n")])
         follower.read_until(b"E: Could not get lock\n")
-        finish(db_path, "failed", 100)
+        finish(db_target, "failed", 100)
         assert follower.finish() == 1
     finally:
         follower.process.kill()
@@ -116,20 +116,19 @@ def test_follow_of_a_failed_run_exits_1(running_action: ApprovalService, db_path
 
 
 def test_follow_of_a_finished_action_prints_its_stored_output(
-    running_action: ApprovalService, db_path: Path
+    running_action: ApprovalService, db_target: DbTarget
 ) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "UPDATE remediation_actions SET status = 'failed', exit_code = -1, "
-            "stderr = 'plan changed since approval:' WHERE id = 1"
-        )
-    follower = Follower(db_path, "1", "--follow")
+    db_target.execute(
+        "UPDATE remediation_actions SET status = 'failed', exit_code = -1, "
+        "stderr = 'plan changed since approval:' WHERE id = 1"
+    )
+    follower = Follower(db_target.cli_args, "1", "--follow")
     assert follower.finish() == 1
     assert follower.err == b"plan changed since approval:\n"
     assert follower.out.endswith(b"#1 failed (exit -1)\n")
 
 
 def test_follow_and_json_do_not_go_together(db_path: Path) -> None:
-    follower = Follower(db_path, "1", "--follow", "--json")
+    follower = Follower(["--db", str(db_path)], "1", "--follow", "--json")
     assert follower.finish() == 2
     assert b"not allowed with argument" in follower.err

@@ -1,13 +1,16 @@
-"""Live output on its way to a real SQLite file: batched writes, UTF-8 split between
-reads put back together, and the cap on what one run may write."""
+"""Live output on its way to a real database (SQLite and PostgreSQL, `backends`): batched
+writes, UTF-8 split between reads put back together, and the cap on what one run may
+write."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
 from homelab_approvals.executor import live_output
 from homelab_approvals.executor.live_output import LiveOutput
 from homelab_approvals.service import ApprovalService
+
+pytestmark = pytest.mark.backends
 
 
 def running_action(seeded: ApprovalService) -> int:
@@ -43,7 +46,7 @@ def test_a_character_split_between_reads_is_whole(seeded: ApprovalService) -> No
     assert "".join(c.text for c in chunks) == "Paketlisten werden gelesen… 100 %\n\ufffd\n"
 
 
-def test_a_run_writes_at_most_the_cap(seeded: ApprovalService, db_path: Path) -> None:
+def test_a_run_writes_at_most_the_cap(seeded: ApprovalService) -> None:
     aid = running_action(seeded)
     live = LiveOutput(aid, seeded.add_output, print)
     line = ("x" * 99 + "\n").encode()

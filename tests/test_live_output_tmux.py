@@ -1,10 +1,10 @@
 """Live output in a real terminal: the console runs in tmux at 80x24 while another process
-writes a running action's output, as the executor does; the detail pane follows it."""
+writes a running action's output, as the executor does; the detail pane follows it. On
+SQLite and PostgreSQL (`backends`)."""
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,43 +12,38 @@ from pathlib import Path
 import pytest
 
 import homelab_approvals
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from sshd_harness import Terminal, kill_matching, tmux_server
 
 SOURCE = Path(homelab_approvals.__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Path]:
+def running(service: ApprovalService, db_target: DbTarget) -> Iterator[DbTarget]:
     """One action, executing."""
-    path = tmp_path / "approvals.db"
-    db = open_database(path)
-    try:
-        service = ApprovalService(db)
-        service.add_server("nas", "nas.lan", "NAS")
-        service.create_action("nas", "apt_upgrade_all", actor="automation")
-    finally:
-        db.close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE remediation_actions SET status = 'executing'")
-    yield path
-    kill_matching("homelab_approvals", str(path))  # only if a test failed half-way
+    service.add_server("nas", "nas.lan", "NAS")
+    service.create_action("nas", "apt_upgrade_all", actor="automation")
+    db_target.execute("UPDATE remediation_actions SET status = 'executing'")
+    yield db_target
+    kill_matching("homelab_approvals", db_target.location)  # only if a test failed half-way
 
 
-def test_the_console_follows_output_in_tmux(running: Path) -> None:
+def test_the_console_follows_output_in_tmux(running: DbTarget, tmp_path: Path) -> None:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     with tmux_server() as socket_path:
-        config = running.with_name("config.toml")
+        config = tmp_path / "config.toml"
         config.write_text("")
         argv = ["env", f"PYTHONPATH={SOURCE}", sys.executable, "-m", "homelab_approvals"]
-        argv += ["--db", str(running), "--config", str(config), "--operator", "alice"]
+        argv += [*running.cli_args, "--config", str(config), "--operator", "alice"]
         term = Terminal(socket_path, "console", 80, 24).start(argv)
         term.wait_for("0 pending", timeout=30, what="the console")
         term.send("p")  # all actions: the executing one
         term.wait_for("Status    executing", timeout=20, what="the running action's detail")
-        executor = ApprovalService(open_database(running))
+        executor = ApprovalService(running.open())
         try:
             for n in range(8):
                 executor.add_output(1, [("stdout", f"Unpacking package-{n:02d} ...\n")])

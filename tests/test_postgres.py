@@ -192,6 +192,48 @@ def test_a_fresh_token_counts_every_commit_that_completed_before_it(
     assert db.change_token(fresh=True) == before  # nothing more happened: nothing moves
 
 
+def test_live_output_and_previews_notify_too(pg_service: ApprovalService, pg_url: str) -> None:
+    """A run's output, a preview and a request for one move the token at once, as any
+    commit does on SQLite: `show --follow`, the console's detail and a waiting executor
+    do not wait for the re-check."""
+    action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    db = pg_service.db
+    writes = [
+        lambda other: other.add_output(action.id, [("stdout", "Unpacking zip ...\n")]),
+        lambda other: other.request_preview(action.id, "alice"),
+        lambda other: other.record_preview(
+            action.id, APT_PROBE, ProbeRun(0, transcript("apt-get-s-remove-zip.txt"), "")
+        ),
+    ]
+    other_db = open_database(url=pg_url)
+    try:
+        other = ApprovalService(other_db)
+        for write in writes:
+            before = db.change_token()
+            write(other)
+            wait_for(lambda before=before: db.change_token() != before, "no notification", 2.5)
+    finally:
+        other_db.close()
+
+
+def test_a_database_made_before_the_output_triggers_gets_them_without_a_repair(
+    pg_url: str,
+) -> None:
+    """Only the audit trail's protections count as tampered with when missing; the change
+    feed's newer triggers are simply added to a database made before them."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION approvals_notify_action() CASCADE")  # and its triggers
+    db = open_database(url=pg_url)
+    try:
+        assert db.audit_repairs == []
+        assert ApprovalService(db).list_events() == []  # no "audit restored" event
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        triggers = {row[0] for row in conn.execute("SELECT tgname FROM pg_trigger")}
+    assert {"approval_output_chunks_notify", "approval_previews_notify"} <= triggers
+
+
 def test_a_change_made_without_notifications_is_found_by_the_recheck(
     pg_url: str, pg_server: PgServer
 ) -> None:
@@ -240,24 +282,22 @@ def test_a_lost_listener_reconnects_and_the_token_moves(
     assert all("unreachable" in message for message in failures), failures
 
 
-def test_a_change_to_our_other_tables_notifies_too(
+def test_heartbeats_claims_and_plan_bindings_notify_too(
     pg_service: ApprovalService, pg_url: str
 ) -> None:
-    """A preview, live output, a preview request, an executor's heartbeat: the console
-    shows them and the executor waits on requests, and on SQLite any commit moves the
+    """An executor's heartbeat and claim, and the plan an approval was bound to: the
+    console shows them ("no executor", a run's age), and on SQLite any commit moves the
     token. Here each notifies, so a fresh token moves at once."""
     action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
     db = pg_service.db
     writes = [
-        "INSERT INTO approval_preview_requests (action_id, requested_at, requested_by)"
-        " VALUES (%(id)s, now(), 'alice')",
-        "INSERT INTO approval_previews (action_id, taken_at, probe_command)"
-        " VALUES (%(id)s, now(), 'apt-get -s dist-upgrade')",
-        "INSERT INTO approval_output_chunks (action_id, at, stream, text)"
-        " VALUES (%(id)s, now(), 'stdout', 'Reading package lists...')",
         "INSERT INTO executor_heartbeats (name, lease_seconds, beat_at, started_at)"
         " VALUES ('runner', 30, now(), now())",
         "UPDATE executor_heartbeats SET beat_at = now()",
+        "INSERT INTO executor_claims (action_id, executor, claimed_at)"
+        " VALUES (%(id)s, 'runner', now())",
+        "INSERT INTO approval_plan_bindings (action_id, actor, at, digest, preview_id)"
+        " VALUES (%(id)s, 'alice', now(), 'abc', 1)",
     ]
     with psycopg.connect(pg_url, autocommit=True) as conn:  # another host, no events
         for write in writes:
@@ -285,26 +325,6 @@ def test_a_preview_is_found_by_polling_alone(pg_url: str) -> None:
         wait_for(lambda: db.change_token() != before, "polling never saw the preview", 15)
     finally:
         db.close()
-
-
-def test_a_missing_change_feed_trigger_is_made_again_without_an_audit_alarm(
-    pg_url: str,
-) -> None:
-    """A database made before a table's change-feed trigger was added lacks it: opening
-    it adds it, and that is no tampering with the audit trail (unlike a protection gone,
-    which is said and recorded)."""
-    open_database(url=pg_url).close()
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DROP TRIGGER approval_previews_notify ON approval_previews")
-        conn.execute("DROP TRIGGER action_events_no_truncate ON action_events")
-    open_database(url=pg_url).close()
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        triggers = {row[0] for row in conn.execute("SELECT tgname FROM pg_trigger")}
-        reasons = [row[0] for row in conn.execute("SELECT reason FROM action_events")]
-    assert {"approval_previews_notify", "action_events_no_truncate"} <= triggers
-    (reason,) = reasons
-    assert "action_events_no_truncate was removed" in reason
-    assert "approval_previews_notify" not in reason
 
 
 # -- the server goes away ----------------------------------------------------------------------

@@ -3,12 +3,11 @@ own failures, the plan checked again right before an apt action runs (grown: not
 shrunk: run), the daemon previewing pending actions, and live output while a command runs.
 
 The remote end (tests/sshd_harness.py) records every command it is sent, so a test can
-tell that a refused run sent nothing."""
+tell that a refused run sent nothing. On SQLite and PostgreSQL (`backends`)."""
 
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.preview_settings import PlanCheck
-from homelab_approvals.storage import open_database
 from sshd_harness import CHATTY_LINES, RemoteEnd, running_remote, wait_until
 
-pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+pytestmark = [pytest.mark.ssh, pytest.mark.slow, pytest.mark.backends]
 
 APT_PROBE = "apt-get -s dist-upgrade"
 
@@ -41,22 +40,19 @@ def fresh(remote: RemoteEnd) -> RemoteEnd:
 
 
 @pytest.fixture
-def svc(db_path: Path) -> Iterator[ApprovalService]:
-    service = ApprovalService(open_database(db_path))
+def svc(service: ApprovalService) -> ApprovalService:
     for host in ("exec-host", "exec-wrong-key", "exec-refused"):
         service.add_server(host, host, paused=True)  # actions wait for a decision
-    yield service
-    service.db.close()
+    return service
 
 
-def cli(db: Path, remote: RemoteEnd, *argv: str) -> subprocess.CompletedProcess[str]:
+def cli(db: DbTarget, remote: RemoteEnd, *argv: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "homelab_approvals",
-            "--db",
-            str(db),
+            *db.cli_args,
             *argv,
             "--ssh-config",
             str(remote.ssh_config),
@@ -74,14 +70,14 @@ def sent(remote: RemoteEnd) -> list[str]:
     return [command for _, command in remote.commands()]
 
 
-def test_each_probe_over_ssh(svc: ApprovalService, fresh: RemoteEnd, db_path: Path) -> None:
+def test_each_probe_over_ssh(svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget) -> None:
     apt = svc.create_action("exec-host", "apt_upgrade_all", actor="bot")
     security = svc.create_action("exec-host", "apt_upgrade_security", actor="bot")
     unit = svc.create_action("exec-host", "restart_service", "nginx", actor="bot")
     logs = svc.create_action("exec-host", "clear_logs", actor="bot")
     update = svc.create_action("exec-host", "apt_update", actor="bot")
     ids = [str(a.id) for a in (apt, security, unit, logs, update)]
-    result = cli(db_path, fresh, "preview", *ids)
+    result = cli(db_target, fresh, "preview", *ids)
     assert result.returncode == 0, result.stderr
     text = result.stdout
     summary = "upgrade 8, install 13 (new kernel), remove 1, 97 kept back (plan "
@@ -111,11 +107,11 @@ def test_each_probe_over_ssh(svc: ApprovalService, fresh: RemoteEnd, db_path: Pa
 
 
 def test_a_probe_that_fails_says_why_and_blocks_nothing(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
 ) -> None:
     refused = svc.create_action("exec-refused", "apt_upgrade_all", actor="bot")
     wrong = svc.create_action("exec-wrong-key", "apt_upgrade_all", actor="bot")
-    result = cli(db_path, fresh, "preview", str(refused.id), str(wrong.id))
+    result = cli(db_target, fresh, "preview", str(refused.id), str(wrong.id))
     assert result.returncode == 0, result.stderr
     assert "Connection refused" in result.stdout
     assert "Host key verification failed" in result.stdout
@@ -125,7 +121,7 @@ def test_a_probe_that_fails_says_why_and_blocks_nothing(
     assert svc.get_action(refused.id).status == "approved"
 
 
-def approved_with_plan(svc: ApprovalService, db: Path, remote: RemoteEnd) -> int:
+def approved_with_plan(svc: ApprovalService, db: DbTarget, remote: RemoteEnd) -> int:
     action = svc.create_action("exec-host", "apt_upgrade_all", actor="bot")
     assert cli(db, remote, "preview", str(action.id)).returncode == 0
     svc.approve(action.id, "alice", plan=PlanCheck.bind_current())
@@ -133,11 +129,13 @@ def approved_with_plan(svc: ApprovalService, db: Path, remote: RemoteEnd) -> int
     return action.id
 
 
-def test_a_plan_that_grew_is_not_run(svc: ApprovalService, fresh: RemoteEnd, db_path: Path) -> None:
+def test_a_plan_that_grew_is_not_run(
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
+) -> None:
     fresh.serve_plan("apt-get-s-remove-zip.txt")
-    aid = approved_with_plan(svc, db_path, fresh)
+    aid = approved_with_plan(svc, db_target, fresh)
     fresh.serve_plan("apt-get-s-dist-upgrade-kernel-removal.txt")  # grew meanwhile
-    result = cli(db_path, fresh, "executor", "--once")
+    result = cli(db_target, fresh, "executor", "--once")
     assert result.returncode == 0, result.stderr
     action = svc.get_action(aid)
     assert action.status == "failed"
@@ -151,10 +149,12 @@ def test_a_plan_that_grew_is_not_run(svc: ApprovalService, fresh: RemoteEnd, db_
     assert events[-1] == ("executing", "failed", "plan changed since approval")
 
 
-def test_a_plan_that_shrank_runs(svc: ApprovalService, fresh: RemoteEnd, db_path: Path) -> None:
-    aid = approved_with_plan(svc, db_path, fresh)  # the kernel and the removal
+def test_a_plan_that_shrank_runs(
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
+) -> None:
+    aid = approved_with_plan(svc, db_target, fresh)  # the kernel and the removal
     fresh.serve_plan("apt-get-s-remove-zip.txt")  # some were upgraded meanwhile
-    result = cli(db_path, fresh, "executor", "--once")
+    result = cli(db_target, fresh, "executor", "--once")
     assert result.returncode == 0, result.stderr
     action = svc.get_action(aid)
     assert action.status == "completed", action.stderr
@@ -164,7 +164,7 @@ def test_a_plan_that_shrank_runs(svc: ApprovalService, fresh: RemoteEnd, db_path
 
 
 def test_the_daemon_previews_pending_actions(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path, tmp_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget, tmp_path: Path
 ) -> None:
     log = tmp_path / "executor.log"
     with log.open("w") as sink:
@@ -173,8 +173,7 @@ def test_the_daemon_previews_pending_actions(
                 sys.executable,
                 "-m",
                 "homelab_approvals",
-                "--db",
-                str(db_path),
+                *db_target.cli_args,
                 "executor",
                 "--ssh-config",
                 str(fresh.ssh_config),
@@ -199,7 +198,7 @@ def test_the_daemon_previews_pending_actions(
 
 
 def test_live_output_while_a_chatty_command_runs(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
 ) -> None:
     service = svc.create_action("exec-host", "restart_service", "chatty-web", actor="bot")
     svc.approve(service.id, "alice")
@@ -208,8 +207,7 @@ def test_live_output_while_a_chatty_command_runs(
             sys.executable,
             "-m",
             "homelab_approvals",
-            "--db",
-            str(db_path),
+            *db_target.cli_args,
             "executor",
             "--once",
             "--ssh-config",
@@ -236,23 +234,22 @@ def test_live_output_while_a_chatty_command_runs(
     streamed = "".join(c.text for c in chunks)
     assert streamed == done.stdout
     assert streamed.count("Unpacking package-") == CHATTY_LINES
-    with sqlite3.connect(db_path) as conn:
-        (writes,) = conn.execute(
-            "SELECT count(DISTINCT at) FROM approval_output_chunks WHERE action_id = ?",
-            (service.id,),
-        ).fetchone()
+    ((writes,),) = db_target.execute(
+        "SELECT count(DISTINCT at) FROM approval_output_chunks WHERE action_id = :id",
+        id=service.id,
+    )
     assert writes < CHATTY_LINES / 2  # batched: not one write per line
 
 
 def test_with_bind_false_a_grown_plan_is_logged_and_runs(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path, tmp_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[preview]\nbind = false\n")
     fresh.serve_plan("apt-get-s-remove-zip.txt")
-    aid = approved_with_plan(svc, db_path, fresh)
+    aid = approved_with_plan(svc, db_target, fresh)
     fresh.serve_plan("apt-get-s-dist-upgrade-kernel-removal.txt")
-    result = cli(db_path, fresh, "--config", str(config), "executor", "--once")
+    result = cli(db_target, fresh, "--config", str(config), "executor", "--once")
     assert result.returncode == 0, result.stderr
     assert svc.get_action(aid).status == "completed"
     assert "plan changed since approval:" in result.stderr
@@ -260,15 +257,14 @@ def test_with_bind_false_a_grown_plan_is_logged_and_runs(
 
 
 def test_preview_without_once_keeps_taking_them_until_interrupted(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
 ) -> None:
     looping = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "homelab_approvals",
-            "--db",
-            str(db_path),
+            *db_target.cli_args,
             "preview",
             "--ssh-config",
             str(fresh.ssh_config),
@@ -291,15 +287,15 @@ def test_preview_without_once_keeps_taking_them_until_interrupted(
 
 
 def test_hostile_probe_output_stays_inert(
-    svc: ApprovalService, fresh: RemoteEnd, db_path: Path
+    svc: ApprovalService, fresh: RemoteEnd, db_target: DbTarget
 ) -> None:
     action = svc.create_action("exec-host", "restart_service", "evil-unit", actor="bot")
-    assert cli(db_path, fresh, "preview", str(action.id)).returncode == 0
+    assert cli(db_target, fresh, "preview", str(action.id)).returncode == 0
     preview = svc.get_preview(action.id)
     assert preview is not None
     assert preview.plan is not None
     shown = subprocess.run(
-        [sys.executable, "-m", "homelab_approvals", "--db", str(db_path), "show", str(action.id)],
+        [sys.executable, "-m", "homelab_approvals", *db_target.cli_args, "show", str(action.id)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,7 +2,9 @@
 client in tmux, keys typed with send-keys, screens read with capture-pane.
 
 See tests/sshd_harness.py for how sshd is run. These tests need root (as in CI); they
-skip elsewhere with the reason, and fail instead of skipping when $CI is set.
+skip elsewhere with the reason, and fail instead of skipping when $CI is set. The consoles
+run on SQLite and on PostgreSQL (`backends`): there one sees the other's decision by
+notification.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import os
 import re
 import shlex
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 
 import homelab_approvals
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from sshd_harness import (
     SshServer,
     Terminal,
@@ -33,7 +34,7 @@ from sshd_harness import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+pytestmark = [pytest.mark.ssh, pytest.mark.slow, pytest.mark.backends]
 
 PROBE = """\
 import os, sys
@@ -98,11 +99,11 @@ OPERATORS = ("alice", "bob")
 class Queue:
     """A real database with pending actions, and the config naming who may decide."""
 
-    def __init__(self, root: Path, *services: str) -> None:
-        self.path = root / "approvals.db"
+    def __init__(self, target: DbTarget, root: Path, *services: str) -> None:
+        self.target = target
         self.config = root / "config.toml"
         self.config.write_text(f"approvers = {list(OPERATORS)!r}\n".replace("'", '"'))
-        db = open_database(self.path)
+        db = target.open()
         try:
             service = ApprovalService(db)
             service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
@@ -124,8 +125,7 @@ class Queue:
                 sys.executable,
                 "-m",
                 "homelab_approvals",
-                "--db",
-                str(self.path),
+                *self.target.cli_args,
                 "--config",
                 str(self.config),
                 "--operator",
@@ -134,32 +134,31 @@ class Queue:
         )
 
     def row(self, action_id: int) -> dict[str, Any]:
-        with sqlite3.connect(self.path) as conn:
-            conn.row_factory = sqlite3.Row
-            row = conn.execute(
-                "SELECT * FROM remediation_actions WHERE id = ?", (action_id,)
-            ).fetchone()
-        assert row is not None
-        return dict(row)
+        (row,) = self.target.rows("SELECT * FROM remediation_actions WHERE id = :id", id=action_id)
+        return row
 
     def integrity(self) -> str:
-        with sqlite3.connect(self.path) as conn:
-            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        """SQLite's own soundness check of the file; PostgreSQL's server keeps its own."""
+        if self.target.path is None:
+            return "ok"
+        return str(self.target.execute("PRAGMA integrity_check")[0][0])
 
     def consoles(self, operator: str) -> list[int]:
-        return processes_matching("homelab_approvals", str(self.path), f"--operator {operator}")
+        return processes_matching(
+            "homelab_approvals", self.target.location, f"--operator {operator}"
+        )
 
 
 MakeQueue = Callable[..., Queue]
 
 
 @pytest.fixture
-def queue(tmp_path: Path, sshd: SshServer) -> Iterator[MakeQueue]:
+def queue(tmp_path: Path, sshd: SshServer, db_target: DbTarget) -> Iterator[MakeQueue]:
     """Builds the test's database and points alice's and bob's keys at it."""
     made: list[Queue] = []
 
     def make(*services: str) -> Queue:
-        q = Queue(tmp_path, *services)
+        q = Queue(db_target, tmp_path, *services)
         sshd.authorize(
             [authorized_line(sshd.keys[name], q.forced_command(name)) for name in OPERATORS]
         )
@@ -168,7 +167,7 @@ def queue(tmp_path: Path, sshd: SshServer) -> Iterator[MakeQueue]:
 
     yield make
     for q in made:  # a failed test must not leave consoles behind
-        kill_matching("homelab_approvals", str(q.path))
+        kill_matching("homelab_approvals", q.target.location)
 
 
 def connect(

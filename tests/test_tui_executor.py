@@ -1,26 +1,27 @@
 """The console and executors: runs shown live (executing with its time so far, then the
 exit code and output), the "no executor" warning and what the detail says about it,
-stalled claims settled by the console, and the demo's simulated executor."""
+stalled claims settled by the console, and the demo's simulated executor. On SQLite and
+PostgreSQL (`backends`): there the console sees a run by notification."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.service.demo_executor import DemoExecutor
 from homelab_approvals.service.executions import ExecutionService
-from homelab_approvals.storage import open_database
 from homelab_approvals.tui.detail import START_EXECUTOR
 from homelab_approvals.tui.topbar import TopBar
 from tui_support import (
     NOW,
     frozen_clock,
     highlighted,
-    other_connection,
     running,
     screen,
     text_of,
@@ -29,14 +30,26 @@ from tui_support import (
 
 ALL = ActionQuery(statuses=(), limit=100)
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
-def fresh(db_path: Path) -> Iterator[ApprovalService]:
-    service = ApprovalService(open_database(db_path), clock=frozen_clock)
+def fresh(db_target: DbTarget) -> Iterator[ApprovalService]:
+    service = ApprovalService(db_target.open(), clock=frozen_clock)
     service.add_server("web", "web.lan")
     service.add_server("quiet", "quiet.lan", paused=True)
     yield service
     service.db.close()
+
+
+@contextmanager
+def other_connection(target: DbTarget) -> Iterator[ApprovalService]:
+    """Another process's view of the database (an executor's): its own connections."""
+    service = ApprovalService(target.open(), clock=frozen_clock)
+    try:
+        yield service
+    finally:
+        service.db.close()
 
 
 def executions(service: ApprovalService) -> ExecutionService:
@@ -49,14 +62,14 @@ def table_line(app: object, action_id: int) -> str:
 
 
 def test_a_run_is_shown_live_executing_then_completed(
-    db_path: Path, fresh: ApprovalService
+    db_target: DbTarget, fresh: ApprovalService
 ) -> None:
     import asyncio
 
     async def scenario() -> None:
         async with running(fresh) as (app, pilot):
             await pilot.press("p")  # all actions, not only pending ones
-            with other_connection(db_path) as other:
+            with other_connection(db_target) as other:
                 action = other.create_action("web", "apt_update", actor="alice")
                 ex = executions(other)
                 ex.heartbeat("exec-a", 60, NOW)
@@ -95,7 +108,7 @@ def test_a_run_is_shown_live_executing_then_completed(
 
 
 def test_no_executor_is_said_while_our_approved_actions_wait(
-    db_path: Path, fresh: ApprovalService
+    db_target: DbTarget, fresh: ApprovalService
 ) -> None:
     import asyncio
 
@@ -103,7 +116,7 @@ def test_no_executor_is_said_while_our_approved_actions_wait(
         async with running(fresh) as (app, pilot):
             topbar = app.screen.query_one(TopBar)
             assert "no executor" not in text_of(topbar)  # nothing waits
-            with other_connection(db_path) as other:
+            with other_connection(db_target) as other:
                 action = other.create_action("web", "clear_logs", actor="alice")  # approved
                 await pilot.press("p")
                 await wait_until(pilot, lambda: topbar.no_executor, "the warning")
@@ -130,12 +143,12 @@ def test_no_executor_is_said_while_our_approved_actions_wait(
 
 
 def test_the_console_settles_a_claim_whose_executor_is_gone(
-    db_path: Path, fresh: ApprovalService
+    db_target: DbTarget, fresh: ApprovalService
 ) -> None:
     import asyncio
 
     async def scenario() -> None:
-        with other_connection(db_path) as other:
+        with other_connection(db_target) as other:
             action = other.create_action("web", "apt_upgrade_all", actor="alice")
             assert executions(other).claim(action.id, "vanished") is not None  # no heartbeat
         async with running(fresh) as (_app, pilot):
@@ -151,13 +164,13 @@ def test_the_console_settles_a_claim_whose_executor_is_gone(
     asyncio.run(scenario())
 
 
-def test_a_read_only_console_only_looks(db_path: Path, fresh: ApprovalService) -> None:
+def test_a_read_only_console_only_looks(db_target: DbTarget, fresh: ApprovalService) -> None:
     import asyncio
 
-    with other_connection(db_path) as other:
+    with other_connection(db_target) as other:
         action = other.create_action("web", "apt_upgrade_all", actor="alice")
         assert executions(other).claim(action.id, "vanished") is not None
-    reader = ApprovalService(open_database(db_path, read_only=True), clock=frozen_clock)
+    reader = ApprovalService(db_target.open(read_only=True), clock=frozen_clock)
 
     async def scenario() -> None:
         async with running(reader, read_only_reason="--read-only was given") as (app, pilot):

@@ -10,14 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from homelab_approvals.cli import many, output
+from homelab_approvals.cli import many, output, pages
 from homelab_approvals.cli.cells import server_cell, text
 from homelab_approvals.cli.errors import EXIT_ERROR, EXIT_OK, UsageError, report
-from homelab_approvals.cli.output import when, write_json
+from homelab_approvals.cli.output import write_json
 from homelab_approvals.cli.results import about as _about
 from homelab_approvals.cli.results import approved_line as _approved_line
 from homelab_approvals.cli.results import cancelled_line as _cancelled_line
@@ -25,21 +24,19 @@ from homelab_approvals.cli.results import committed as _committed
 from homelab_approvals.cli.results import rejected_line as _rejected_line
 from homelab_approvals.cli.session import Session, open_from_args
 from homelab_approvals.domain import validation
-from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
+from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.errors import ConfigError, DeliveryError
 from homelab_approvals.domain.expiry import approved_reason
 from homelab_approvals.domain.previews import PreviewView, preview_headline, short_digest
 from homelab_approvals.domain.text import visible
 from homelab_approvals.domain.views import (
-    ActionPage,
     ActionView,
-    ApprovalTally,
-    EventView,
     ServerView,
 )
 from homelab_approvals.domain.votes import waiting_line
 from homelab_approvals.service import ActionQuery
 from homelab_approvals.service.bulk import Decision
+from homelab_approvals.service.listing import query_from_options
 from homelab_approvals.service.preview_settings import PlanCheck
 from homelab_approvals.storage.paths import resolve_db_path
 
@@ -52,16 +49,7 @@ if TYPE_CHECKING:
 Command = Callable[[Session], int]
 
 
-def _print(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-
-
-def _lines(lines: list[str]) -> None:
-    sys.stdout.write("".join(line + "\n" for line in lines))
-
-
-def _width() -> int | None:
-    return output.terminal_width(sys.stdout)
+_print, _lines, _width = pages.print_line, pages.print_lines, pages.stdout_width
 
 
 def _print_action(s: Session, action: ActionView, sentence: str) -> int:
@@ -200,17 +188,7 @@ def demo(s: Session) -> int:
 
 
 def servers(s: Session) -> int:
-    rows = s.service.list_servers()
-    if s.args.json:
-        write_json([output.as_dict(r) for r in rows])
-    elif not rows:
-        _print("no servers yet; add one with: homelab-approvals server add ID --hostname H")
-    else:
-        _lines(
-            output.render_table(
-                output.SERVER_COLUMNS, [output.server_row(r) for r in rows], _width()
-            )
-        )
+    pages.write_servers(s.service.list_servers(), as_json=s.args.json)
     return EXIT_OK
 
 
@@ -269,53 +247,19 @@ def create(s: Session) -> int:
 
 def list_actions(s: Session) -> int:
     args = s.args
-    query = ActionQuery(
-        statuses=tuple(dict.fromkeys(ActionStatus(v) for v in args.statuses or ())),
-        server_id=args.server_id,
-        action_type=ActionType(args.action_type) if args.action_type else None,
-        search=args.search,
-        sort=SortOrder(args.sort),
-        offset=args.offset,
+    query = query_from_options(
+        args.statuses or (),
+        args.server_id,
+        args.action_type,
+        args.search,
+        args.sort,
+        args.limit,
+        args.offset,
     )
-    if args.limit is not None:
-        query = query.with_(limit=args.limit)
     page = s.service.list_actions(query)  # the query was validated before this opened the DB
-    if args.json:
-        previews = s.service.previews_for([a.id for a in page.rows])
-        write_json([_with_preview(output.as_dict(a), previews.get(a.id)) for a in page.rows])
-        if args.limit is None and len(page.rows) < page.total - query.offset:
-            # Not an error, but a script should know the default window cut the list.
-            sys.stderr.write(
-                f"note: {len(page.rows)} of {page.total} matching actions shown "
-                "(the default --limit); use --limit and --offset for the rest\n"
-            )
-        return EXIT_OK
-    if page.rows:
-        rows = [output.action_row(a) for a in page.rows]
-        _lines(output.render_table(output.ACTION_COLUMNS, rows, _width()))
-    _print(_list_footer(query, page, _width()))
+    previews = s.service.previews_for([a.id for a in page.rows]) if args.json else None
+    pages.write_list(query, page, previews, limit_given=args.limit is not None)
     return EXIT_OK
-
-
-def _list_footer(query: ActionQuery, page: ActionPage, width: int | None) -> str:
-    shown, total, offset, counts = len(page.rows), page.total, query.offset, page.counts
-    if total == 0:
-        # Under --server, --type or --search the counts are empty too: "no actions yet"
-        # would tell someone with a typo in --server that none exist.
-        return "no actions match" if counts or query.narrowed else "no actions yet"
-    if shown == 0:
-        summary = f"no rows at offset {offset}; {total} match"
-    elif shown < total:
-        summary = f"rows {offset + 1}-{offset + shown} of {total} matching"
-    else:
-        summary = f"{total} action{'s' if total != 1 else ''}"
-    order = [s.value for s in ActionStatus] + sorted(set(counts) - set(ActionStatus))
-    present = [status for status in order if status in counts]
-    by_status = f"(all statuses: {', '.join(f'{text(st)} {counts[st]}' for st in present)})"
-    line = f"{summary}  {by_status}"
-    # On a terminal too narrow for it (80 columns, with five statuses in the database), the
-    # counts get a line of their own rather than wrapping mid-word.
-    return f"{summary}\n{by_status}" if width is not None and len(line) > width else line
 
 
 def _shown_json(s: Session, action: ActionView) -> dict[str, object]:
@@ -332,64 +276,15 @@ def show(s: Session) -> int:
     if s.args.json:
         write_json(_shown_json(s, action))
         return EXIT_OK
-    tally = s.service.approval_tally(action.id)
-    preview = s.service.get_preview(action.id)
-    events = s.service.list_events(action_id=action.id)
-    _lines(_details(action, tally))
-    _lines(_preview_lines(action, preview, s.service.bound_preview(action.id)))
-    _print()
-    if events:
-        _print("events")
-        columns = [c for c in output.EVENT_COLUMNS if c.header != "ACTION"]
-        rows = [output.event_row(e, with_action=False) for e in events]
-        _lines(output.render_table(columns, rows, _width()))
-    else:
-        _print("no events recorded (the action was created outside homelab-approvals)")
+    service = s.service
+    pages.write_show(
+        action,
+        service.approval_tally(action.id),
+        service.get_preview(action.id),
+        service.bound_preview(action.id),
+        service.list_events(action_id=action.id),
+    )
     return EXIT_OK
-
-
-def _approvals_line(tally: ApprovalTally) -> str | None:
-    """ "1 of 2: alice (2026-11-27 10:02:00 UTC)"; only for a type needing several."""
-    if tally.required <= 1:
-        return None
-    who = ", ".join(f"{visible(a.actor)} ({when(a.at, seconds=True)} UTC)" for a in tally.approvals)
-    return f"{tally.count} of {tally.required}" + (f": {who}" if who else "")
-
-
-def _details(a: ActionView, tally: ApprovalTally) -> list[str]:
-    """`show`'s key/value block. Fields HomelabCmd leaves empty are left out."""
-    server = server_cell(a)
-    if a.server_label and a.server_label != a.server_id:
-        server = f"{server} ({text(a.server_id)})"
-    if a.server_paused:
-        server += ", in maintenance"
-    fields: list[tuple[str, str | None]] = [
-        ("status", a.status),
-        ("server", server),
-        ("type", a.action_type),
-        ("service", a.service_name),
-        ("command", a.command),
-        ("created", _by(a.created_at, a.created_by)),
-        ("alert", None if a.alert_id is None else str(a.alert_id)),
-        ("approved", _by(a.approved_at, a.approved_by)),
-        ("approvals", _approvals_line(tally)),
-        ("rejected", _by(a.rejected_at, a.rejected_by)),
-        ("reason", a.rejection_reason),
-        ("executed", _by(a.executed_at)),
-        ("completed", _by(a.completed_at)),
-        ("exit code", None if a.exit_code is None else str(a.exit_code)),
-        ("stdout", a.stdout),
-        ("stderr", a.stderr),
-    ]
-    lines = [f"#{a.id}  {text(a.summary)} on {server_cell(a)}"]
-    for label, value in fields:
-        if not value:
-            continue
-        # Multi-line values (a run's stdout/stderr) keep their lines, each made inert.
-        first, *rest = value.splitlines() or [""]
-        lines.append(f"  {label:<10}  {visible(first)}".rstrip())
-        lines.extend(f"  {'':<10}  {visible(line)}".rstrip() for line in rest)
-    return lines
 
 
 #: Seconds between looks at the database while following; a look is a change check
@@ -433,35 +328,6 @@ def _inert_lines(chunk: str) -> str:
     """Output made inert line by line: its line breaks kept, every other control
     character (an escape sequence, a carriage return) shown as a stand-in."""
     return "\n".join(visible(line) for line in chunk.split("\n"))
-
-
-def _preview_lines(
-    action: ActionView, preview: PreviewView | None, bound: PreviewView | None
-) -> list[str]:
-    """`show`'s preview: its headline, when it was taken, and every line of the plan."""
-    headline = preview_headline(action.action_type, action.service_name, preview, action.status)
-    lines = [f"  {'preview':<10}  {visible(headline)}"]
-    pad = f"  {'':<10}  "
-    if preview is not None:
-        exit_code = "-" if preview.exit_code is None else str(preview.exit_code)
-        lines.append(
-            f"{pad}taken {when(preview.taken_at, seconds=True)} UTC, exit {exit_code}, "
-            f"digest {short_digest(preview.digest)}"
-        )
-        lines.extend(f"{pad}{visible(line)}" for line in preview.lines)
-    if bound is not None:
-        lines.append(
-            f"  {'approved':<10}  the plan of {when(bound.taken_at, seconds=True)} UTC, "
-            f"digest {short_digest(bound.digest)}: {visible(bound.summary)}"
-        )
-    return lines
-
-
-def _by(moment: datetime | None, who: str | None = None) -> str | None:
-    if moment is None and who is None:
-        return None
-    stamp = f"{when(moment, seconds=True)} UTC" if moment else "-"
-    return f"{stamp} by {visible(who)}" if who else stamp
 
 
 def _approved(s: Session, action: ActionView) -> str:
@@ -600,16 +466,8 @@ def notify(s: Session) -> int:
 
 def events(s: Session) -> int:
     args = s.args
-    rows: list[EventView] = s.service.list_events(action_id=args.action_id, since=args.since)
-    if args.json:
-        write_json([output.as_dict(e) for e in rows])
-    elif args.csv:
-        output.write_events_csv(rows)
-    elif not rows:
-        _print("no events")
-    else:
-        table = [output.event_row(e) for e in rows]
-        _lines(output.render_table(output.EVENT_COLUMNS, table, _width()))
+    rows = s.service.list_events(action_id=args.action_id, since=args.since)
+    pages.write_events(rows, as_json=args.json, as_csv=args.csv)
     return EXIT_OK
 
 

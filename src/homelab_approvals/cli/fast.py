@@ -23,6 +23,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from homelab_approvals.cli.words import action_id_of
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -30,9 +32,8 @@ if TYPE_CHECKING:
     from homelab_approvals.storage.decided import Decided
 
 #: The global options the fast path takes, by their attribute name in argparse's result.
-_GLOBALS = {"--db": "db", "--config": "config", "--operator": "operator"}
+GLOBALS = {"--db": "db", "--config": "config", "--operator": "operator"}
 _VERBS = ("approve", "reject", "cancel", "show")
-_MAX_ID = 2**63 - 1  # as parser.action_id: SQLite integers are signed 64-bit
 
 
 class FastCall:
@@ -54,7 +55,7 @@ def parse(words: list[str]) -> FastCall | None:
     """The command line, if it has the fast path's shape (see the module's doc); None
     means: let argparse read it."""
     options: dict[str, str] = {}
-    at = _options(words, 0, _GLOBALS, options)
+    at = read_options(words, 0, GLOBALS, options)
     if at is None or at >= len(words) or words[at] not in _VERBS:
         return None
     verb = words[at]
@@ -66,7 +67,7 @@ def parse(words: list[str]) -> FastCall | None:
             options["json"] = ""
             at += 1
         elif words[at].startswith("-"):
-            after = _options(words, at, wanted, options, once=True)
+            after = read_options(words, at, wanted, options, once=True)
             if after is None:
                 return None
             at = after
@@ -77,11 +78,11 @@ def parse(words: list[str]) -> FastCall | None:
         return None
     if verb == "show" and "json" not in options:
         return None  # show's page (events, the bound plan): the commands print it
-    action_id = _action_id(ids[0])
+    action_id = action_id_of(ids[0])
     return None if action_id is None else FastCall(verb, action_id, options)
 
 
-def _options(
+def read_options(
     words: list[str], at: int, known: dict[str, str], into: dict[str, str], *, once: bool = False
 ) -> int | None:
     """Read `--opt value` / `--opt=value` words of `known` from `at` into `into`; the
@@ -105,55 +106,47 @@ def _options(
     return at
 
 
-def _action_id(word: str) -> int | None:
-    """As parser.action_id reads it ("42" or "#42", ASCII digits, 1 to 2**63-1), or None."""
-    digits = word.removeprefix("#")
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    value = int(digits)
-    return value if 1 <= value <= _MAX_ID else None
-
-
 def run_fast(words: list[str]) -> int | None:
     """The exit status of the decision (or `show --json`) the words ask for, done the
     fast way; or None, with nothing changed: then the ordinary path runs."""
     call = parse(words)
     if call is None:
         return None
-    from homelab_approvals.domain.errors import ApprovalsError
-    from homelab_approvals.storage.paths import resolve_db_path
-
-    try:
-        found, policy = _config(call)
-        path = resolve_db_path(call.db)
-    except ApprovalsError:
-        return None  # the ordinary path says it in its words
-    if not found:
+    found = config_and_path(call.config, call.db)
+    if found is None:
         return None
+    path, policy = found
     if call.verb == "show":
         return _show(path, call.action_id, policy)
     return _decide(call, path, policy)
 
 
-def _config(call: FastCall) -> tuple[bool, Policy | None]:
-    """(False, None) when the ordinary path must judge the config (one named but
-    missing); else the policy, None meaning the defaults (no file, or nothing in it)."""
+def config_and_path(config: str | None, db: str | None) -> tuple[Path, Policy | None] | None:
+    """The database file (--db, else as always) and the config's policy, None meaning the
+    defaults (no file, or nothing in it); or None when the ordinary path must judge the
+    config (one named but missing, or wrong) or the path, and word why."""
+    from homelab_approvals.domain.errors import ApprovalsError
     from homelab_approvals.service.config_file import (
         CONFIG_ENV,
         is_blank,
         read_bounded,
         resolve_config_path,
     )
+    from homelab_approvals.storage.paths import resolve_db_path
 
-    config_path = resolve_config_path(call.config)
-    raw = read_bounded(config_path)
-    if raw is None and (call.config or os.environ.get(CONFIG_ENV)):
-        return False, None  # the ordinary path refuses it, in its words
-    if raw is None or is_blank(raw):
-        return True, None
-    from homelab_approvals.service.config import config_from_bytes
+    try:
+        config_path = resolve_config_path(config)
+        raw = read_bounded(config_path)
+        if raw is None and (config or os.environ.get(CONFIG_ENV)):
+            return None  # the ordinary path refuses it, in its words
+        path = resolve_db_path(db)
+        if raw is None or is_blank(raw):
+            return path, None
+        from homelab_approvals.service.config import config_from_bytes
 
-    return True, config_from_bytes(raw, config_path).policy
+        return path, config_from_bytes(raw, config_path).policy
+    except ApprovalsError:
+        return None  # the ordinary path says it in its words
 
 
 def _decide(call: FastCall, path: Path, policy: Policy | None) -> int | None:

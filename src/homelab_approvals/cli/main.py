@@ -3,9 +3,9 @@
 This is the one place that turns failures into exit statuses: every error, expected or not,
 ends as a single `error: CODE: message` line on stderr, never a traceback.
 
-Little is imported at the top: a decision the fast path can make (cli/fast.py) never
-loads argparse, the commands or SQLAlchemy; --help, --version and usage errors never load
-the commands or SQLAlchemy."""
+Little is imported at the top: a decision the fast path can make (cli/fast.py), and a
+read it can do (cli/fast_reads.py), never loads argparse, the commands or SQLAlchemy;
+--help, --version and usage errors never load the commands or SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from homelab_approvals.cli.fast import run_fast
 
         status = run_fast(args_list)  # None: not its case, and nothing was changed
+        if status is None:
+            from homelab_approvals.cli.fast_reads import run_read
+
+            status = run_read(args_list)  # list, show, events, servers; None as above
         if status is None:
             from homelab_approvals.cli.parser import build_parser
 

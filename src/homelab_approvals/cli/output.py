@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -87,6 +86,8 @@ def terminal_width(stream: TextIO) -> int | None:
             return None
     except (AttributeError, ValueError):
         return None
+    import shutil  # only for a terminal: a pipe's reader (a script) never pays for it
+
     return shutil.get_terminal_size().columns
 
 

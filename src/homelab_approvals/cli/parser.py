@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from homelab_approvals import __version__
+from homelab_approvals.cli import words
 from homelab_approvals.cli.errors import UsageError
-from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
-from homelab_approvals.domain.errors import ValidationError
 
 PROG = "homelab-approvals"
 GLOBAL_FLAGS = (
@@ -30,7 +29,6 @@ STATUSES = tuple(s.value for s in ActionStatus)
 TYPES = tuple(t.value for t in ActionType)
 SORTS = tuple(s.value for s in SortOrder)
 SHELLS = ("bash", "zsh")
-_MAX_INT = 2**63 - 1  # SQLite integers are signed 64-bit
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "٤٢", "4_2" and "+4"
 _UNDECODED = re.compile("[\udc80-\udcff]")  # undecodable argv bytes (surrogateescape)
 
@@ -98,15 +96,12 @@ def shown(text: str) -> str:
 
 def action_id(text: str) -> int:
     """A positive 64-bit integer; `#42` (as the console shows ids) is accepted too."""
-    digits = text.removeprefix("#")
-    refusal = f"an action id must be a positive integer, got {shown(text)}"
-    if not _DIGITS.fullmatch(digits):
-        raise argparse.ArgumentTypeError(refusal)
-    try:
-        return validation.action_id(int(digits))
-    except ValidationError:
-        # The service's rule (1 to 2**63-1), worded as for any other malformed id.
-        raise argparse.ArgumentTypeError(refusal) from None
+    value = words.action_id_of(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"an action id must be a positive integer, got {shown(text)}"
+        )
+    return value
 
 
 STDIN = "-"
@@ -127,24 +122,26 @@ def not_empty(text: str) -> str:
 
 def count(text: str) -> int:
     """A non-negative integer for --limit / --offset."""
-    if not _DIGITS.fullmatch(text) or int(text) > _MAX_INT:
+    value = words.count_of(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {shown(text)}")
-    return int(text)
+    return value
 
 
 def since(text: str) -> datetime:
     """ISO 8601 with a UTC offset or Z: an audit query must not depend on the local zone."""
+    moment = words.since_of(text)
+    if moment is not None:
+        return moment
     try:
-        moment = datetime.fromisoformat(text)
+        datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 time such as 2026-11-27T10:00Z, got {shown(text)}"
         ) from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no UTC offset; add Z or +HH:MM, e.g. 2026-11-27T10:00Z"
-        )
-    return moment.astimezone(UTC)
+    raise argparse.ArgumentTypeError(
+        f"{text!r} has no UTC offset; add Z or +HH:MM, e.g. 2026-11-27T10:00Z"
+    )
 
 
 # -- the grammar ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
-from sqlalchemy.sql.expression import Executable, Update
+from sqlalchemy.sql.expression import Executable, Select, Update
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.cancelling import (
@@ -35,6 +35,7 @@ from homelab_approvals.domain.votes import VOTE_FROM, VOTE_TO, vote_reason
 from homelab_approvals.service.bulk import BulkOps
 from homelab_approvals.service.decision_events import event_origin
 from homelab_approvals.service.expiry import ExpiryOps
+from homelab_approvals.service.listing import event_parameters, page_of
 from homelab_approvals.service.notifications import NotifyOps
 from homelab_approvals.service.policy import Policy
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
@@ -133,6 +134,21 @@ _LAST_EVENT = (
     .order_by(E.id.desc())
     .limit(1)
 )
+
+
+def events_statement(columns: Iterable[Any], values: dict[str, object]) -> Select[Any]:
+    """The audit trail, oldest first: of one action (`aid` in `values`), from a moment on
+    (`since`), or both; the values are bound by name at execution (the CLI's fast read
+    runs this statement rendered, with the same values)."""
+    where = []
+    if "aid" in values:
+        where.append(E.action_id == bindparam("aid"))
+    if "since" in values:
+        where.append(E.at >= bindparam("since"))
+    return select(*columns).order_by(E.id).where(and_(True, *where))
+
+
+EVENT_COLUMNS = tuple(E.__table__.c)
 
 
 def format_when(moment: datetime | None) -> str:
@@ -466,11 +482,9 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         with self.db.reading() as conn:
             rows = conn.execute(rows_statement(query)).all()
             counts = {row[0]: row[1] for row in conn.execute(counts_statement(query))}
-        wanted = {s.value for s in query.statuses} or set(counts)
-        total = sum(n for status, n in counts.items() if status in wanted)
         views = tuple(to_view(r) for r in rows)
         votes = self.voters(views) if self.policy.voting_types else {}
-        return ActionPage(views, total, counts, votes)
+        return page_of(query, views, counts, votes)
 
     def list_events(
         self,
@@ -478,20 +492,15 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[EventView]:
-        stmt = select(*self._event_columns()).order_by(E.id)
-        where = []
+        aid = None
         if action_id is not None:
             aid = storable_id(self.db, action_id)
             if aid is None:
                 return []  # no action has an id this database cannot hold
-            where.append(E.action_id == aid)
-        if since is not None:
-            if since.tzinfo is None:
-                raise ValidationError("--since needs a UTC offset or Z, e.g. 2026-11-27T10:00Z")
-            where.append(E.at >= since)
-        stmt = stmt.where(and_(True, *where)).limit(limit)
+        values = event_parameters(aid, since)
+        stmt = events_statement(self._event_columns(), values).limit(limit)
         with self.db.reading() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, values).all()
         return [EventView(**row._mapping) for row in rows]
 
     def _event_columns(self) -> list[Any]:
@@ -500,7 +509,7 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         if self._events_have_command is None:
             with self.db.reading() as conn:
                 self._events_have_command = event_has_command(conn)
-        return [c for c in E.__table__.c if c.name != "command" or self._events_have_command]
+        return [c for c in EVENT_COLUMNS if c.name != "command" or self._events_have_command]
 
     def reopened(self) -> ApprovalService:
         """This service on its database file opened afresh: after the file was replaced

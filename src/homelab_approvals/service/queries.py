@@ -5,12 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from homelab_approvals.domain import validation
 from homelab_approvals.domain.enums import SortOrder
 from homelab_approvals.domain.views import ActionView
-from homelab_approvals.service.listing import DEFAULT_WINDOW, ActionQuery
+from homelab_approvals.service.listing import (
+    DEFAULT_WINDOW,
+    LIKE_ESCAPE,
+    ActionQuery,
+    list_parameters,
+)
 from homelab_approvals.storage import Database
 from homelab_approvals.storage.tables import RemediationAction as A
 from homelab_approvals.storage.tables import Server as S
@@ -38,27 +53,35 @@ ROW_QUERY = select(
 ).outerjoin(S, S.id == A.server_id)
 
 
-def filters(query: ActionQuery, *, with_status: bool) -> list[ColumnElement[bool]]:
+def filters(
+    query: ActionQuery, values: dict[str, object], *, with_status: bool
+) -> list[ColumnElement[bool]]:
+    """The WHERE terms of `query`, each binding its value from `values`
+    (`list_parameters(query)`) by name: so the CLI's fast read, which runs these
+    statements rendered (scripts/render_fast_sql.py), binds exactly the same values."""
     where: list[ColumnElement[bool]] = []
-    if with_status and query.statuses:
-        where.append(A.status.in_([s.value for s in query.statuses]))
-    if query.server_id is not None:
-        where.append(A.server_id == query.server_id)
-    if query.action_type is not None:
-        where.append(A.action_type == query.action_type.value)
-    if query.search:
-        text = query.search
+    if with_status and "statuses" in values:
+        where.append(A.status.in_(_bind(values, "statuses", expanding=True)))
+    if "server_id" in values:
+        where.append(A.server_id == _bind(values, "server_id"))
+    if "action_type" in values:
+        where.append(A.action_type == _bind(values, "action_type"))
+    if "search" in values:
+        pattern = _bind(values, "search")
         matches: list[ColumnElement[bool]] = [
-            column.icontains(text, autoescape=True)
+            column.icontains(pattern, escape=LIKE_ESCAPE)
             for column in (A.server_id, S.hostname, S.display_name, A.service_name, A.command)
         ]
-        digits = text.removeprefix("#")
-        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        if "search_id" in values:
             # Bound as a 64-bit integer: PostgreSQL's `integer` id column compares with
             # it, where a bind typed like the column would be out of range.
-            matches.append(A.id == literal(int(digits), BigInteger))
+            matches.append(A.id == _bind(values, "search_id", type_=BigInteger))
         where.append(or_(*matches))
     return where
+
+
+def _bind(values: dict[str, object], name: str, **kw: Any) -> BindParameter[Any]:
+    return bindparam(name, values[name], **kw)
 
 
 def storable_id(db: Database, action_id: int) -> int | None:
@@ -81,13 +104,15 @@ def ordered(stmt: Select[Any], sort: SortOrder) -> Select[Any]:
 
 
 def rows_statement(query: ActionQuery) -> Select[Any]:
-    stmt = ROW_QUERY.where(and_(True, *filters(query, with_status=True)))
-    return ordered(stmt, query.sort).limit(query.limit).offset(query.offset)
+    values = list_parameters(query)
+    stmt = ROW_QUERY.where(and_(True, *filters(query, values, with_status=True)))
+    limit, offset = _bind(values, "limit"), _bind(values, "offset")
+    return ordered(stmt, query.sort).limit(limit).offset(offset)
 
 
 def counts_statement(query: ActionQuery) -> Select[str, int]:
     stmt = select(A.status, func.count()).select_from(A)
-    where = filters(query, with_status=False)
+    where = filters(query, list_parameters(query), with_status=False)
     if query.search:
         stmt = stmt.outerjoin(S, S.id == A.server_id)
     return stmt.where(and_(True, *where)).group_by(A.status)

@@ -16,14 +16,17 @@ from homelab_approvals.domain.errors import (
     StorageError,
 )
 from homelab_approvals.domain.views import ServerView
+from homelab_approvals.service.listing import server_view
 from homelab_approvals.storage import Database
 from homelab_approvals.storage.tables import Server as S
 
 _SERVER_COLUMNS = (S.id, S.hostname, S.display_name, S.is_paused, S.paused_at)
+#: Every server, by id (`servers`; the CLI's fast read runs it rendered).
+LIST_SERVERS = select(*_SERVER_COLUMNS).order_by(S.id)
 
 
 def _view(row: Any) -> ServerView:
-    return ServerView(row.id, row.hostname, row.display_name, bool(row.is_paused), row.paused_at)
+    return server_view(*row)
 
 
 class ServerOps:
@@ -32,7 +35,7 @@ class ServerOps:
 
     def list_servers(self) -> list[ServerView]:
         with self.db.reading() as conn:
-            rows = conn.execute(select(*_SERVER_COLUMNS).order_by(S.id)).all()
+            rows = conn.execute(LIST_SERVERS).all()
         return [_view(r) for r in rows]
 
     def get_server(self, server_id: str) -> ServerView:

@@ -1,8 +1,9 @@
 """The one module that chooses between backends: by the file path or URL given, it opens
 the database with the right backend, reads the console's first window the fastest way
-that backend has, and decides one action for the CLI without SQLAlchemy when it can
-(sqlite/fast_decision.py). Each backend is imported only when chosen (SQLAlchemy and a
-server's driver are slow imports; the console's first window needs neither)."""
+that backend has, and decides one action for the CLI (sqlite/fast_decision.py) or reads
+what its read commands print (sqlite/fast_reads.py) without SQLAlchemy when it can.
+Each backend is imported only when chosen (SQLAlchemy and a server's driver are slow
+imports; the console's first window needs neither)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homelab_approvals.domain.errors import StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy import URL
 
-    from homelab_approvals.domain.views import ActionView
+    from homelab_approvals.domain.views import ActionView, EventView
     from homelab_approvals.storage.database import Database
-    from homelab_approvals.storage.decided import Decided
+    from homelab_approvals.storage.decided import Decided, ShownPage
     from homelab_approvals.storage.first_window import FirstWindow
+    from homelab_approvals.storage.preview_rows import PreviewRow
 
 #: Backends by SQLAlchemy's backend name (the part of a URL's scheme before any "+").
 SUPPORTED = ("sqlite", "postgresql")
@@ -156,7 +158,38 @@ def decide_fast(
 
 def read_shown_fast(path: Path, aid: int) -> Decided | None:
     """What `show ID --json` reads of the database file at `path`, the backend's fast way
-    (no SQLAlchemy), or None (the caller then asks the service)."""
-    from homelab_approvals.storage.sqlite.fast_decision import read_shown
+    (no SQLAlchemy), or None (the caller then asks the service). So for the fast reads
+    below: see sqlite/fast_reads.py for what the arguments mean."""
+    from homelab_approvals.storage.sqlite.fast_reads import read_shown
 
     return read_shown(path, aid)
+
+
+def read_page_fast(path: Path, aid: int, events: str) -> ShownPage | None:
+    """What `show ID` reads."""
+    from homelab_approvals.storage.sqlite.fast_reads import read_page
+
+    return read_page(path, aid, events)
+
+
+def read_list_fast(
+    path: Path, rows: str, counts: str, values: dict[str, object], *, with_previews: bool
+) -> tuple[tuple[ActionView, ...], dict[str, int], dict[int, PreviewRow]] | None:
+    """What `list` reads."""
+    from homelab_approvals.storage.sqlite.fast_reads import read_list
+
+    return read_list(path, rows, counts, values, with_previews=with_previews)
+
+
+def read_events_fast(path: Path, name: str, values: dict[str, object]) -> list[EventView] | None:
+    """What `events` reads."""
+    from homelab_approvals.storage.sqlite.fast_reads import read_events
+
+    return read_events(path, name, values)
+
+
+def read_servers_fast(path: Path) -> list[list[Any]] | None:
+    """What `servers` reads: each server's row."""
+    from homelab_approvals.storage.sqlite.fast_reads import read_servers
+
+    return read_servers(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from homelab_approvals.domain.rows import ActionView, Approval
+from homelab_approvals.domain.rows import ActionView, Approval, EventView
 from homelab_approvals.storage.preview_rows import PreviewRow
 
 
@@ -16,3 +16,12 @@ class Decided(NamedTuple):
     approvals: tuple[Approval, ...] = ()
     #: Its newest preview (the service's get_preview); None when none, or not read.
     preview: PreviewRow | None = None
+
+
+class ShownPage(NamedTuple):
+    """What `show ID` reads (storage/backends.read_page_fast): `Decided`'s with --json,
+    the preview the last approval was bound to, and the action's events, oldest first."""
+
+    shown: Decided
+    bound: PreviewRow | None
+    events: tuple[EventView, ...]

@@ -155,21 +155,28 @@ def latest_preview(conn: Connection, action_id: int) -> PreviewRow | None:
     return None if row is None else PreviewRow(*row)
 
 
+#: The newest preview of each of the actions `ids` (an expanding parameter).
+LATEST_PREVIEWS = select(*_COLUMNS).where(
+    previews.c.id.in_(
+        select(func.max(previews.c.id))
+        .where(previews.c.action_id.in_(bindparam("ids", expanding=True)))
+        .group_by(previews.c.action_id)
+    )
+)
+#: The preview `pid`.
+PREVIEW_BY_ID = select(*_COLUMNS).where(previews.c.id == bindparam("pid"))
+
+
 def latest_previews(conn: Connection, action_ids: Sequence[int]) -> dict[int, PreviewRow]:
     """The newest preview of each of `action_ids` (for a page of the table or a list)."""
     if not action_ids:
         return {}
-    newest = (
-        select(func.max(previews.c.id))
-        .where(previews.c.action_id.in_(list(action_ids)))
-        .group_by(previews.c.action_id)
-    )
-    rows = conn.execute(select(*_COLUMNS).where(previews.c.id.in_(newest))).all()
+    rows = conn.execute(LATEST_PREVIEWS, {"ids": list(action_ids)}).all()
     return {row.action_id: PreviewRow(*row) for row in rows}
 
 
 def preview_by_id(conn: Connection, preview_id: int) -> PreviewRow | None:
-    row = conn.execute(select(*_COLUMNS).where(previews.c.id == preview_id)).one_or_none()
+    row = conn.execute(PREVIEW_BY_ID, {"pid": preview_id}).one_or_none()
     return None if row is None else PreviewRow(*row)
 
 
@@ -201,20 +208,23 @@ OTHER_BINDING = (
 )
 
 
+#: Every plan binding of action `aid`, oldest first.
+BINDINGS = (
+    select(
+        plan_bindings.c.action_id,
+        plan_bindings.c.actor,
+        plan_bindings.c.at,
+        plan_bindings.c.digest,
+        plan_bindings.c.preview_id,
+    )
+    .where(plan_bindings.c.action_id == bindparam("aid"))
+    .order_by(plan_bindings.c.id)
+)
+
+
 def bindings(conn: Connection, action_id: int) -> list[BindingRow]:
     """Every plan binding of an action, oldest first."""
-    stmt = (
-        select(
-            plan_bindings.c.action_id,
-            plan_bindings.c.actor,
-            plan_bindings.c.at,
-            plan_bindings.c.digest,
-            plan_bindings.c.preview_id,
-        )
-        .where(plan_bindings.c.action_id == action_id)
-        .order_by(plan_bindings.c.id)
-    )
-    return [BindingRow(*row) for row in conn.execute(stmt)]
+    return [BindingRow(*row) for row in conn.execute(BINDINGS, {"aid": action_id})]
 
 
 def add_chunks(

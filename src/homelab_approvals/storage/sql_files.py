@@ -39,3 +39,19 @@ def _read(package: str, filename: str) -> str:
 def _without_comments(body: str) -> str:
     lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
     return "\n".join(lines).strip().removesuffix(";").strip()
+
+
+def pick(package: str, filename: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Only the statements `names` of `package`'s sql/`filename`, in that order: a file
+    of many statements (reads.sql's every listing shape) costs the CLI's fast read a
+    couple of milliseconds to split whole. KeyError for a name the file lacks."""
+    text = _read(package, filename)
+    found = []
+    for name in names:
+        start = text.find(f"\n-- name: {name}\n")
+        if start < 0:
+            raise KeyError(name)
+        body = text[start + len(name) + 11 :]
+        end = body.find("\n-- name: ")
+        found.append(_without_comments(body if end < 0 else body[:end]))
+    return tuple(found)

@@ -21,11 +21,13 @@ from homelab_approvals.storage.transaction import core_transaction
 
 #: Our functions and triggers, by name, in creation order (sql/schema.sql).
 SCHEMA_OBJECTS = sql_files.load(__package__, "schema.sql")
-#: Those that protect the audit trail: one gone from a complete schema was removed by
-#: someone (said, and the repair recorded). The change feed's are only made again: a
-#: database from before one was added lacks it, and nothing was tampered with.
-PROTECTIONS = ("approvals_refuse_change", "action_events_append_only", "action_events_no_truncate")
 QUERIES = sql_files.load(__package__, "queries.sql")
+#: The audit trail's protections: one missing from a database this version completed was
+#: removed, and its repair is recorded. The change feed's triggers are only recreated (a
+#: database made before one of them was added lacks it, and nothing was tampered with).
+AUDIT_OBJECTS = frozenset(
+    {"approvals_refuse_change", "action_events_append_only", "action_events_no_truncate"}
+)
 #: The listening connection's application_name, as pg_stat_activity shows it.
 LISTENER_NAME = "homelab-approvals listener"
 
@@ -65,8 +67,8 @@ class PostgresBackend:
             return core_transaction(self, self._label)
         return self._prepared.transaction()
 
-    def change_token(self, *, fresh: bool = False) -> object:
-        return self.listener.token(fresh=fresh)
+    def change_token(self) -> object:
+        return self.listener.token()
 
     def change_signal(self) -> int | None:
         return self.listener.signal()
@@ -85,7 +87,7 @@ class PostgresBackend:
     ) -> tuple[list[str], list[str]]:
         present = set(conn.exec_driver_sql(QUERIES["existing_objects"]).scalars())
         create = [name for name in SCHEMA_OBJECTS if name not in present]
-        removed = [name for name in create if name in PROTECTIONS] if complete else []
+        removed = [name for name in create if name in AUDIT_OBJECTS] if complete else []
         return create, [f"{name} was removed" for name in removed]
 
     def create_schema_objects(self, conn: Connection, names: list[str]) -> None:

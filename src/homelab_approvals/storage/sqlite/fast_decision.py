@@ -1,5 +1,6 @@
-"""The CLI's decision on one action in a SQLite file, without SQLAlchemy (and
-`show ID --json`, which reads what a decision with --json prints).
+"""The CLI's decision on one action in a SQLite file, without SQLAlchemy (and what a
+decision with --json prints, read under its lock, which `show ID --json` reads too:
+fast_reads.py).
 
 Importing SQLAlchemy and building its statements took a CLI decision 0.4-0.6 s before it
 touched the database; the transaction itself takes milliseconds. So for the common case
@@ -44,7 +45,7 @@ from homelab_approvals.storage.version import SCHEMA_VERSION
 
 SQL = sql_files.load(__package__, "decisions.sql")
 #: As the ordinary path's connections (opening.py): a busy writer is waited for.
-_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 5000
 
 
 def decide(
@@ -74,7 +75,7 @@ def decide(
         )
         try:
             conn.text_factory = text_from_bytes  # as the ordinary path's connections
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
             params: dict[str, object] = {
@@ -101,7 +102,7 @@ def _decide(
     conn.execute("BEGIN IMMEDIATE")
     committed = False
     try:
-        if not _schema_is_current(conn):
+        if not schema_is_current(conn):
             return None
         if conn.execute(update, params).rowcount != 1:
             return None  # the service works out why, under its own lock
@@ -116,7 +117,7 @@ def _decide(
         from_status, command = event(view)
         values = {**params, "from_status": from_status, "to_status": view.status}
         conn.execute(SQL["event"], {**values, "command": command})
-        decided = _with_show(conn, view) if with_show else Decided(view)
+        decided = read_with_show(conn, view) if with_show else Decided(view)
         conn.execute("COMMIT")
         committed = True
         return decided
@@ -125,39 +126,7 @@ def _decide(
             conn.execute("ROLLBACK")
 
 
-def read_shown(path: Path, aid: int) -> Decided | None:
-    """What `show ID --json` reads (the row, its approvals, its newest preview), in one
-    read transaction that changes nothing; or None when anything is unusual or there is
-    no such action (the ordinary path then says so in its words)."""
-    try:
-        path = path.expanduser().absolute()
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or unwritable_reason(path):
-            return None  # the ordinary path's read-only opening has its own rules
-        conn = sqlite3.connect(
-            sqlite_uri(path, {"mode": "rw"}), uri=True, isolation_level=None, timeout=0
-        )
-        try:
-            conn.text_factory = text_from_bytes  # as the ordinary path's connections
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA query_only = ON")  # this reader never writes
-            conn.execute("BEGIN")  # one snapshot for the check and the reads
-            try:
-                if not _schema_is_current(conn):
-                    return None
-                cursor = conn.execute(SQL["one_action"], {"aid": aid})
-                columns = [column[0] for column in cursor.description]
-                row = cursor.fetchone()
-                return None if row is None else _with_show(conn, action_view(columns, row))
-            finally:
-                conn.execute("COMMIT")
-        finally:
-            conn.close()
-    except (OSError, ValueError, RuntimeError, sqlite3.Error, StorageError):
-        return None
-
-
-def _with_show(conn: sqlite3.Connection, view: ActionView) -> Decided:
+def read_with_show(conn: sqlite3.Connection, view: ActionView) -> Decided:
     """The row, its approvals and its newest preview, as `show --json` reads them: the
     state this decision commits (read under its lock, so nobody else's change is in it)."""
     aid = {"aid": view.id}
@@ -170,7 +139,7 @@ def _with_show(conn: sqlite3.Connection, view: ActionView) -> Decided:
     return Decided(view, approvals, preview)
 
 
-def _schema_is_current(conn: sqlite3.Connection) -> bool:
+def schema_is_current(conn: sqlite3.Connection) -> bool:
     """Exactly what ensure_schema would leave alone: our tables, the current version, and
     every audit trigger as we wrote it (a changed one is repaired, and reported, there)."""
     names = conn.execute(

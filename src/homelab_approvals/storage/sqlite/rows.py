@@ -1,6 +1,7 @@
 """Our tables, and how a row of remediation_actions read with the standard library's
-sqlite3 becomes the ActionView the service would return. Shared by the console's first
-window (first_window.py) and the CLI's fast decision (fast_decision.py); no SQLAlchemy, no
+sqlite3 becomes the ActionView the service would return (and the other rows the CLI's
+fast reads read). Shared by the console's first window (first_window.py), the CLI's fast
+decision (fast_decision.py) and its fast reads (fast_reads.py); no SQLAlchemy, no
 dataclasses (start-up time)."""
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _as_bool(value: Any) -> bool | None:
+def as_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)  # as SQLAlchemy's Boolean on SQLite
 
 
@@ -54,7 +55,7 @@ def converters(columns: list[str]) -> list[Any]:
     return [
         utc_from_stored
         if name in DATETIME_COLUMNS
-        else _as_bool
+        else as_bool
         if name in BOOLEAN_COLUMNS
         else _as_is
         if name in INTEGER_COLUMNS
@@ -78,6 +79,16 @@ PREVIEW_CONVERTERS = (
     _as_is,
     _as_is,
 )
+
+
+#: The audit trail's columns (approvals.EVENT_COLUMNS), the servers listing's
+#: (servers.LIST_SERVERS), a plan binding's (previews.BINDINGS) and the listing's counts
+#: by status; checked against their types like those above.
+EVENT_CONVERTERS = (_as_is, _as_is, stored_text, stored_text, stored_text, utc_from_stored,
+                    stored_text, stored_text)  # fmt: skip
+SERVER_CONVERTERS = (stored_text, stored_text, stored_text, as_bool, utc_from_stored)
+BINDING_CONVERTERS = (_as_is, _as_is, utc_from_stored, _as_is, _as_is)
+COUNT_CONVERTERS = (stored_text, _as_is)
 
 
 def convert(row: tuple[Any, ...], converters: tuple[Any, ...]) -> list[Any]:

@@ -49,10 +49,37 @@ FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 CREATE OR REPLACE TRIGGER servers_notify AFTER INSERT OR UPDATE ON servers
 FOR EACH ROW EXECUTE FUNCTION approvals_notify();
 
--- Our other tables, which the console shows (previews, live output, executors' claims
--- and heartbeats) or the executor waits on (preview requests): on SQLite any commit
--- moves the change token, so here they notify too. Once per statement, by table name
--- (the feed counts notifications; the server folds equal ones in a transaction).
+-- A run's live output, a new preview and a request for one belong to an action too: a
+-- `show --follow`, the console's detail and a waiting executor are told at once, as
+-- SQLite's data_version tells them of any commit. A function of its own (not a new branch
+-- in approvals_notify): a database made before these triggers gets both, never an old
+-- approvals_notify beside them.
+-- name: approvals_notify_action
+CREATE OR REPLACE FUNCTION approvals_notify_action() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('homelab_approvals', NEW.action_id::text);
+  RETURN NULL;
+END
+$$;
+
+-- name: approval_output_chunks_notify
+CREATE OR REPLACE TRIGGER approval_output_chunks_notify AFTER INSERT ON approval_output_chunks
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- name: approval_previews_notify
+CREATE OR REPLACE TRIGGER approval_previews_notify AFTER INSERT ON approval_previews
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- name: approval_preview_requests_notify
+CREATE OR REPLACE TRIGGER approval_preview_requests_notify
+AFTER INSERT ON approval_preview_requests
+FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- An executor's heartbeats and claims, and the plan an approval was bound to: the
+-- console shows them ("no executor", a run's age, the bound plan), and on SQLite any
+-- commit moves the change token. Once per statement, by table name (a heartbeat has no
+-- action; the feed only counts notifications).
 -- name: approvals_notify_change
 CREATE OR REPLACE FUNCTION approvals_notify_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -62,24 +89,9 @@ BEGIN
 END
 $$;
 
--- name: approval_previews_notify
-CREATE OR REPLACE TRIGGER approval_previews_notify
-AFTER INSERT OR UPDATE OR DELETE ON approval_previews
-FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
-
--- name: approval_output_chunks_notify
-CREATE OR REPLACE TRIGGER approval_output_chunks_notify
-AFTER INSERT OR UPDATE OR DELETE ON approval_output_chunks
-FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
-
--- name: approval_preview_requests_notify
-CREATE OR REPLACE TRIGGER approval_preview_requests_notify
-AFTER INSERT OR UPDATE OR DELETE ON approval_preview_requests
-FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
-
--- name: approval_plan_bindings_notify
-CREATE OR REPLACE TRIGGER approval_plan_bindings_notify
-AFTER INSERT OR UPDATE OR DELETE ON approval_plan_bindings
+-- name: executor_heartbeats_notify
+CREATE OR REPLACE TRIGGER executor_heartbeats_notify
+AFTER INSERT OR UPDATE OR DELETE ON executor_heartbeats
 FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
 
 -- name: executor_claims_notify
@@ -87,7 +99,7 @@ CREATE OR REPLACE TRIGGER executor_claims_notify
 AFTER INSERT OR UPDATE OR DELETE ON executor_claims
 FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
 
--- name: executor_heartbeats_notify
-CREATE OR REPLACE TRIGGER executor_heartbeats_notify
-AFTER INSERT OR UPDATE OR DELETE ON executor_heartbeats
+-- name: approval_plan_bindings_notify
+CREATE OR REPLACE TRIGGER approval_plan_bindings_notify
+AFTER INSERT ON approval_plan_bindings
 FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
