@@ -356,7 +356,9 @@ def console_on_a_terminal(where: list[str], tmp_path: Path) -> tuple[bool, int]:
         stdin=tty_fd,
         stdout=tty_fd,
         stderr=tty_fd,
-        env=os.environ | {"TERM": "xterm-256color"},
+        # A view state of the test's own: one left for a recycled database name (or in
+        # the account's own state) would change what is drawn first.
+        env=os.environ | {"TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state")},
         start_new_session=True,
     )
     os.close(tty_fd)
