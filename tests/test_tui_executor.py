@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -185,7 +184,7 @@ def test_a_read_only_console_only_looks(db_target: DbTarget, fresh: ApprovalServ
         reader.db.close()
 
 
-def test_the_demo_runs_what_is_approved(demo_path: Path, demo: ApprovalService) -> None:
+def test_the_demo_runs_what_is_approved(demo: ApprovalService) -> None:
     import asyncio
 
     simulated = DemoExecutor(demo, seed=1, run_seconds=(0.2, 0.4), poll=0.02)
