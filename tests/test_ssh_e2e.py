@@ -101,9 +101,6 @@ class Queue:
 
     def __init__(self, target: DbTarget, root: Path, *services: str) -> None:
         self.target = target
-        # The view each console remembers per database, kept in the test's own folder: a
-        # recycled PostgreSQL database has an earlier test's URL, and that test's view.
-        self.state = root / "state"
         self.config = root / "config.toml"
         self.config.write_text(f"approvers = {list(OPERATORS)!r}\n".replace("'", '"'))
         # The consoles' remembered views, the test's own: a PostgreSQL database is
