@@ -6,7 +6,6 @@ PostgreSQL (`backends`): there the console sees a run by notification."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -21,6 +20,7 @@ from tui_support import (
     NOW,
     frozen_clock,
     highlighted,
+    other_connection,
     running,
     screen,
     text_of,
@@ -39,16 +39,6 @@ def fresh(db_target: DbTarget) -> Iterator[ApprovalService]:
     service.add_server("quiet", "quiet.lan", paused=True)
     yield service
     service.db.close()
-
-
-@contextmanager
-def other_connection(target: DbTarget) -> Iterator[ApprovalService]:
-    """Another process's view of the database (an executor's): its own connections."""
-    service = ApprovalService(target.open(), clock=frozen_clock)
-    try:
-        yield service
-    finally:
-        service.db.close()
 
 
 def executions(service: ApprovalService) -> ExecutionService:
