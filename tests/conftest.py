@@ -12,7 +12,7 @@ import pytest
 from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.storage import Database
-from pg_support import PgServer, PrivateCluster, require_server
+from pg_support import PgServer, PrivateCluster, Rows, require_server
 
 
 @pytest.fixture
@@ -28,18 +28,21 @@ def db(db_target: DbTarget) -> Iterator[Database]:
 
 
 @pytest.fixture
-def demo_path(tmp_path: Path) -> Path:
-    return tmp_path / "approvals.db"
+def demo(demo_target: DbTarget) -> Iterator[ApprovalService]:
+    """The console's demo data on a database of its own (`demo_target`), frozen clock."""
+    from tui_support import open_service  # imports Textual: only for tests that ask
+
+    service = open_service(demo_target)
+    yield service
+    service.db.close()
 
 
 @pytest.fixture
-def demo(demo_path: Path) -> Iterator[ApprovalService]:
-    """The console's demo data (a copy of one built once per run), on a real file."""
-    from tui_support import demo_service  # imports Textual: only for tests that ask
-
-    service = demo_service(demo_path)
-    yield service
-    service.db.close()
+def demo_path(demo_target: DbTarget) -> Path:
+    """The demo's SQLite file, for tests of a file as such (on SQLite alone)."""
+    if demo_target.path is None:
+        raise pytest.UsageError("demo_path is SQLite's: use demo_target on PostgreSQL")
+    return demo_target.path
 
 
 @pytest.fixture
@@ -107,6 +110,41 @@ def db_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
         return
     server: PgServer = request.getfixturevalue("pg_server")
     url = server.checkout()  # fresh, or recycled exactly as fresh (pg_support.py)
+    target = DbTarget(backend, url=url)
+    yield target
+    target.close()
+    server.checkin(url)
+
+
+@pytest.fixture(scope="session")
+def pg_demo_rows(pg_server: PgServer) -> Rows:
+    """The console's demo, built once in a database of the server's, as its rows."""
+    from tui_support import fill_demo_at  # imports Textual: only for tests that ask
+
+    url = pg_server.checkout()
+    try:
+        fill_demo_at(url)
+        return pg_server.rows_of(url)
+    finally:
+        pg_server.checkin(url)
+
+
+@pytest.fixture
+def demo_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbTarget]:
+    """A fresh database holding the console's deterministic demo (seed 0, frozen clock),
+    on the test's backend: on SQLite a copy of a file built once per session, on
+    PostgreSQL a recycled database (as good as a clone of the template) given the rows
+    of one built once per session. A clone of a demo template database would do too,
+    at about 0.25 s a clone on a busy machine against a few ms."""
+    if backend == "sqlite":
+        from tui_support import demo_file  # imports Textual: only for tests that ask
+
+        path = tmp_path / "demo.db"  # beside, never instead of, db_target's file
+        demo_file(path)
+        yield DbTarget(backend, path=path)
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.checkout(rows=request.getfixturevalue("pg_demo_rows"))
     target = DbTarget(backend, url=url)
     yield target
     target.close()

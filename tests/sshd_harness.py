@@ -487,6 +487,7 @@ case "$SSH_ORIGINAL_COMMAND" in
   *"restart slow-"*) sleep {slow}; echo "restarted after a while";;
   *"restart hang-"*) exec sleep 30;;
   *"restart big-"*) head -c 25000 /dev/zero | tr '\\0' 'x'; echo " the end";;
+  *"restart nul-"*) printf 'before\\000after\\n';;
   *) echo "ran: $SSH_ORIGINAL_COMMAND";;
 esac
 """

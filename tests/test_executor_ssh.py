@@ -3,8 +3,9 @@ failures, timeouts, signals, dead executors, and a HomelabCmd-shaped database.
 
 sshd (tests/sshd_harness.py) runs a forced command that records every command it is sent
 and answers by unit name (`fail-*` exits 3, `slow-*` takes a while, `hang-*` never ends in
-time, `big-*` prints 25,000 characters). Executors run as real processes, on SQLite and on
-PostgreSQL (`backends`): the claim, heartbeats and outcome unknown are proven on both."""
+time, `big-*` prints 25,000 characters, `nul-*` a NUL byte). Executors run as real
+processes, on SQLite and on PostgreSQL (`backends`): the claim, heartbeats and outcome
+unknown are proven on both."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from db_targets import DbTarget
 from homelab_approvals.domain.execution import OUTPUT_LIMIT
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.executions import ExecutionService
-from pg_support import PgServer
+from pg_support import PgServer, PrivateCluster
 from sshd_harness import RemoteEnd, running_remote, wait_until
 from test_homelabcmd import PG_DDL
 
@@ -190,6 +191,21 @@ def test_output_over_the_limit_is_cut_and_says_so(
     assert len(stdout) <= OUTPUT_LIMIT
     assert stdout.startswith("[output cut: only the last ")
     assert stdout.endswith("x the end\n")  # the end is what is kept
+
+
+def test_a_nul_byte_in_the_output_is_stored_as_its_picture(
+    svc: ApprovalService, db_target: DbTarget, fresh: RemoteEnd
+) -> None:
+    """PostgreSQL's text cannot hold NUL: the run's result and its live output keep ␀
+    in its place (on SQLite too, so both store alike), never a lost result."""
+    action = svc.create_action("exec-host", "restart_service", "nul-1", actor="alice")
+    result = run_once(db_target, fresh)
+    assert result.returncode == 0, result.stderr
+    assert "live output stopped" not in result.stderr
+    done = row(db_target, action.id)
+    assert (done["status"], done["stdout"]) == ("completed", "before\u2400after\n")
+    chunks, _ = svc.output_since(action.id)
+    assert "".join(c.text for c in chunks) == "before\u2400after\n"
 
 
 def test_json_log_is_one_object_per_line(
@@ -420,6 +436,39 @@ def test_a_restarted_executor_settles_its_own_earlier_claims(
     assert failed["status"] == "failed"
     assert failed["stderr"] == "outcome unknown: executor same stopped during the run"
     assert sent(fresh) == ["systemctl restart slow-4"]
+
+
+def test_a_postgresql_restart_mid_run_loses_neither_the_result_nor_the_daemon(
+    fresh: RemoteEnd, private_pg: PrivateCluster, tmp_path: Path
+) -> None:
+    """On a server of the test's own, restarted while a command runs: the result is
+    recorded once the server is back (not outcome unknown), and the daemon, its change
+    feed reconnected, runs what is approved afterwards."""
+    url = private_pg.server.fresh()
+    target = DbTarget("postgresql", url=url)
+    service = ApprovalService(target.open())
+    try:
+        service.add_server("exec-host", "exec-host")
+        daemon = Daemon(target, fresh, tmp_path / "restart.log", "--name", "exec-r")
+        try:
+            action = service.create_action("exec-host", "restart_service", "slow-r", actor="al")
+            wait_until(lambda: bool(sent(fresh)), 30, lambda: "the command never arrived")
+            private_pg.stop()
+            private_pg.start()
+            wait_until(lambda: service.get_action(action.id).status == "completed", 60, daemon.text)
+            after = service.create_action("exec-host", "restart_service", "ok-r", actor="al")
+            wait_until(lambda: service.get_action(after.id).status == "completed", 60, daemon.text)
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.kill()
+        assert "result not recorded" not in daemon.text()
+        assert sent(fresh) == ["systemctl restart slow-r", "systemctl restart ok-r"]
+        assert service.get_action(action.id).stdout == "restarted after a while\n"
+    finally:
+        service.db.close()
+        target.close()
+        private_pg.server.drop_url(url)
 
 
 # -- a HomelabCmd database ---------------------------------------------------------------------

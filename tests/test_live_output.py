@@ -46,6 +46,18 @@ def test_a_character_split_between_reads_is_whole(seeded: ApprovalService) -> No
     assert "".join(c.text for c in chunks) == "Paketlisten werden gelesen… 100 %\n\ufffd\n"
 
 
+def test_a_nul_byte_is_written_as_its_picture(seeded: ApprovalService) -> None:
+    """PostgreSQL's text refuses NUL; live output is a courtesy that must not stop."""
+    aid = running_action(seeded)
+    errors: list[str] = []
+    live = LiveOutput(aid, seeded.add_output, errors.append)
+    live.feed("stdout", b"tar: \x00 in a name\n")
+    live.close()
+    chunks, _ = seeded.output_since(aid)
+    assert [c.text for c in chunks] == ["tar: \u2400 in a name\n"]
+    assert errors == []
+
+
 def test_a_run_writes_at_most_the_cap(seeded: ApprovalService) -> None:
     aid = running_action(seeded)
     live = LiveOutput(aid, seeded.add_output, print)

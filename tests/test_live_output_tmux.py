@@ -37,7 +37,10 @@ def test_the_console_follows_output_in_tmux(running: DbTarget, tmp_path: Path) -
     with tmux_server() as socket_path:
         config = tmp_path / "config.toml"
         config.write_text("")
-        argv = ["env", f"PYTHONPATH={SOURCE}", sys.executable, "-m", "homelab_approvals"]
+        # The view it remembers stays in the test's folder (a recycled PostgreSQL database
+        # has an earlier test's URL): never the user's state, never another test's view.
+        state = f"XDG_STATE_HOME={tmp_path / 'state'}"
+        argv = ["env", f"PYTHONPATH={SOURCE}", state, sys.executable, "-m", "homelab_approvals"]
         argv += [*running.cli_args, "--config", str(config), "--operator", "alice"]
         term = Terminal(socket_path, "console", 80, 24).start(argv)
         term.wait_for("0 pending", timeout=30, what="the console")

@@ -172,10 +172,30 @@ def test_a_notification_moves_the_change_token(pg_service: ApprovalService, pg_u
     wait_for(lambda: db.change_token() != before, "the notification never arrived")
 
 
+def test_a_fresh_token_counts_every_commit_that_completed_before_it(
+    pg_service: ApprovalService, pg_url: str
+) -> None:
+    """A notification reaches the listener a moment after its commit; a fresh token (one
+    round trip) never misses one that completed before it was asked for. The console's
+    live refresh relies on it to know a window it read is already stale."""
+    db = pg_service.db
+    before = db.change_token()
+    other = open_database(url=pg_url)
+    try:
+        for unit in ("nginx", "sshd", "cron", "docker", "smbd"):
+            ApprovalService(other).create_action("pi-4", "restart_service", unit, actor="bob")
+            now = db.change_token(fresh=True)
+            assert now != before
+            before = now
+    finally:
+        other.close()
+    assert db.change_token(fresh=True) == before  # nothing more happened: nothing moves
+
+
 def test_live_output_and_previews_notify_too(pg_service: ApprovalService, pg_url: str) -> None:
     """A run's output, a preview and a request for one move the token at once, as any
     commit does on SQLite: `show --follow`, the console's detail and a waiting executor
-    do not wait for the re-check (which looks at actions and events only)."""
+    do not wait for the re-check."""
     action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
     db = pg_service.db
     writes = [
@@ -260,6 +280,51 @@ def test_a_lost_listener_reconnects_and_the_token_moves(
 
     wait_for(recovered, "the listener never came back")
     assert all("unreachable" in message for message in failures), failures
+
+
+def test_heartbeats_claims_and_plan_bindings_notify_too(
+    pg_service: ApprovalService, pg_url: str
+) -> None:
+    """An executor's heartbeat and claim, and the plan an approval was bound to: the
+    console shows them ("no executor", a run's age), and on SQLite any commit moves the
+    token. Here each notifies, so a fresh token moves at once."""
+    action = pg_service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    db = pg_service.db
+    writes = [
+        "INSERT INTO executor_heartbeats (name, lease_seconds, beat_at, started_at)"
+        " VALUES ('runner', 30, now(), now())",
+        "UPDATE executor_heartbeats SET beat_at = now()",
+        "INSERT INTO executor_claims (action_id, executor, claimed_at)"
+        " VALUES (%(id)s, 'runner', now())",
+        "INSERT INTO approval_plan_bindings (action_id, actor, at, digest, preview_id)"
+        " VALUES (%(id)s, 'alice', now(), 'abc', 1)",
+    ]
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # another host, no events
+        for write in writes:
+            before = db.change_token(fresh=True)
+            conn.execute(write, {"id": action.id})
+            assert db.change_token(fresh=True) != before, write
+
+
+def test_a_preview_is_found_by_polling_alone(pg_url: str) -> None:
+    """--no-listen: the re-check's statistics count our other tables too."""
+    setup = open_database(url=pg_url)
+    service = ApprovalService(setup)
+    service.add_server("pi-4", "pi4.lan", paused=True)
+    action = service.create_action("pi-4", "apt_upgrade_all", actor="bot")
+    setup.close()  # its sessions end: their statistics are in before the first look
+    db = open_database(url=pg_url, listen=False)
+    try:
+        before = db.change_token()
+        with psycopg.connect(pg_url) as conn:  # its statistics are in when it ends
+            conn.execute(
+                "INSERT INTO approval_previews (action_id, taken_at, probe_command)"
+                " VALUES (%s, now(), 'apt-get -s dist-upgrade')",
+                (action.id,),
+            )
+        wait_for(lambda: db.change_token() != before, "polling never saw the preview", 15)
+    finally:
+        db.close()
 
 
 # -- the server goes away ----------------------------------------------------------------------
@@ -399,6 +464,17 @@ def test_errors_are_classified_by_sqlstate(
     assert mapped is not None
     assert mapped.code == kind
     assert words in mapped.message
+
+
+def test_a_value_psycopg_refuses_to_send_is_no_lost_connection(pg_url: str) -> None:
+    """Refused on our side (a NUL in text), the connection is fine: not "unreachable"."""
+    with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.Error) as caught:
+        conn.execute("SELECT %s::text", ("a\x00b",))
+    mapped = translate(caught.value, "postgresql://u:***@h/db")
+    assert mapped is not None
+    assert mapped.code == "DATABASE_ERROR"
+    assert "unreachable" not in mapped.message
+    assert "NUL" in mapped.message
 
 
 # -- copy-to -----------------------------------------------------------------------------------

@@ -259,5 +259,5 @@ def test_eight_processes_create_the_same_new_postgresql_schema_at_once(
     triggers = target.execute(
         "SELECT tgname, count(*) FROM pg_trigger WHERE NOT tgisinternal GROUP BY tgname"
     )
-    assert len(triggers) == 8  # two refuse changes to the trail, six notify
+    assert len(triggers) == 11  # two refuse changes to the trail, nine notify
     assert all(count == 1 for _, count in triggers)

@@ -103,6 +103,10 @@ class Queue:
         self.target = target
         self.config = root / "config.toml"
         self.config.write_text(f"approvers = {list(OPERATORS)!r}\n".replace("'", '"'))
+        # The consoles' remembered views, the test's own: a PostgreSQL database is
+        # recycled under the same name (pg_support.py), so a view one test left would
+        # come back in the next one (and the account's own state stays untouched).
+        self.state = root / "state"
         db = target.open()
         try:
             service = ApprovalService(db)
@@ -122,6 +126,7 @@ class Queue:
             [
                 "env",
                 f"PYTHONPATH={source}",
+                f"XDG_STATE_HOME={self.state}",
                 sys.executable,
                 "-m",
                 "homelab_approvals",

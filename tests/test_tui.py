@@ -1,13 +1,14 @@
-"""The console, driven headless through Pilot on real SQLite files."""
+"""The console, driven headless through Pilot on real databases: each test on a SQLite
+file and on a PostgreSQL database (the `backends` marker, tests/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from textual.binding import Binding
 from textual.command import CommandList
 from textual.widgets import Input, Static
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, ActionType, SortOrder
 from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.service.queries import DEFAULT_WINDOW
@@ -22,8 +23,8 @@ from tui_support import (
     highlighted,
     highlighted_id,
     open_reject,
+    open_service,
     other_connection,
-    raw,
     rows,
     run_async,
     running,
@@ -34,7 +35,8 @@ from tui_support import (
     wait_settled,
     wait_until,
 )
-from tui_support import demo_service as make_demo
+
+pytestmark = pytest.mark.backends
 
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,))
 
@@ -76,22 +78,18 @@ async def test_detail_pane_shows_command_server_and_history(demo: ApprovalServic
 
 @run_async
 async def test_detail_says_so_on_screen_when_an_action_has_no_history(
-    demo: ApprovalService, demo_path: Path
+    demo: ApprovalService, demo_target: DbTarget
 ) -> None:
     """An action HomelabCmd created before homelab-approvals was installed has no events.
     The pane must *draw* that, not only hold it: a last line without its newline used to
     be left out of the pane's height, so the history was blank."""
     server = demo.list_actions(PENDING).rows[0].server_id
-    connection = raw(demo_path)
-    try:
-        connection.execute(
-            "INSERT INTO remediation_actions (server_id, action_type, status, service_name,"
-            " command, created_at, created_by) VALUES (?, 'restart_service', 'pending',"
-            " 'nginx', 'systemctl restart nginx', '2020-01-01 00:00:00.000000', 'homelabcmd')",
-            (server,),
-        )
-    finally:
-        connection.close()
+    demo_target.execute(
+        "INSERT INTO remediation_actions (server_id, action_type, status, service_name,"
+        " command, created_at, created_by) VALUES (:server, 'restart_service', 'pending',"
+        " 'nginx', 'systemctl restart nginx', '2020-01-01 00:00:00.000000', 'homelabcmd')",
+        server=server,
+    )
     async with running(demo) as (app, pilot):
         assert highlighted(app) is not None
         oldest = highlighted_id(app)
@@ -242,12 +240,12 @@ async def test_decision_keys_are_disabled_where_the_status_does_not_allow_them(
 
 @run_async
 async def test_conflict_is_a_warning_naming_who_decided(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     first = pending_ids(demo)[0]
     # A slow poll, so the row is still on screen (and still "pending" there) when we press.
     async with running(demo, poll_interval=30) as (app, pilot):
-        with other_connection(demo_path) as bob_side:
+        with other_connection(demo_target) as bob_side:
             bob_side.reject(first, "bob", "Recovered on its own")
         assert highlighted_id(app) == first
         await pilot.press("a")
@@ -262,12 +260,11 @@ async def test_conflict_is_a_warning_naming_who_decided(
 
 @run_async
 async def test_a_database_error_is_a_toast_and_the_app_carries_on(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     first = pending_ids(demo)[0]
     async with running(demo, poll_interval=0.05) as (app, pilot):
-        connection = raw(demo_path)
-        connection.execute("ALTER TABLE remediation_actions RENAME TO hidden_actions")
+        demo_target.execute("ALTER TABLE remediation_actions RENAME TO hidden_actions")
         try:
             await pilot.press("a")
             await wait_until(pilot, lambda: any(t[0] == "error" for t in toasts(app)))
@@ -275,8 +272,7 @@ async def test_a_database_error_is_a_toast_and_the_app_carries_on(
             await wait_until(pilot, lambda: banner.display, "the refresh error banner")
             assert "retrying" in text_of(banner)
         finally:
-            connection.execute("ALTER TABLE hidden_actions RENAME TO remediation_actions")
-            connection.close()
+            demo_target.execute("ALTER TABLE hidden_actions RENAME TO remediation_actions")
         await wait_until(pilot, lambda: not banner.display, "the refresh to recover")
         assert app.is_running
         await pilot.press("a")
@@ -376,7 +372,7 @@ async def test_the_table_holds_a_window_and_pages_through_sql(demo: ApprovalServ
 
 @run_async
 async def test_another_connection_writes_and_the_cursor_stays_on_its_action(
-    demo_path: Path,
+    demo_target: DbTarget,
     demo: ApprovalService,
 ) -> None:
     ids = pending_ids(demo)
@@ -387,7 +383,7 @@ async def test_another_connection_writes_and_the_cursor_stays_on_its_action(
         assert watched == ids[3]
         row_on_screen = console.table.cursor_row - round(console.table.scroll_y)
         before = console.refreshes
-        with other_connection(demo_path) as other:
+        with other_connection(demo_target) as other:
             other.approve(ids[0], "bob")  # a row above the cursor leaves
             other.approve(ids[1], "bob")
             new = other.create_action("pi-4", ActionType.RESTART_SERVICE, "sshd", actor="cron")
@@ -403,7 +399,7 @@ async def test_another_connection_writes_and_the_cursor_stays_on_its_action(
 
 @run_async
 async def test_many_rows_leaving_at_once_keep_the_table_consistent(
-    demo_path: Path,
+    demo_target: DbTarget,
     demo: ApprovalService,
 ) -> None:
     ids = pending_ids(demo)
@@ -411,7 +407,7 @@ async def test_many_rows_leaving_at_once_keep_the_table_consistent(
         console = screen(app)
         keep = ids[-1]
         console.table.select_id(keep)
-        with other_connection(demo_path) as other:
+        with other_connection(demo_target) as other:
             for action_id in ids[:-3]:
                 other.approve(action_id, "bob")
         await wait_until(pilot, lambda: rows(app) == ids[-3:])
@@ -427,7 +423,7 @@ async def test_many_rows_leaving_at_once_keep_the_table_consistent(
 
 @run_async
 async def test_refresh_never_takes_focus_from_the_reject_modal(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     ids = pending_ids(demo)
     async with running(demo) as (app, pilot):
@@ -437,7 +433,7 @@ async def test_refresh_never_takes_focus_from_the_reject_modal(
         field = modal.query_one("#reason", Input)
         await pilot.press(*"half a rea")
         before = screen(app).refreshes
-        with other_connection(demo_path) as other:
+        with other_connection(demo_target) as other:
             other.approve(ids[-1], "bob")
         await wait_refresh(pilot, app, before)
         assert app.screen is modal
@@ -452,11 +448,11 @@ async def test_refresh_never_takes_focus_from_the_reject_modal(
 
 @run_async
 async def test_read_only_shows_a_banner_disables_decisions_and_still_refreshes(
-    demo_path: Path,
+    demo_target: DbTarget,
     demo: ApprovalService,
 ) -> None:
     demo.db.close()
-    ro = make_demo(demo_path, read_only=True)
+    ro = open_service(demo_target, read_only=True)
     first = pending_ids(ro)[0]
     try:
         async with running(ro) as (app, pilot):
@@ -469,7 +465,7 @@ async def test_read_only_shows_a_banner_disables_decisions_and_still_refreshes(
             await pilot.press("a", "c", "r")
             await pilot.pause()
             assert isinstance(app.screen, ConsoleScreen)
-            with other_connection(demo_path) as other:
+            with other_connection(demo_target) as other:
                 new = other.create_action("nas", ActionType.RESTART_SERVICE, "sshd", actor="cron")
             await wait_until(pilot, lambda: new.id in rows(app), "live refresh")
         assert ro.get_action(first).status == "pending"

@@ -1,16 +1,20 @@
 """What an operator ran into at 80x24 over SSH: pastes into one-line fields, long names
 in toasts and lists, an empty database, a write lock held by another program, and a
-database file that stops being one. Real SQLite files, the real
-app under Pilot."""
+database file that stops being one. The real app under Pilot, on real databases of both
+backends (a file that stops being one is SQLite's alone)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from textual import events
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.errors import StorageError
 from homelab_approvals.domain.validation import REASON_MAX
@@ -31,9 +35,29 @@ from tui_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.backends
+
 
 def fresh_service(path: Path) -> ApprovalService:
     return ApprovalService(open_database(path))
+
+
+@contextmanager
+def write_lock_held(target: DbTarget, action_id: int) -> Iterator[None]:
+    """Another program writing, its transaction open: on SQLite the write lock on the
+    whole file, on PostgreSQL the action's row."""
+    if target.path is not None:
+        holder = raw(target.path)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        return
+    with psycopg.connect(str(target.url)) as conn:  # committed on leaving
+        conn.execute("SELECT 1 FROM remediation_actions WHERE id = %s FOR UPDATE", (action_id,))
+        yield
 
 
 @run_async
@@ -81,9 +105,8 @@ async def test_a_paste_too_long_for_the_reason_goes_in_cut_and_says_so(
 
 
 @run_async
-async def test_long_names_do_not_make_a_toast_fill_the_screen(tmp_path: Path) -> None:
-    path = tmp_path / "long.db"
-    service = fresh_service(path)
+async def test_long_names_do_not_make_a_toast_fill_the_screen(db_target: DbTarget) -> None:
+    service = ApprovalService(db_target.open())
     service.add_server("long", "h" * 250, paused=True)
     service.create_action("long", ActionType.RESTART_SERVICE, "a" * 200, actor="cron")
     try:
@@ -99,10 +122,9 @@ async def test_long_names_do_not_make_a_toast_fill_the_screen(tmp_path: Path) ->
 
 @run_async
 async def test_the_approval_list_cuts_a_long_action_instead_of_scrolling_sideways(
-    tmp_path: Path,
+    db_target: DbTarget,
 ) -> None:
-    path = tmp_path / "long.db"
-    service = fresh_service(path)
+    service = ApprovalService(db_target.open())
     service.add_server("pi", "pi.lan", paused=True)
     service.create_action("pi", ActionType.RESTART_SERVICE, "a" * 120, actor="cron")
     service.create_action("pi", ActionType.CLEAR_LOGS, actor="cron")
@@ -119,8 +141,8 @@ async def test_the_approval_list_cuts_a_long_action_instead_of_scrolling_sideway
 
 
 @run_async
-async def test_an_empty_database_says_there_are_no_actions_yet(tmp_path: Path) -> None:
-    service = fresh_service(tmp_path / "empty.db")
+async def test_an_empty_database_says_there_are_no_actions_yet(db_target: DbTarget) -> None:
+    service = ApprovalService(db_target.open())
     try:
         async with running(service) as (app, pilot):
             await wait_settled(pilot, app)
@@ -133,15 +155,12 @@ async def test_an_empty_database_says_there_are_no_actions_yet(tmp_path: Path) -
 
 @run_async
 async def test_a_decision_waiting_on_a_write_lock_says_so_then_goes_through(
-    demo: ApprovalService, tmp_path: Path
+    demo: ApprovalService, demo_target: DbTarget
 ) -> None:
-    path = Path(demo.db.label)
     async with running(demo) as (app, pilot):
         target = highlighted(app)
         assert target is not None
-        holder = raw(path)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
+        with write_lock_held(demo_target, target.id):
             await pilot.press("a")
             await wait_until(
                 pilot, lambda: any(t[1] == "Approving" for t in toasts(app)), "the waiting note"
@@ -149,11 +168,11 @@ async def test_a_decision_waiting_on_a_write_lock_says_so_then_goes_through(
             assert "waiting for the database" in next(
                 t[2] for t in toasts(app) if t[1] == "Approving"
             )
-        finally:
-            holder.execute("COMMIT")
-            holder.close()
         await wait_until(pilot, lambda: any(t[1] == "Approved" for t in toasts(app)))
         assert demo.get_action(target.id).status == "approved"
+
+
+# A database file that stops being one: a file's fate, SQLite's alone.
 
 
 def rollback_journal_database(path: Path) -> ApprovalService:
@@ -172,6 +191,7 @@ def spoil(path: Path) -> None:
         file.write(b"garbage!" * 64)
 
 
+@pytest.mark.sqlite_only("a file overwritten under the console")
 @run_async
 async def test_a_file_that_stops_being_a_database_is_retried_not_the_end_of_refresh(
     tmp_path: Path,
@@ -192,6 +212,7 @@ async def test_a_file_that_stops_being_a_database_is_retried_not_the_end_of_refr
         service.db.close()
 
 
+@pytest.mark.sqlite_only("a file overwritten under the service")
 def test_the_change_token_of_a_spoilt_file_is_a_storage_error(tmp_path: Path) -> None:
     path = tmp_path / "spoilt.db"
     service = rollback_journal_database(path)

@@ -1,19 +1,21 @@
 """Bulk decisions in the console (k9s-style marks), driven headless through Pilot on real
-SQLite files: space, ctrl+a, escape, A (with its confirmation) and R (one reason)."""
+databases of both backends: space, ctrl+a, escape, A (with its confirmation) and R (one
+reason)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from homelab_approvals.tui.app import ApprovalsApp
 from homelab_approvals.tui.bulk import ConfirmApproval
 from homelab_approvals.tui.console import ConsoleScreen
@@ -34,15 +36,16 @@ from tui_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.backends
+
 SERVICES = ("nginx", "sshd", "cron", "docker")
 
 
 @pytest.fixture
-def queue_path(tmp_path: Path) -> Path:
+def queue_target(db_target: DbTarget) -> DbTarget:
     """Four pending actions on a paused server (#1-#4), and one approved on an active
     one (#5)."""
-    path = tmp_path / "approvals.db"
-    db = open_database(path)
+    db = db_target.open()
     try:
         service = ApprovalService(db, clock=frozen_clock)
         service.add_server("pi-4", "pi4.lan", "PI-4", paused=True)
@@ -52,12 +55,12 @@ def queue_path(tmp_path: Path) -> Path:
         service.create_action("nas", "clear_logs", actor="automation")
     finally:
         db.close()
-    return path
+    return db_target
 
 
 @pytest.fixture
-def queue(queue_path: Path) -> Iterator[ApprovalService]:
-    service = ApprovalService(open_database(queue_path), clock=frozen_clock)
+def queue(queue_target: DbTarget) -> Iterator[ApprovalService]:
+    service = ApprovalService(queue_target.open(), clock=frozen_clock)
     yield service
     service.db.close()
 
@@ -70,13 +73,33 @@ def marks_bar(app: ApprovalsApp) -> Static:
     return screen(app).query_one("#marks-bar", Static)
 
 
-def statuses(path: Path) -> dict[int, tuple[str, str | None, str | None, str | None]]:
-    with sqlite3.connect(path) as conn:
-        found = conn.execute(
-            "SELECT id, status, approved_by, rejected_by, rejection_reason"
-            " FROM remediation_actions ORDER BY id"
-        ).fetchall()
-    return {row[0]: tuple(row[1:]) for row in found}
+def statuses(target: DbTarget) -> dict[int, tuple[str, str | None, str | None, str | None]]:
+    found = target.execute(
+        "SELECT id, status, approved_by, rejected_by, rejection_reason"
+        " FROM remediation_actions ORDER BY id"
+    )
+    return {row[0]: tuple(row[1:]) for row in found}  # type: ignore[misc]
+
+
+@contextmanager
+def writer_holding(target: DbTarget, *action_ids: int) -> Iterator[None]:
+    """Another writer, its transaction open: on SQLite the write lock on the whole file,
+    on PostgreSQL the rows of `action_ids`."""
+    if target.path is not None:
+        blocker = sqlite3.connect(target.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.rollback()
+            blocker.close()
+        return
+    with psycopg.connect(str(target.url)) as conn:
+        conn.execute(
+            "SELECT 1 FROM remediation_actions WHERE id = ANY(%s) FOR UPDATE", (list(action_ids),)
+        )
+        yield
+        conn.rollback()
 
 
 def toast_titled(app: ApprovalsApp, start: str) -> tuple[str, str, str] | None:
@@ -160,17 +183,17 @@ async def test_ctrl_a_marks_only_the_window_and_says_so(queue: ApprovalService) 
 
 @run_async
 async def test_marks_survive_refreshes_and_go_with_their_row(
-    queue_path: Path, queue: ApprovalService
+    queue_target: DbTarget, queue: ApprovalService
 ) -> None:
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 1, 3)
         console = screen(app)
-        with other_connection(queue_path) as bob_side:
+        with other_connection(queue_target) as bob_side:
             bob_side.set_paused("nas", True)
             new = bob_side.create_action("nas", "apt_update", actor="automation").id
         await wait_until(pilot, lambda: new in rows(app), "the new action")
         assert marked(app) == [1, 3]
-        with other_connection(queue_path) as bob_side:
+        with other_connection(queue_target) as bob_side:
             bob_side.approve(3, "bob")
         await wait_until(pilot, lambda: 3 not in rows(app), "#3 to leave the queue")
         assert marked(app) == [1]
@@ -183,7 +206,7 @@ async def test_marks_survive_refreshes_and_go_with_their_row(
 
 @run_async
 async def test_approve_marked_after_a_confirmation_listing_them(
-    queue_path: Path, queue: ApprovalService
+    queue_target: DbTarget, queue: ApprovalService
 ) -> None:
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 1, 2, 4)
@@ -201,7 +224,7 @@ async def test_approve_marked_after_a_confirmation_listing_them(
         ]
         await pilot.press("y")
         await wait_until(pilot, lambda: rows(app) == [3], "the approved rows to leave")
-        assert {aid: s[:2] for aid, s in statuses(queue_path).items() if aid != 5} == {
+        assert {aid: s[:2] for aid, s in statuses(queue_target).items() if aid != 5} == {
             1: ("approved", "alice"),
             2: ("approved", "alice"),
             3: ("pending", None),
@@ -215,9 +238,9 @@ async def test_approve_marked_after_a_confirmation_listing_them(
 
 @run_async
 async def test_escape_on_the_confirmation_decides_nothing_and_keeps_the_marks(
-    queue_path: Path, queue: ApprovalService
+    queue_target: DbTarget, queue: ApprovalService
 ) -> None:
-    before = statuses(queue_path)
+    before = statuses(queue_target)
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 1, 2)
         for cancel in ("escape", "n"):
@@ -226,19 +249,19 @@ async def test_escape_on_the_confirmation_decides_nothing_and_keeps_the_marks(
             await pilot.press(cancel)
             await wait_until(pilot, lambda: isinstance(app.screen, ConsoleScreen))
         assert marked(app) == [1, 2]
-    assert statuses(queue_path) == before
+    assert statuses(queue_target) == before
 
 
 @run_async
 async def test_a_conflict_is_named_and_never_stops_the_rest(
-    queue_path: Path, queue: ApprovalService
+    queue_target: DbTarget, queue: ApprovalService
 ) -> None:
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 1, 2, 3)
         await pilot.press("A")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmApproval))
         # bob decides #2 while alice reads the list; the list she confirms still has it.
-        with other_connection(queue_path) as bob_side:
+        with other_connection(queue_target) as bob_side:
             bob_side.reject(2, "bob", "flapping")
         await pilot.press("enter")
         await wait_until(pilot, lambda: toast_titled(app, "Approved") is not None, "a result")
@@ -249,33 +272,29 @@ async def test_a_conflict_is_named_and_never_stops_the_rest(
         assert "Approved: #1, #3" in message
         assert "Someone else decided first: #2" in message
         assert "rejected by bob" in message
-        assert statuses(queue_path)[1][:2] == ("approved", "alice")
-        assert statuses(queue_path)[2] == ("rejected", None, "bob", "flapping")
-        assert statuses(queue_path)[3][:2] == ("approved", "alice")
+        assert statuses(queue_target)[1][:2] == ("approved", "alice")
+        assert statuses(queue_target)[2] == ("rejected", None, "bob", "flapping")
+        assert statuses(queue_target)[3][:2] == ("approved", "alice")
         await wait_until(pilot, lambda: rows(app) == [4], "the decided rows to leave")
         assert marked(app) == []
 
 
 @run_async
 async def test_a_busy_database_stops_the_batch_and_keeps_the_rest_marked(
-    queue_path: Path, monkeypatch: pytest.MonkeyPatch
+    queue_target: DbTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # New connections wait 50 ms for a lock instead of 5 s, so the test is quick.
     monkeypatch.setattr("homelab_approvals.storage.sqlite.opening.BUSY_TIMEOUT_MS", 50)
-    service = ApprovalService(open_database(queue_path), clock=frozen_clock)
+    monkeypatch.setattr("homelab_approvals.storage.postgres.opening.LOCK_TIMEOUT_MS", 50)
+    service = ApprovalService(queue_target.open(), clock=frozen_clock)
     try:
         async with running(service) as (app, pilot):
             await mark(pilot, app, 1, 2)
             await pilot.press("A")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmApproval))
-            blocker = sqlite3.connect(queue_path, isolation_level=None)
-            blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
-            try:
+            with writer_holding(queue_target, 1, 2):
                 await pilot.press("y")
                 await wait_until(pilot, lambda: toast_titled(app, "Approved") is not None)
-            finally:
-                blocker.rollback()
-                blocker.close()
             result = toast_titled(app, "Approved")
             assert result is not None
             severity, title, message = result
@@ -295,7 +314,9 @@ async def test_a_busy_database_stops_the_batch_and_keeps_the_rest_marked(
 
 
 @run_async
-async def test_reject_marked_with_one_reason(queue_path: Path, queue: ApprovalService) -> None:
+async def test_reject_marked_with_one_reason(
+    queue_target: DbTarget, queue: ApprovalService
+) -> None:
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 2, 3)
         await pilot.press("R")
@@ -314,7 +335,7 @@ async def test_reject_marked_with_one_reason(queue_path: Path, queue: ApprovalSe
         await wait_until(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the modal gone")
         await wait_until(pilot, lambda: rows(app) == [1, 4], "the rejected rows to leave")
         for action_id in (2, 3):
-            assert statuses(queue_path)[action_id] == (
+            assert statuses(queue_target)[action_id] == (
                 "rejected",
                 None,
                 "alice",
@@ -326,9 +347,9 @@ async def test_reject_marked_with_one_reason(queue_path: Path, queue: ApprovalSe
 
 @run_async
 async def test_escape_in_the_reason_modal_rejects_nothing(
-    queue_path: Path, queue: ApprovalService
+    queue_target: DbTarget, queue: ApprovalService
 ) -> None:
-    before = statuses(queue_path)
+    before = statuses(queue_target)
     async with running(queue) as (app, pilot):
         await mark(pilot, app, 1, 4)
         await pilot.press("R")
@@ -336,15 +357,15 @@ async def test_escape_in_the_reason_modal_rejects_nothing(
         await pilot.press(*"half a rea", "escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ConsoleScreen))
         assert marked(app) == [1, 4]
-    assert statuses(queue_path) == before
+    assert statuses(queue_target) == before
 
 
 # -- who may ---------------------------------------------------------------------------------
 
 
 @run_async
-async def test_read_only_offers_no_marks_and_no_bulk_decisions(queue_path: Path) -> None:
-    service = ApprovalService(open_database(queue_path, read_only=True), clock=frozen_clock)
+async def test_read_only_offers_no_marks_and_no_bulk_decisions(queue_target: DbTarget) -> None:
+    service = ApprovalService(queue_target.open(read_only=True), clock=frozen_clock)
     try:
         async with running(service) as (app, pilot):
             console = screen(app)
@@ -359,8 +380,10 @@ async def test_read_only_offers_no_marks_and_no_bulk_decisions(queue_path: Path)
 
 
 @run_async
-async def test_bulk_keys_do_nothing_without_marks(queue_path: Path, queue: ApprovalService) -> None:
-    before = statuses(queue_path)
+async def test_bulk_keys_do_nothing_without_marks(
+    queue_target: DbTarget, queue: ApprovalService
+) -> None:
+    before = statuses(queue_target)
     async with running(queue) as (app, pilot):
         console = screen(app)
         assert console.check_action("approve_marked", ()) is None
@@ -368,7 +391,7 @@ async def test_bulk_keys_do_nothing_without_marks(queue_path: Path, queue: Appro
         await pilot.press("A", "R")
         await pilot.pause()
         assert isinstance(app.screen, ConsoleScreen)
-    assert statuses(queue_path) == before
+    assert statuses(queue_target) == before
 
 
 # -- how it looks ----------------------------------------------------------------------------
@@ -376,6 +399,7 @@ async def test_bulk_keys_do_nothing_without_marks(queue_path: Path, queue: Appro
 SnapCompare = Callable[..., bool]
 
 
+@pytest.mark.sqlite_only("a snapshot, as in test_snapshots.py: one picture of the screen")
 def test_marked_rows_and_the_confirmation_80x24(
     snap_compare: SnapCompare, queue: ApprovalService
 ) -> None:

@@ -1,4 +1,5 @@
-"""The demo database and its simulator."""
+"""The demo database and its simulator, on both backends (`homelab-approvals demo` takes
+--database-url too): the same demo, row for row, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, SortOrder
 from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.service.demo import SERVERS, DemoSimulator, build_demo
@@ -14,17 +18,23 @@ from homelab_approvals.storage import open_database
 from homelab_approvals.tui.formatting import status_label
 from tui_support import NOW, frozen_clock
 
+pytestmark = pytest.mark.backends
+
 EVERYTHING = ActionQuery(sort=SortOrder.OLDEST)
 
 
-def build(path: Path, seed: int = 0) -> ApprovalService:
-    service = ApprovalService(open_database(path), clock=frozen_clock)
+def build(where: Path | DbTarget, seed: int = 0) -> ApprovalService:
+    db = where.open() if isinstance(where, DbTarget) else open_database(where)
+    service = ApprovalService(db, clock=frozen_clock)
     build_demo(service, now=NOW, seed=seed)
     return service
 
 
-def test_the_demo_is_deterministic_for_a_clock_and_seed(tmp_path: Path) -> None:
-    one, two = build(tmp_path / "one.db"), build(tmp_path / "two.db")
+def test_the_demo_is_deterministic_for_a_clock_and_seed(
+    db_target: DbTarget, tmp_path: Path
+) -> None:
+    # The test's backend against a SQLite file: the demo_target fixture relies on that.
+    one, two = build(db_target), build(tmp_path / "two.db")
     other = build(tmp_path / "other.db", seed=1)
     try:
         rows_one = one.list_actions(EVERYTHING).rows
@@ -37,8 +47,8 @@ def test_the_demo_is_deterministic_for_a_clock_and_seed(tmp_path: Path) -> None:
             service.db.close()
 
 
-def test_the_demo_has_every_status_and_paused_and_active_servers(tmp_path: Path) -> None:
-    service = build(tmp_path / "demo.db")
+def test_the_demo_has_every_status_and_paused_and_active_servers(db_target: DbTarget) -> None:
+    service = build(db_target)
     try:
         rows = service.list_actions(EVERYTHING).rows
         assert {row.status for row in rows} == {status.value for status in ActionStatus}
@@ -62,8 +72,8 @@ def test_the_demo_has_every_status_and_paused_and_active_servers(tmp_path: Path)
         service.db.close()
 
 
-def test_the_simulator_adds_pending_actions_and_stops_cleanly(tmp_path: Path) -> None:
-    service = build(tmp_path / "demo.db")
+def test_the_simulator_adds_pending_actions_and_stops_cleanly(db_target: DbTarget) -> None:
+    service = build(db_target)
     live = replace_clock(service)
     try:
         before = live.list_actions(ActionQuery(statuses=(ActionStatus.PENDING,))).total

@@ -6,8 +6,6 @@ PostgreSQL (`backends`): there the console sees a run by notification."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +20,7 @@ from tui_support import (
     NOW,
     frozen_clock,
     highlighted,
+    other_connection,
     running,
     screen,
     text_of,
@@ -40,16 +39,6 @@ def fresh(db_target: DbTarget) -> Iterator[ApprovalService]:
     service.add_server("quiet", "quiet.lan", paused=True)
     yield service
     service.db.close()
-
-
-@contextmanager
-def other_connection(target: DbTarget) -> Iterator[ApprovalService]:
-    """Another process's view of the database (an executor's): its own connections."""
-    service = ApprovalService(target.open(), clock=frozen_clock)
-    try:
-        yield service
-    finally:
-        service.db.close()
 
 
 def executions(service: ApprovalService) -> ExecutionService:
@@ -185,7 +174,7 @@ def test_a_read_only_console_only_looks(db_target: DbTarget, fresh: ApprovalServ
         reader.db.close()
 
 
-def test_the_demo_runs_what_is_approved(demo_path: Path, demo: ApprovalService) -> None:
+def test_the_demo_runs_what_is_approved(demo: ApprovalService) -> None:
     import asyncio
 
     simulated = DemoExecutor(demo, seed=1, run_seconds=(0.2, 0.4), poll=0.02)

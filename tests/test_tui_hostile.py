@@ -2,23 +2,22 @@
 
 HomelabCmd (or anyone with write access) can put anything in these columns. Textual
 reads `[@click=app.quit]` in markup as a real action bound to a mouse click, and a raw
-escape sequence would reach the operator's terminal. Neither may happen."""
+escape sequence would reach the operator's terminal. Neither may happen, on either
+backend: PostgreSQL's text holds escape and control characters as SQLite's does."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.text import visible
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from homelab_approvals.tui.reject import RejectScreen
 from tui_support import (
     detail_shows,
     frozen_clock,
-    raw,
     rows,
     run_async,
     running,
@@ -37,27 +36,32 @@ HOSTILE = (
 )
 CLICK = HOSTILE[2]
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
-def hostile(tmp_path: Path) -> Iterator[ApprovalService]:
+def hostile(db_target: DbTarget) -> Iterator[ApprovalService]:
     """One server named by markup, and one pending action per hostile string, written
-    with plain sqlite3 as another program would."""
-    path = tmp_path / "approvals.db"
-    open_database(path).close()
-    connection = raw(path)
-    connection.execute(
-        "INSERT INTO servers (id, hostname, display_name, is_paused) VALUES (?, ?, ?, 1)",
-        ("evil", "evil.lan", CLICK),
+    with plain SQL as another program would."""
+    service = ApprovalService(db_target.open(), clock=frozen_clock)  # our schema first
+    db_target.execute(
+        "INSERT INTO servers (id, hostname, display_name, is_paused)"
+        " VALUES ('evil', 'evil.lan', :name, :paused)",
+        name=CLICK,
+        paused=True,
     )
     for index, text in enumerate(HOSTILE, start=1):
-        connection.execute(
+        db_target.execute(
             "INSERT INTO remediation_actions (id, server_id, action_type, status, service_name,"
-            " command, created_at, created_by, stdout) VALUES (?, 'evil', 'restart_service',"
-            " 'pending', ?, ?, ?, ?, ?)",
-            (index, text, f"systemctl restart {text}", f"2026-11-27 09:5{index}:00", text, text),
+            " command, created_at, created_by, stdout) VALUES (:id, 'evil', 'restart_service',"
+            " 'pending', :unit, :command, :at, :by, :stdout)",
+            id=index,
+            unit=text,
+            command=f"systemctl restart {text}",
+            at=f"2026-11-27 09:5{index}:00",
+            by=text,
+            stdout=text,
         )
-    connection.close()
-    service = ApprovalService(open_database(path), clock=frozen_clock)
     yield service
     service.db.close()
 

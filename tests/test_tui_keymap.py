@@ -1,6 +1,7 @@
 """`[keys]` in the config: checked before the console starts (unknown id, malformed key,
 clash: exit 2 naming it), applied with Textual's keymap, and shown where keys are named
-(footer, help, palette, hints). Real app under Pilot, real SQLite and config files."""
+(footer, help, palette, hints). Real app under Pilot on both backends, real config files.
+Checking a keymap needs no database: those tests run once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from homelab_approvals.tui.app import ApprovalsApp
 from homelab_approvals.tui.help import HelpScreen
 from homelab_approvals.tui.keymap import canonical, check_keymap
 from homelab_approvals.tui.reject import RejectScreen
+from pg_support import PgServer
 from tui_support import run_async, running, screen, text_of, wait_until
+
+pytestmark = pytest.mark.backends
 
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,))
 SOURCE = Path("/etc/approvals/config.toml")
@@ -105,9 +109,11 @@ def test_the_config_file_holds_keys(tmp_path: Path) -> None:
     ],
 )
 def test_the_console_refuses_a_bad_keymap_with_exit_2_before_opening_anything(
+    backend: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
     keys: str,
     says: str,
 ) -> None:
@@ -115,7 +121,12 @@ def test_the_console_refuses_a_bad_keymap_with_exit_2_before_opening_anything(
     config = tmp_path / "config.toml"
     config.write_text(f"[keys]\n{keys}\n")
     db = tmp_path / "approvals.db"
-    code = main(["--db", str(db), "--config", str(config)])
+    if backend == "sqlite":
+        where = ["--db", str(db)]
+    else:  # a database that does not exist: opening it first would fail (exit 1) naming it
+        server: PgServer = request.getfixturevalue("pg_server")
+        where = ["--database-url", server.url_for("approvals_never_created")]
+    code = main([*where, "--config", str(config)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1

@@ -1,18 +1,19 @@
-"""Live refresh under bursts of writes, on real SQLite files: a window others commit into
-while it is being read is read again before it is shown, the UI applies only the newest
-window it was sent, and rows that did not change reach the table as the same objects."""
+"""Live refresh under bursts of writes, on real databases of both backends: a window
+others commit into while it is being read is read again before it is shown, the UI
+applies only the newest window it was sent, and rows that did not change reach the table
+as the same objects."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
+import pytest
 from textual.message import Message
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, ActionType
 from homelab_approvals.domain.views import ActionPage
 from homelab_approvals.service import ActionQuery, ApprovalService
-from homelab_approvals.storage import open_database
 from homelab_approvals.tui.live import ActionsFetched, LiveFeed
 from homelab_approvals.tui.topbar import TopBar
 from tui_support import (
@@ -27,17 +28,19 @@ from tui_support import (
 
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,), limit=50)
 
+pytestmark = pytest.mark.backends
+
 
 def pending_ids(service: ApprovalService) -> list[int]:
     return [view.id for view in service.list_actions(PENDING).rows]
 
 
 def test_a_window_others_committed_into_while_it_was_read_is_read_again(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     ids = pending_ids(demo)
     reads: list[ActionPage] = []
-    with other_connection(demo_path) as other:
+    with other_connection(demo_target) as other:
 
         class CommittedIntoDuringItsFirstRead(ApprovalService):
             """The real service; someone else commits just after its first read."""
@@ -49,7 +52,7 @@ def test_a_window_others_committed_into_while_it_was_read_is_read_again(
                     other.approve(ids[0], "bob")
                 return page
 
-        racing = CommittedIntoDuringItsFirstRead(open_database(demo_path), clock=frozen_clock)
+        racing = CommittedIntoDuringItsFirstRead(demo_target.open(), clock=frozen_clock)
         feed = LiveFeed(racing, PENDING, frozen_clock, interval=0.01)
         posted: list[object] = []
 
@@ -69,7 +72,7 @@ def test_a_window_others_committed_into_while_it_was_read_is_read_again(
 
 
 def test_rows_that_did_not_change_are_passed_on_as_the_same_objects(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     everything = ActionQuery()
     feed = LiveFeed(demo, everything, frozen_clock)
@@ -81,7 +84,7 @@ def test_rows_that_did_not_change_are_passed_on_as_the_same_objects(
 
     feed.post_window(post, feed.current, demo.list_actions(everything))
     decided = pending_ids(demo)[0]
-    with other_connection(demo_path) as other:
+    with other_connection(demo_target) as other:
         other.approve(decided, "bob")
     feed.post_window(post, feed.current, demo.list_actions(everything))
     first, second = posted
@@ -119,13 +122,13 @@ async def test_only_the_newest_window_sent_is_applied(demo: ApprovalService) -> 
 
 @run_async
 async def test_a_burst_of_commits_from_another_connection_ends_in_the_right_table(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     ids = pending_ids(demo)
     async with running(demo) as (app, pilot):
         console = screen(app)
         console.table.select_id(ids[-1])
-        with other_connection(demo_path) as other:
+        with other_connection(demo_target) as other:
             for number, action_id in enumerate(ids[:-2]):
                 other.approve(action_id, "bob")
                 if number % 4 == 0:

@@ -4,8 +4,9 @@ what happened and holds a, r and c for a moment."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.tui import decisions
 from tui_support import (
@@ -19,16 +20,18 @@ from tui_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.backends
+
 
 @run_async
 async def test_a_row_taken_away_by_someone_else_holds_the_decision_keys(
-    demo_path: Path, demo: ApprovalService
+    demo_target: DbTarget, demo: ApprovalService
 ) -> None:
     async with running(demo) as (app, pilot):
         console = screen(app)
         first, second = rows(app)[:2]
         assert highlighted_id(app) == first
-        with other_connection(demo_path) as other:
+        with other_connection(demo_target) as other:
             other.approve(first, "bob")
         await wait_until(pilot, lambda: first not in rows(app), "the decided row to leave")
         assert highlighted_id(app) == second

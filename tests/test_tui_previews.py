@@ -1,7 +1,7 @@
-"""Previews in the console, through Pilot on real SQLite files: the detail pane's plan,
-its first packages with the rest one `enter` away, why a preview is missing, the table's
-warnings in colour and in words, `v` asking for a fresh one, an approval bound to the plan
-shown, and hostile probe output shown inert."""
+"""Previews in the console, through Pilot on real databases of both backends: the detail
+pane's plan, its first packages with the rest one `enter` away, why a preview is missing,
+the table's warnings in colour and in words, `v` asking for a fresh one, an approval
+bound to the plan shown, and hostile probe output shown inert."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from textual.widget import Widget
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionType
 from homelab_approvals.domain.probes import ProbeRun, probe_for
 from homelab_approvals.service import ApprovalService
-from homelab_approvals.storage import open_database
 from tui_support import (
     frozen_clock,
     other_connection,
-    raw,
     run_async,
     running,
     screen,
@@ -33,17 +32,20 @@ APT = probe_for(ActionType.APT_UPGRADE_ALL, None)
 assert APT is not None
 
 
+pytestmark = pytest.mark.backends
+
+
 def transcript(name: str) -> str:
     return (TRANSCRIPTS / name).read_text()
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[ApprovalService]:
+def svc(db_target: DbTarget) -> Iterator[ApprovalService]:
     """Three pending actions: an apt upgrade with a kernel and a removal (#1), a plain apt
     upgrade (#2) and an apt update (#3, no probe)."""
     # The previews were taken a minute before the console's frozen now.
     taken = frozen_clock() - timedelta(minutes=1)
-    service = ApprovalService(open_database(tmp_path / "approvals.db"), clock=lambda: taken)
+    service = ApprovalService(db_target.open(), clock=lambda: taken)
     service.add_server("nas", "nas.lan", "NAS", paused=True)
     service.add_server("pi", "pi.lan", "PI", paused=True)
     risky = service.create_action("nas", "apt_upgrade_all", actor="bot")
@@ -88,7 +90,7 @@ def row_line(table: Widget, action_id: int) -> str:
 
 @run_async
 async def test_rows_that_remove_or_bring_a_kernel_are_marked_in_words(
-    svc: ApprovalService,
+    svc: ApprovalService, db_target: DbTarget
 ) -> None:
     async with running(svc, size=(110, 30)) as (app, pilot):
         table = screen(app).table
@@ -99,7 +101,7 @@ async def test_rows_that_remove_or_bring_a_kernel_are_marked_in_words(
         assert "KERNEL" not in plain
         # A new plan without them takes the mark away, live, the cursor unmoved.
         cursor = table.cursor_row
-        with other_connection(Path(str(svc.db.engine.url.database))) as other:
+        with other_connection(db_target) as other:
             other.record_preview(2, APT, ProbeRun(0, transcript("apt-get-s-dist-upgrade-root.txt")))
         await wait_until(pilot, lambda: "REMOVES" not in row_line(table, 2), "the mark gone")
         assert "REMOVES 1 KERNEL" in row_line(table, 1)
@@ -173,9 +175,8 @@ async def test_the_approval_is_bound_to_the_plan_shown_and_refused_if_it_changed
 
 
 @run_async
-async def test_hostile_probe_output_is_inert(tmp_path: Path) -> None:
-    path = tmp_path / "approvals.db"
-    service = ApprovalService(open_database(path), clock=frozen_clock)
+async def test_hostile_probe_output_is_inert(db_target: DbTarget) -> None:
+    service = ApprovalService(db_target.open(), clock=frozen_clock)
     service.add_server("nas", "nas.lan", paused=True)
     action = service.create_action("nas", "apt_upgrade_all", actor="bot")
     hostile = (
@@ -183,8 +184,7 @@ async def test_hostile_probe_output_is_inert(tmp_path: Path) -> None:
         "Remv \x1b]0;PWNED\x07evil [1]\n"
     )
     service.record_preview(action.id, APT, ProbeRun(0, hostile))
-    with raw(path) as conn:
-        (plan,) = conn.execute("SELECT plan FROM approval_previews").fetchone()
+    ((plan,),) = db_target.execute("SELECT plan FROM approval_previews")
     assert "boom" in plan
     try:
         async with running(service) as (app, pilot):
@@ -200,19 +200,19 @@ async def test_hostile_probe_output_is_inert(tmp_path: Path) -> None:
 
 
 @run_async
-async def test_a_running_actions_output_is_followed_like_tail_f(svc: ApprovalService) -> None:
+async def test_a_running_actions_output_is_followed_like_tail_f(
+    svc: ApprovalService, db_target: DbTarget
+) -> None:
     """Output written by the executor (here: another connection) appears in the detail
     pane while the action runs; the table's cursor stays where it was."""
-    path = Path(str(svc.db.engine.url.database))
-    with raw(path) as conn:
-        conn.execute("UPDATE remediation_actions SET status = 'executing' WHERE id = 2")
+    db_target.execute("UPDATE remediation_actions SET status = 'executing' WHERE id = 2")
     async with running(svc) as (app, pilot):
         await pilot.press("p")  # all actions, newest first: 3, 2, 1
         await wait_until(pilot, lambda: screen(app).table.action_ids == [3, 2, 1], "all")
         await pilot.press("down")
         await wait_until(pilot, lambda: "no output yet" in detail_text(app), "running")
         table = screen(app).table
-        with other_connection(path) as executor:
+        with other_connection(db_target) as executor:
             executor.add_output(2, [("stdout", "Reading package lists...\nBuilding dep")])
             await wait_until(pilot, lambda: "Building dep" in detail_text(app), "first chunk")
             executor.add_output(2, [("stdout", "endency tree...\n"), ("stderr", "W: \x1b[2J\n")])
@@ -225,6 +225,5 @@ async def test_a_running_actions_output_is_followed_like_tail_f(svc: ApprovalSer
         assert "Unpacking package-18 ..." in text
         assert "Unpacking package-17 ..." not in text  # the last 12 lines only
         assert table.highlighted_id == 2
-        with raw(path) as conn:
-            conn.execute("UPDATE remediation_actions SET status = 'completed' WHERE id = 2")
+        db_target.execute("UPDATE remediation_actions SET status = 'completed' WHERE id = 2")
         await wait_until(pilot, lambda: "Output (live)" not in detail_text(app), "finished")

@@ -1,25 +1,23 @@
-"""The rules in the console, headless through Pilot on real SQLite files: two-person
-approval, per-type approvers, expiry, the terminal title and the bell."""
+"""The rules in the console, headless through Pilot on real databases of both backends:
+two-person approval, per-type approvers, expiry, the terminal title and the bell."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
+from db_targets import DbTarget
 from homelab_approvals.domain.durations import parse_duration
 from homelab_approvals.service import ApprovalService, Policy
 from homelab_approvals.service.policy import Expiry, TypeRule
-from homelab_approvals.storage import open_database
 from tui_support import (
     NOW,
     frozen_clock,
     highlighted_id,
     other_connection,
-    raw,
     run_async,
     running,
     screen,
@@ -28,6 +26,8 @@ from tui_support import (
     wait_refresh,
     wait_until,
 )
+
+pytestmark = pytest.mark.backends
 
 RULES = Policy(
     approvers=frozenset({"alice", "bob", "carol"}),
@@ -39,22 +39,24 @@ RULES = Policy(
 )
 
 
-def _service(path: Path, policy: Policy = RULES) -> ApprovalService:
-    return ApprovalService(open_database(path), policy, clock=frozen_clock)
+def made_at(target: DbTarget, action_id: int, age: timedelta) -> None:
+    """As HomelabCmd would have stored it: the action created `age` before NOW."""
+    when = (NOW - age).replace(tzinfo=None).isoformat(" ")
+    target.execute(
+        "UPDATE remediation_actions SET created_at = :when WHERE id = :id", when=when, id=action_id
+    )
 
 
 @pytest.fixture
-def ruled(db_path: Path) -> Iterator[ApprovalService]:
+def ruled(db_target: DbTarget) -> Iterator[ApprovalService]:
     """Three pending actions: an upgrade needing two approvals (#1), an update only bob
     may decide (#2), a restart (#3, created 23.5 h ago: it expires within the hour)."""
-    service = _service(db_path)
+    service = ApprovalService(db_target.open(), RULES, clock=frozen_clock)
     service.add_server("pi-4", "pi4.lan", paused=True)
     service.create_action("pi-4", "apt_upgrade_all", actor="robot")
     service.create_action("pi-4", "apt_update", actor="robot")
     service.create_action("pi-4", "restart_service", "nginx", actor="robot")
-    old = (NOW - timedelta(hours=23, minutes=30)).replace(tzinfo=None).isoformat(" ")
-    with raw(db_path) as conn:
-        conn.execute("UPDATE remediation_actions SET created_at = ? WHERE id = 3", (old,))
+    made_at(db_target, 3, timedelta(hours=23, minutes=30))
     yield service
     service.db.close()
 
@@ -69,7 +71,9 @@ def _cells(app: object, action_id: int) -> list[str]:
 
 
 @run_async
-async def test_a_first_vote_shows_1_of_2_and_greys_out_a_second(ruled: ApprovalService) -> None:
+async def test_a_first_vote_shows_1_of_2_and_greys_out_a_second(
+    ruled: ApprovalService, db_target: DbTarget
+) -> None:
     async with running(ruled, "alice") as (app, pilot):
         console = screen(app)
         await wait_until(pilot, lambda: highlighted_id(app) == 3)  # oldest first
@@ -93,7 +97,7 @@ async def test_a_first_vote_shows_1_of_2_and_greys_out_a_second(ruled: ApprovalS
         assert "a off: you approved it already (1 of 2)" in detail
         assert "1 of 2: alice" in detail
         # bob completes it, from another process: the row leaves the pending view.
-        with other_connection(Path(ruled.db.label)) as other:
+        with other_connection(db_target) as other:
             ApprovalService(other.db, RULES).approve(1, "bob")
         await wait_until(pilot, lambda: 1 not in console.table.action_ids, "the row to leave")
 
@@ -132,10 +136,10 @@ async def test_expiring_rows_are_marked_and_the_detail_says_when(
 
 
 @run_async
-async def test_the_console_sweeps_expiry_off_the_event_loop(ruled: ApprovalService) -> None:
-    old = (NOW - timedelta(hours=25)).replace(tzinfo=None).isoformat(" ")
-    with raw(Path(ruled.db.label)) as conn:
-        conn.execute("UPDATE remediation_actions SET created_at = ? WHERE id = 3", (old,))
+async def test_the_console_sweeps_expiry_off_the_event_loop(
+    ruled: ApprovalService, db_target: DbTarget
+) -> None:
+    made_at(db_target, 3, timedelta(hours=25))
     async with running(ruled, "alice", sweep_interval=0.05) as (app, pilot):
         console = screen(app)
         await wait_until(pilot, lambda: 3 not in console.table.action_ids, "the sweep")
@@ -146,27 +150,27 @@ async def test_the_console_sweeps_expiry_off_the_event_loop(ruled: ApprovalServi
 
 @run_async
 async def test_title_counts_the_queue_and_the_bell_rings_on_a_new_one(
-    ruled: ApprovalService,
+    ruled: ApprovalService, db_target: DbTarget
 ) -> None:
     async with running(ruled, "carol", bell=True) as (app, pilot):
         assert app.terminal_title == "homelab-approvals · 3 pending"
         before = screen(app).refreshes
-        with other_connection(Path(ruled.db.label)) as other:
+        with other_connection(db_target) as other:
             other.create_action("pi-4", "clear_logs", actor="robot")
         await wait_refresh(pilot, app, before)
         await wait_until(pilot, lambda: app.terminal_title == "homelab-approvals · 4 pending")
         assert app.pending_bells == 1
         before = screen(app).refreshes
-        with other_connection(Path(ruled.db.label)) as other:
+        with other_connection(db_target) as other:
             ApprovalService(other.db, RULES).reject(3, "bob", "no")
         await wait_until(pilot, lambda: app.terminal_title == "homelab-approvals · 3 pending")
         assert app.pending_bells == 1  # fewer pending: no bell
 
 
 @run_async
-async def test_no_bell_unless_asked(ruled: ApprovalService) -> None:
+async def test_no_bell_unless_asked(ruled: ApprovalService, db_target: DbTarget) -> None:
     async with running(ruled, "carol") as (app, pilot):
-        with other_connection(Path(ruled.db.label)) as other:
+        with other_connection(db_target) as other:
             other.create_action("pi-4", "clear_logs", actor="robot")
         await wait_until(pilot, lambda: app.terminal_title == "homelab-approvals · 4 pending")
         assert app.pending_bells == 0

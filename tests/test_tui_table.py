@@ -1,6 +1,7 @@
 """The actions table on its own, in a real headless app: its diffing keeps its rows, cells,
 marks and cursor right through any sequence of windows, it paints exactly the rows it
-holds, and the lines it keeps across changes are exactly what it would render afresh."""
+holds, and the lines it keeps across changes are exactly what it would render afresh.
+No database here (rows are made in memory), so nothing depends on the backend: run once."""
 
 from __future__ import annotations
 

@@ -6,18 +6,17 @@ approval of the highlighted action."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
+import pytest
 from textual import events
 from textual.keys import _character_to_key
 
+from db_targets import DbTarget
 from homelab_approvals.domain.views import ActionPage
 from homelab_approvals.service import ActionQuery, ApprovalService
-from homelab_approvals.storage import open_database
 from homelab_approvals.tui.help import HelpScreen
 from tui_support import (
-    demo_service,
     frozen_clock,
     highlighted_id,
     run_async,
@@ -25,6 +24,8 @@ from tui_support import (
     screen,
     wait_until,
 )
+
+pytestmark = pytest.mark.backends
 
 
 def arrive_together(app: Any, text: str) -> None:
@@ -79,9 +80,10 @@ class SlowToList(ApprovalService):
 
 
 @run_async
-async def test_a_decision_waits_for_the_rows_a_new_filter_asked_for(demo_path: Path) -> None:
-    demo_service(demo_path).db.close()  # the demo data, in the file the service reads
-    service = SlowToList(open_database(demo_path), clock=frozen_clock)
+async def test_a_decision_waits_for_the_rows_a_new_filter_asked_for(
+    demo_target: DbTarget,
+) -> None:
+    service = SlowToList(demo_target.open(), clock=frozen_clock)
     try:
         async with running(service) as (app, pilot):
             console = screen(app)

@@ -1,5 +1,5 @@
 """vim-style movement, and the view remembered per database (pending/all, sort, filter),
-driven headless through Pilot on real SQLite files and real state files."""
+driven headless through Pilot on real databases of both backends and real state files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from db_targets import DbTarget
 from homelab_approvals.domain.enums import ActionStatus, SortOrder
 from homelab_approvals.service import ActionQuery, ApprovalService
 from homelab_approvals.tui.decisions import DECISION_KEYS
@@ -24,11 +25,18 @@ from tui_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.backends
+
 PENDING = ActionQuery(statuses=(ActionStatus.PENDING,))
 
 
-def state_for(demo_path: Path, tmp_path: Path) -> ViewState:
-    return ViewState.for_database(str(demo_path), folder=tmp_path / "state")
+def state_for(database: str, tmp_path: Path) -> ViewState:
+    """The state file of the database named `database` (a path, or a URL)."""
+    return ViewState.for_database(database, folder=tmp_path / "state")
+
+
+#: A database's name only: the state file tests below need no database, so run once.
+NAMED = "/srv/homelab/approvals.db"
 
 
 # -- vim-style movement ---------------------------------------------------------------------
@@ -72,10 +80,8 @@ def test_no_movement_key_is_a_decision_key() -> None:
 
 
 @run_async
-async def test_the_view_is_remembered_and_restored(
-    demo: ApprovalService, demo_path: Path, tmp_path: Path
-) -> None:
-    state = state_for(demo_path, tmp_path)
+async def test_the_view_is_remembered_and_restored(demo: ApprovalService, tmp_path: Path) -> None:
+    state = state_for(demo.db.label, tmp_path)
     async with running(demo, view_state=state) as (app, pilot):
         await pilot.press("p", "s")
         await wait_until(pilot, lambda: screen(app).view_query.sort is SortOrder.SERVER)
@@ -107,7 +113,7 @@ async def test_the_view_is_remembered_and_restored(
 
 @run_async
 async def test_a_restored_filter_typed_again_is_the_operators_own(
-    demo: ApprovalService, demo_path: Path, tmp_path: Path
+    demo: ApprovalService,
 ) -> None:
     restored = PENDING_QUERY.with_(search="pihole")
     async with running(demo, view=restored) as (app, pilot):
@@ -119,13 +125,13 @@ async def test_a_restored_filter_typed_again_is_the_operators_own(
         assert "restored" not in str(console.table.border_title)
 
 
-def test_a_corrupt_state_file_is_ignored_with_one_log_line(demo_path: Path, tmp_path: Path) -> None:
-    state = state_for(demo_path, tmp_path)
+def test_a_corrupt_state_file_is_ignored_with_one_log_line(tmp_path: Path) -> None:
+    state = state_for(NAMED, tmp_path)
     state.path.parent.mkdir(parents=True)
     for content in (b"{not json", b'{"version": 1}', b"\xff\xfe", b"[]"):
         state.path.write_bytes(content)
         assert state.load() is None
-    bad_sort = {"version": 1, "database": str(demo_path), "view": "all", "sort": "random"}
+    bad_sort = {"version": 1, "database": NAMED, "view": "all", "sort": "random"}
     state.path.write_text(json.dumps(bad_sort))
     assert state.load() is None
     lines = state.log_path.read_text().splitlines()
@@ -133,8 +139,8 @@ def test_a_corrupt_state_file_is_ignored_with_one_log_line(demo_path: Path, tmp_
     assert all(f"view state {state.path} ignored: " in line for line in lines)
 
 
-def test_a_state_written_for_another_database_is_not_used(demo_path: Path, tmp_path: Path) -> None:
-    mine = state_for(demo_path, tmp_path)
+def test_a_state_written_for_another_database_is_not_used(tmp_path: Path) -> None:
+    mine = state_for(NAMED, tmp_path)
     other = ViewState.for_database(str(tmp_path / "other.db"), folder=tmp_path / "state")
     assert other.path != mine.path
     other.save(PENDING_QUERY.with_(statuses=()))
@@ -145,9 +151,9 @@ def test_a_state_written_for_another_database_is_not_used(demo_path: Path, tmp_p
 
 @run_async
 async def test_the_console_starts_with_defaults_after_a_corrupt_state(
-    demo: ApprovalService, demo_path: Path, tmp_path: Path
+    demo: ApprovalService, tmp_path: Path
 ) -> None:
-    state = state_for(demo_path, tmp_path)
+    state = state_for(demo.db.label, tmp_path)
     state.path.parent.mkdir(parents=True)
     state.path.write_text('{"version": 1, "view": ')
     async with running(demo, view=state.load(), view_state=state) as (app, pilot):
@@ -161,11 +167,11 @@ async def test_the_console_starts_with_defaults_after_a_corrupt_state(
     assert restored.statuses == ()
 
 
-def test_an_unwritable_state_dir_is_logged_not_raised(demo_path: Path, tmp_path: Path) -> None:
+def test_an_unwritable_state_dir_is_logged_not_raised(tmp_path: Path) -> None:
     folder = tmp_path / "state"
     folder.mkdir()
     (folder / "views").write_text("a file where the folder should be")
-    state = ViewState.for_database(str(demo_path), folder=folder)
+    state = ViewState.for_database(NAMED, folder=folder)
     state.save(PENDING_QUERY)
     assert "cannot save it" in state.log_path.read_text()
 
@@ -175,7 +181,7 @@ def test_an_unwritable_state_dir_is_logged_not_raised(demo_path: Path, tmp_path:
 
 @pytest.mark.slow
 def test_the_cli_restores_the_view_and_fresh_starts_with_defaults(
-    seeded: ApprovalService, db_path: Path, tmp_path: Path
+    seeded: ApprovalService, db_target: DbTarget, tmp_path: Path
 ) -> None:
     from test_cli_process import PtyProcess
 
@@ -186,13 +192,14 @@ def test_the_cli_restores_the_view_and_fresh_starts_with_defaults(
         if k not in ("HOMELAB_APPROVALS_DB", "HOMELAB_APPROVALS_CONFIG")
     }
     env |= {f"XDG_{kind}_HOME": str(tmp_path / kind) for kind in ("CONFIG", "DATA", "STATE")}
-    state = ViewState.for_database(
-        str(db_path.resolve()), folder=tmp_path / "STATE" / "homelab-approvals"
-    )
+    # What the CLI names the database by: the file's full path, or the URL as shown
+    # (its password hidden), which is the service's label.
+    named = str(db_target.path.resolve()) if db_target.path is not None else seeded.db.label
+    state = ViewState.for_database(named, folder=tmp_path / "STATE" / "homelab-approvals")
     state.save(ActionQuery(sort=SortOrder.SERVER))  # 'all, by server', as if left so
 
     for argv, title in (([], b"All \xc2\xb7 by server"), (["--fresh"], b"Pending \xc2\xb7 oldest")):
-        console = PtyProcess(["--db", str(db_path), "--operator", "alice", *argv], env)
+        console = PtyProcess([*db_target.cli_args, "--operator", "alice", *argv], env)
         try:
             console.wait_for(title)
             console.send(b"q")

@@ -9,6 +9,8 @@ from textual.widgets import Static
 from homelab_approvals.service import ApprovalService
 from tui_support import rows, run_async, running, screen, text_of, toasts, wait_until
 
+pytestmark = pytest.mark.backends
+
 
 def _boom() -> None:
     raise RuntimeError("boom")

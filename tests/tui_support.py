@@ -18,10 +18,11 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input
 
+from db_targets import DbTarget
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.service.demo import build_demo
-from homelab_approvals.storage import open_database
+from homelab_approvals.storage import Database, open_database
 from homelab_approvals.tui.app import ApprovalsApp
 from homelab_approvals.tui.console import ConsoleScreen
 from homelab_approvals.tui.reject import RejectScreen
@@ -49,27 +50,53 @@ def frozen_clock() -> datetime:
 _TEMPLATE: dict[str, bytes] = {}
 
 
+def fill_demo(db: Database) -> None:
+    """The deterministic demo (seed 0, frozen clock), built into `db` through the service."""
+    build_demo(ApprovalService(db, clock=frozen_clock), now=NOW)
+
+
+def fill_demo_at(url: str) -> None:
+    """The demo, built into the PostgreSQL database at `url`, every connection closed
+    after."""
+    db = open_database(url=url)
+    try:
+        fill_demo(db)
+    finally:
+        db.close()
+
+
+def demo_file(path: Path) -> None:
+    """The demo in a new SQLite file at `path`. Built once per test session, then copied:
+    building it each time is slow."""
+    if "demo" not in _TEMPLATE:
+        template = path.with_name("demo-template.db")
+        builder = open_database(template)
+        fill_demo(builder)
+        builder.close()  # the last connection out checkpoints the WAL into the file
+        _TEMPLATE["demo"] = template.read_bytes()
+    path.write_bytes(_TEMPLATE["demo"])
+    path.chmod(0o600)
+
+
 def demo_service(path: Path, *, read_only: bool = False) -> ApprovalService:
-    """The deterministic demo (seed 0, frozen clock) in a real SQLite file of its own.
-    Built once per test session, then copied: building it each time is slow."""
+    """The demo in a real SQLite file of its own (made unless it exists)."""
     if not path.exists():
-        if "demo" not in _TEMPLATE:
-            template = path.with_name("demo-template.db")
-            builder = open_database(template)
-            build_demo(ApprovalService(builder, clock=frozen_clock), now=NOW)
-            builder.close()  # the last connection out checkpoints the WAL into the file
-            _TEMPLATE["demo"] = template.read_bytes()
-        path.write_bytes(_TEMPLATE["demo"])
-        path.chmod(0o600)
+        demo_file(path)
     return ApprovalService(open_database(path, read_only=read_only), clock=frozen_clock)
+
+
+def open_service(target: DbTarget, **options: Any) -> ApprovalService:
+    """The service, on its own connections, on a test's database of either backend."""
+    return ApprovalService(target.open(**options), clock=frozen_clock)
 
 
 @contextmanager
 def other_connection(
-    path: Path, actor_clock: Callable[[], datetime] = frozen_clock
+    where: DbTarget | Path, actor_clock: Callable[[], datetime] = frozen_clock
 ) -> Iterator[ApprovalService]:
-    """Another process's view of the database: its own engine and connections."""
-    db = open_database(path)
+    """Another process's view of the database: its own engine and connections (on
+    PostgreSQL, its own sessions on the server)."""
+    db = where.open() if isinstance(where, DbTarget) else open_database(where)
     try:
         yield ApprovalService(db, clock=actor_clock)
     finally:
@@ -77,7 +104,9 @@ def other_connection(
 
 
 def raw(path: Path) -> sqlite3.Connection:
-    """Plain sqlite3, as HomelabCmd or a hand-typed session would write."""
+    """Plain sqlite3, as HomelabCmd or a hand-typed session would write: for what only
+    SQLite can hold or do (bytes that are not UTF-8, a BLOB in a TEXT column, a lock on
+    the whole file). Anything else goes through `DbTarget.execute`, on either backend."""
     return sqlite3.connect(path, isolation_level=None, timeout=10)
 
 

@@ -4,6 +4,7 @@
 (from the database, a driver error, an exception, a remote command) goes through it."""
 
 import re
+from typing import overload
 
 # C0, DEL and C1 controls, plus the Unicode line separators and bidi embedding,
 # override and isolate characters (the "Trojan Source" set), which can reorder or
@@ -55,3 +56,14 @@ def visible(value: object) -> str:
     if not text:
         return ""
     return INVISIBLE_CHARS.sub(_picture, text)
+
+
+@overload
+def storable(text: str) -> str: ...
+@overload
+def storable(text: None) -> None: ...
+def storable(text: str | None) -> str | None:
+    """Remote text (a run's output, a probe's) as a database can hold it: NUL, which
+    PostgreSQL's text refuses (SQLite's takes it), as its picture ␀, which is what
+    `visible()` shows for it anyway. The same on every backend, so both store alike."""
+    return None if text is None else text.replace("\x00", _PICTURES[0])

@@ -529,9 +529,11 @@ class ApprovalService(ServerOps, BulkOps, ExpiryOps, NotifyOps, PreviewOps):
         under it (DatabaseReplaced). Never creates a file that has gone."""
         return ApprovalService(self.db.reopened(), self.policy, clock=self.clock)
 
-    def change_token(self) -> object:
-        """Moves whenever anyone commits; a few µs on SQLite. For live refresh."""
-        return self.db.change_token()
+    def change_token(self, *, fresh: bool = False) -> object:
+        """Moves whenever anyone commits; a few µs on SQLite. For live refresh. `fresh`:
+        commits that completed before the call are counted for certain (a server round
+        trip where news of them may still be on its way)."""
+        return self.db.change_token(fresh=fresh)
 
     def change_signal(self) -> int | None:
         """A descriptor that turns readable when the change token may have moved (a

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select
 from homelab_approvals.domain import execution
 from homelab_approvals.domain.enums import ActionStatus
 from homelab_approvals.domain.errors import StorageError
+from homelab_approvals.domain.text import storable
 from homelab_approvals.domain.timestamps import utcnow
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.queries import ROW_QUERY, to_view
@@ -211,8 +212,8 @@ class ExecutionService:
                     status=status,
                     completed_at=now,
                     exit_code=exit_code,
-                    stdout=stdout,
-                    stderr=stderr,
+                    stdout=storable(stdout),
+                    stderr=storable(stderr),
                 )
             ).rowcount
             if not done:

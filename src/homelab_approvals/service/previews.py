@@ -25,6 +25,7 @@ from homelab_approvals.domain.plans import (
 )
 from homelab_approvals.domain.previews import PreviewView
 from homelab_approvals.domain.probes import Probe, ProbeRun
+from homelab_approvals.domain.text import storable
 from homelab_approvals.domain.views import ActionView
 from homelab_approvals.service.preview_settings import PlanCheck, PreviewSettings
 from homelab_approvals.service.preview_views import to_preview_view
@@ -109,8 +110,8 @@ class PreviewOps:
                 taken_at=self.clock(),
                 probe_command=probe.command,
                 exit_code=run.exit_code,
-                output=run.stdout or None,
-                error=error,
+                output=storable(run.stdout) or None,
+                error=storable(error),
                 plan=plan_json,
                 digest=digest,
             )
@@ -204,8 +205,9 @@ class PreviewOps:
 
     def add_output(self, action_id: int, chunks: Iterable[tuple[str, str]]) -> None:
         """One small transaction: a batch of (stream, text) chunks of a running action."""
+        kept = [(stream, storable(text)) for stream, text in chunks]
         with self.db.writing() as conn:
-            store.add_chunks(conn, action_id, self.clock(), chunks)
+            store.add_chunks(conn, action_id, self.clock(), kept)
 
     def output_since(self, action_id: int, after: int = 0) -> tuple[list[store.ChunkRow], int]:
         """Live output chunks after chunk id `after`, and the id to ask from next time."""

@@ -62,8 +62,11 @@ class Backend(Protocol):
         """`begin_write()` for the decision hot path, running Core statements."""
         ...
 
-    def change_token(self) -> object:
-        """A value that changes whenever anyone commits. Cheap to call often."""
+    def change_token(self, *, fresh: bool = False) -> object:
+        """A value that changes whenever anyone commits. Cheap to call often. `fresh`:
+        every commit that completed before the call is counted for certain, even one
+        whose news is still on its way (PostgreSQL: a round trip to the server first);
+        without it such a commit may show a moment later (SQLite's always shows)."""
         ...
 
     def change_signal(self) -> int | None:

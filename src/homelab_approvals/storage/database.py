@@ -64,10 +64,11 @@ class Database:
             self._refuse_if_read_only()
         return self.backend.write_transaction()
 
-    def change_token(self) -> object:
-        """A value that changes whenever anyone commits. Cheap to call often."""
+    def change_token(self, *, fresh: bool = False) -> object:
+        """A value that changes whenever anyone commits. Cheap to call often. `fresh`:
+        see Backend.change_token."""
         with translated(self.backend, self.label):
-            return self.backend.change_token()
+            return self.backend.change_token(fresh=fresh)
 
     def change_signal(self) -> int | None:
         """A descriptor that turns readable when the change token may have moved (see

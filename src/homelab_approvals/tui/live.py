@@ -277,7 +277,9 @@ class LiveFeed:
         page = self.service.list_actions(query)
         deadline = monotonic() + CATCH_UP
         for _ in range(MAX_REREADS):
-            latest = self.service.change_token()
+            # Fresh: a commit made while the window was read must be seen now, not
+            # once its notification arrives, or the stale window would be shown.
+            latest = self.service.change_token(fresh=True)
             if latest == token:
                 break
             token = self._settled_token(latest, deadline)
@@ -290,7 +292,7 @@ class LiveFeed:
         """The change token once it has held still for SETTLE (or at `deadline`)."""
         while True:
             sleep(SETTLE)
-            latest = self.service.change_token()
+            latest = self.service.change_token(fresh=True)
             if latest == token or monotonic() >= deadline:
                 return latest
             token = latest

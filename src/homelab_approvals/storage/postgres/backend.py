@@ -67,8 +67,8 @@ class PostgresBackend:
             return core_transaction(self, self._label)
         return self._prepared.transaction()
 
-    def change_token(self) -> object:
-        return self.listener.token()
+    def change_token(self, *, fresh: bool = False) -> object:
+        return self.listener.token(fresh=fresh)
 
     def change_signal(self) -> int | None:
         return self.listener.signal()

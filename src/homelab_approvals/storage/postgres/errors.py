@@ -38,6 +38,8 @@ def _first_line(error: BaseException) -> str:
 
 
 def translate(error: BaseException, label: str) -> ApprovalsError | None:
+    import psycopg
+
     driver = driver_error(error)
     if driver is None:
         if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
@@ -45,8 +47,10 @@ def translate(error: BaseException, label: str) -> ApprovalsError | None:
         return generic(error, label)
     state: str = getattr(driver, "sqlstate", None) or ""
     text = _first_line(driver)
-    if not state:
+    if not state and isinstance(driver, psycopg.OperationalError | psycopg.InterfaceError):
         return _connection_failure(text, label)
+    if not state:  # refused by psycopg itself before sending (a value it cannot send)
+        return StorageError(f"database error ({text}): {label}")
     if state in ("40001", "40P01"):  # serialization_failure, deadlock_detected
         return ConcurrentChange(
             "another decision changed this action at the same moment; nothing was changed, "

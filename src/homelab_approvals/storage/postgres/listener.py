@@ -32,10 +32,15 @@ class ChangeListener:
         self._next_check = 0.0
         self._generation = 0  # moves on every reconnect: changes may have been missed
 
-    def token(self) -> object:
+    def token(self, *, fresh: bool = False) -> object:
+        """`fresh`: a round trip on the listening connection first. A notification is
+        sent when its transaction commits, but reaches us a moment later; the server
+        sends those that reached our session before its answer to a query, so after the
+        round trip every commit that completed before the call has been counted.
+        Without it, one may be counted only at the next call."""
         with self._lock:  # one thread uses the connection at a time
             try:
-                return self._token()
+                return self._token(fresh)
             except BaseException:
                 self._drop()
                 raise
@@ -51,13 +56,16 @@ class ChangeListener:
         except Exception:  # closed meanwhile: the next token() reconnects
             return None
 
-    def _token(self) -> object:
+    def _token(self, fresh: bool) -> object:
         if self._conn is None:
             self._conn = self._connect()
             self._generation += 1
             if self.listening:
                 self._conn.execute(_QUERIES["listen"])
             self._next_check = 0.0
+        elif fresh and self.listening:
+            # psycopg keeps what arrives meanwhile for notifies() (3.2.4 on).
+            self._conn.execute(_QUERIES["sync"])
         if self.listening:
             self._notified += self._drain()
         now = time.monotonic()

@@ -78,9 +78,10 @@ class SQLiteBackend:
                 held = self._held
         return held.transaction()
 
-    def change_token(self) -> object:
+    def change_token(self, *, fresh: bool = False) -> object:
         """`PRAGMA data_version` on one held connection: a few µs, no locks. It moves when
-        another connection commits (each decision uses a connection of its own)."""
+        another connection commits (each decision uses a connection of its own), as soon
+        as the commit is done: always fresh."""
         with self._watch_lock:
             if self._watcher is None:
                 self._watcher = self._engine.raw_connection()

@@ -20,11 +20,19 @@ SELECT CASE WHEN to_regclass('remediation_actions') IS NULL
 -- name: change_check
 -- The periodic re-check behind LISTEN, and all of polling's (--no-listen): the newest
 -- action and event, and how many rows were ever written or changed (statistics, a
--- moment behind), so a change HomelabCmd makes without an event shows too.
+-- moment behind), so a change HomelabCmd makes without an event shows too, and one to
+-- a table of ours with no event (a preview, live output, an executor's heartbeat).
 SELECT (SELECT max(id) FROM remediation_actions),
        (SELECT max(id) FROM action_events),
        (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables
-        WHERE relname IN ('remediation_actions', 'action_events', 'servers'));
+        WHERE relname IN ('remediation_actions', 'action_events', 'servers',
+                          'approval_previews', 'approval_output_chunks',
+                          'approval_preview_requests', 'approval_plan_bindings',
+                          'executor_claims', 'executor_heartbeats'));
 
 -- name: listen
 LISTEN homelab_approvals;
+
+-- name: sync
+-- A round trip: notifications that reached the session arrive before its answer.
+SELECT 1;

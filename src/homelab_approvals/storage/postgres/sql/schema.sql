@@ -75,3 +75,31 @@ FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
 CREATE OR REPLACE TRIGGER approval_preview_requests_notify
 AFTER INSERT ON approval_preview_requests
 FOR EACH ROW EXECUTE FUNCTION approvals_notify_action();
+
+-- An executor's heartbeats and claims, and the plan an approval was bound to: the
+-- console shows them ("no executor", a run's age, the bound plan), and on SQLite any
+-- commit moves the change token. Once per statement, by table name (a heartbeat has no
+-- action; the feed only counts notifications).
+-- name: approvals_notify_change
+CREATE OR REPLACE FUNCTION approvals_notify_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('homelab_approvals', TG_TABLE_NAME);
+  RETURN NULL;
+END
+$$;
+
+-- name: executor_heartbeats_notify
+CREATE OR REPLACE TRIGGER executor_heartbeats_notify
+AFTER INSERT OR UPDATE OR DELETE ON executor_heartbeats
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: executor_claims_notify
+CREATE OR REPLACE TRIGGER executor_claims_notify
+AFTER INSERT OR UPDATE OR DELETE ON executor_claims
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
+
+-- name: approval_plan_bindings_notify
+CREATE OR REPLACE TRIGGER approval_plan_bindings_notify
+AFTER INSERT ON approval_plan_bindings
+FOR EACH STATEMENT EXECUTE FUNCTION approvals_notify_change();
