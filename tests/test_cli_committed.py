@@ -205,6 +205,47 @@ def test_a_batch_from_stdin_with_a_closed_stdout_keeps_exit_0(
     assert (_status(pending, 2), _status(pending, 3)) == ("approved", "approved")
 
 
+# -- other commands that commit: expire, copy-to ---------------------------------------------
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_expire_on_a_full_disk_keeps_exit_0(
+    pending: DbTarget, tmp_path: Path, as_json: bool
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[expiry]\npending = "24h"\n', encoding="utf-8")
+    pending.execute(
+        "UPDATE remediation_actions SET created_at = '2000-01-01 00:00:00' WHERE id = 2"
+    )
+    with open("/dev/full", "wb") as full:
+        words = ["--config", str(config), "expire", *(["--json"] if as_json else [])]
+        code, err = _run([*pending.cli_args, *words], full)
+    assert code == EXIT_OK
+    assert err.splitlines() == [f"{WARNING} (No space left on device)"]
+    assert (_status(pending, 1), _status(pending, 2)) == ("pending", "rejected")
+
+
+def test_expire_with_nothing_expired_on_a_full_disk_is_an_output_error(
+    pending: DbTarget, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[expiry]\npending = "24h"\n', encoding="utf-8")
+    with open("/dev/full", "wb") as full:
+        code, err = _run([*pending.cli_args, "--config", str(config), "expire"], full)
+    assert code == EXIT_OUTPUT  # nothing changed: the failed write is the whole story
+    assert err.splitlines() == ["error: OUTPUT: cannot write to stdout: No space left on device"]
+
+
+def test_copy_to_on_a_full_disk_keeps_exit_0(pending: DbTarget, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    with open("/dev/full", "wb") as full:
+        code, err = _run([*pending.cli_args, "copy-to", f"sqlite:///{copy}"], full)
+    assert code == EXIT_OK
+    assert err.splitlines() == [f"{WARNING} (No space left on device)"]
+    copied = DbTarget("sqlite", path=copy)
+    assert [row["id"] for row in copied.rows("SELECT id FROM remediation_actions")] == [1, 2, 3]
+
+
 # -- read commands: one clear line and their own status, never "a bug" ----------------------
 
 READS = [

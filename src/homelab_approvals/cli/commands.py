@@ -421,19 +421,25 @@ def cancel(s: Session) -> int:
 def expire(s: Session) -> int:
     expired = s.service.expire()
     if s.args.json:
-        write_json([output.as_dict(a) for a in expired])
+        shown = [output.as_dict(a) for a in expired]
+        if expired:  # committed: a result stdout cannot take still exits 0
+            return _committed(lambda: write_json(shown))
+        write_json(shown)
         return EXIT_OK
     expiry = s.service.policy.expiry
     if expiry.pending is None and expiry.approved is None:
         _print(f"nothing expires: the config has no [expiry] table ({s.config_path})")
         return EXIT_OK
+    if not expired:
+        _print("nothing to expire")
+        return EXIT_OK
+    lines = []
     for action in expired:
         why = action.rejection_reason if action.status == ActionStatus.REJECTED else None
         why = why or _approved_expiry(s)
-        _print(f"expired {_about(action)}, now {text(action.status)}: {text(why)}")
-    if not expired:
-        _print("nothing to expire")
-    return EXIT_OK
+        lines.append(f"expired {_about(action)}, now {text(action.status)}: {text(why)}")
+    # Committed: a result stdout cannot take still exits 0, as for a decision.
+    return _committed(lambda: _lines(lines))
 
 
 def _approved_expiry(s: Session) -> str:
@@ -454,7 +460,8 @@ def notify(s: Session) -> int:
     if s.args.once:
         sender.start()
         result = sender.run_once()
-        _print(f"sent {result.sent} notification{'s' if result.sent != 1 else ''}")
+        sent = f"sent {result.sent} notification{'s' if result.sent != 1 else ''}"
+        _committed(lambda: _print(sent))  # sent and recorded, whatever stdout does
         for target, why in result.failed.items():
             report(DeliveryError(f"{target}: {why}; it is sent again next time"), as_json=False)
         return EXIT_ERROR if result.failed else EXIT_OK
@@ -497,11 +504,11 @@ def copy_to(s: Session) -> int:
     state = ""
     if copied.other_rows:
         state = f" (and {copied.other_rows} rows of previews, runs and notification cursors)"
-    _print(
+    said = (
         f"copied {copied.servers} servers, {copied.actions} actions and {copied.events} "
         f"events{state} to {text(destination.label)}"
     )
-    return EXIT_OK
+    return _committed(lambda: _print(said))  # the copy is committed whatever stdout does
 
 
 def _copy_progress() -> Callable[[str, int, int], None]:
