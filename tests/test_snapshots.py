@@ -24,6 +24,7 @@ from homelab_approvals.tui.help import HelpScreen
 from homelab_approvals.tui.reject import REASON_REQUIRED, RejectScreen
 from tui_support import (
     FAST_POLL,
+    RecordingApp,
     demo_service,
     frozen_clock,
     no_blink,
@@ -48,7 +49,7 @@ def demo(tmp_path: Path) -> Iterator[ApprovalService]:
 
 
 def app_for(service: ApprovalService, **options: Any) -> ApprovalsApp:
-    return ApprovalsApp(service, "alice", clock=frozen_clock, poll_interval=FAST_POLL, **options)
+    return RecordingApp(service, "alice", clock=frozen_clock, poll_interval=FAST_POLL, **options)
 
 
 def settle(app: ApprovalsApp) -> Callable[[Pilot[Any]], Awaitable[None]]:

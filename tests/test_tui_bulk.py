@@ -23,6 +23,7 @@ from homelab_approvals.tui.reject import REASON_REQUIRED, RejectScreen
 from homelab_approvals.tui.table import MARK
 from tui_support import (
     FAST_POLL,
+    RecordingApp,
     frozen_clock,
     highlighted_id,
     other_connection,
@@ -404,7 +405,7 @@ def test_marked_rows_and_the_confirmation_80x24(
     snap_compare: SnapCompare, queue: ApprovalService
 ) -> None:
     queue.db.label = "/srv/homelab/approvals.db"  # the temp path differs on every run
-    app = ApprovalsApp(queue, "alice", clock=frozen_clock, poll_interval=FAST_POLL)
+    app = RecordingApp(queue, "alice", clock=frozen_clock, poll_interval=FAST_POLL)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_settled(pilot, app)

@@ -16,6 +16,7 @@ from homelab_approvals.domain.text import visible
 from homelab_approvals.service import ApprovalService
 from homelab_approvals.tui.reject import RejectScreen
 from tui_support import (
+    RecordingApp,
     detail_shows,
     frozen_clock,
     rows,
@@ -124,9 +125,10 @@ async def test_toasts_and_the_reject_modal_show_hostile_text_literally(
     async with running(hostile) as (app, pilot):
         await pilot.press("a")  # action 1: "restart [/]" on the click-markup server
         await wait_until(pilot, lambda: any(t[1] == "Approved" for t in toasts(app)))
-        notification = next(n for n in app._notifications if n.title == "Approved")
-        assert notification.markup is False
-        assert notification.message == f"#1 · restart [/] on {CLICK}"
+        assert isinstance(app, RecordingApp)
+        [(_, _, message, markup)] = [t for t in app.toasts_shown if t[1] == "Approved"]
+        assert markup is False
+        assert message == f"#1 · restart [/] on {CLICK}"
         await wait_until(pilot, lambda: 1 not in rows(app))
         await pilot.press("r")  # action 2: "restart [bold]x"
         await wait_until(pilot, lambda: isinstance(app.screen, RejectScreen))

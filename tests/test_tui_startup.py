@@ -42,6 +42,7 @@ from homelab_approvals.tui.topbar import TopBar
 from tui_support import (
     FAST_POLL,
     SIZE,
+    RecordingApp,
     demo_service,
     frozen_clock,
     highlighted,
@@ -72,7 +73,7 @@ def first_window_of(path: Path) -> FirstWindow:
 
 def deferred_app(path: Path, open_service: Callable[[], ApprovalService]) -> ApprovalsApp:
     start = DeferredStart(first_window_of(path), Policy(), open_service)
-    return ApprovalsApp(None, "alice", deferred=start, clock=frozen_clock, poll_interval=FAST_POLL)
+    return RecordingApp(None, "alice", deferred=start, clock=frozen_clock, poll_interval=FAST_POLL)
 
 
 def gated(path: Path, gate: threading.Event, **options: Any) -> Callable[[], ApprovalService]:

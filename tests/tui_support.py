@@ -14,6 +14,7 @@ from time import monotonic
 from typing import Any
 
 from textual.geometry import Region
+from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input
@@ -148,7 +149,7 @@ async def running(
     **options: Any,
 ) -> AsyncIterator[tuple[ApprovalsApp, Pilot[Any]]]:
     options.setdefault("poll_interval", FAST_POLL)
-    app = ApprovalsApp(service, actor, clock=frozen_clock, **options)
+    app = RecordingApp(service, actor, clock=frozen_clock, **options)
     async with app.run_test(size=size) as pilot:
         await wait_settled(pilot, app)
         yield app, pilot
@@ -180,14 +181,39 @@ async def open_reject(pilot: Pilot[Any], app: ApprovalsApp) -> RejectScreen:
     return modal
 
 
+class RecordingApp(ApprovalsApp):
+    """The console, keeping each toast it asked Textual to show: Textual's own list of
+    notifications is private (it may change in any release), `notify` is public."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: (severity, title, message, markup) of each toast, oldest first.
+        self.toasts_shown: list[tuple[str, str, str, bool]] = []
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        self.toasts_shown.append((severity, title, message, markup))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+
 def toasts(app: ApprovalsApp) -> list[tuple[str, str, str]]:
     """(severity, title, message) of every notification shown so far."""
-    return [(n.severity, n.title, n.message) for n in app._notifications]
+    assert isinstance(app, RecordingApp), "toasts() needs the app from running()/RecordingApp"
+    return [(severity, title, message) for severity, title, message, _ in app.toasts_shown]
 
 
 def text_of(widget: Widget) -> str:
-    """What a widget shows, as plain text, one line per row (its full height)."""
-    width, height = widget.size
+    """What a widget shows, as plain text, one line per row: its whole box, padding and
+    border included. (A crop of the content size would start at the box's corner and
+    cut the last cells of a line that fills the width.)"""
+    width, height = widget.outer_size
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))
 
 
