@@ -630,3 +630,34 @@ def test_an_empty_file_opened_read_only_keeps_its_mode(tmp_path: Path) -> None:
     with contextlib.suppress(StorageError):
         open_database(path, read_only=True).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def _open_files(path: Path) -> list[str]:
+    """This process's open files that are the database or its -wal/-shm."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(path)):
+                found.append(target)
+    return found
+
+
+def test_a_closed_database_opens_no_connection_again(db_path: Path) -> None:
+    """A live refresh may ask a closed database for its change token once more (the
+    console is being handed a reopened one); a connection opened then would keep a
+    replaced file's lost -wal index alive, so the file could not be opened again."""
+    db = open_database(db_path)
+    service = ApprovalService(db)
+    service.add_server("pi-4", "pi4.lan", paused=True)
+    service.create_action("pi-4", "restart_service", "nginx", actor="bob")
+    before = service.change_token()
+    with db.reading() as conn:  # a read still running when the database is closed
+        db.close()
+        conn.exec_driver_sql("SELECT count(*) FROM remediation_actions").fetchall()
+    assert _open_files(db_path) == []  # that read's connection was closed on its return
+    assert service.change_token() != before  # "closed" is a token of its own
+    assert service.change_token() == service.change_token()
+    with pytest.raises(StorageError, match="the database is closed"):
+        service.approve(1, "alice")
+    assert _open_files(db_path) == []

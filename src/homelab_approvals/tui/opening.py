@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 OPEN_WAIT = 30.0
 
 
+#: Seconds between attempts to reopen a replaced file (about 3 s in all); None: the last.
+_REOPEN_RETRIES: tuple[float | None, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5, None)
+
+
 class ServiceReady(Message):
     """The database is open: decisions, history and live refresh can start."""
 
@@ -171,11 +175,19 @@ class OpeningMixin(ConsolePart):
         # (The executor check, executor_watch.py, finishes first and then waits.)
         with self.executor_check_lock:
             service.db.close()
-        try:
-            fresh = service.reopened()
-        except ApprovalsError as error:
-            self.post_message(ReopenFailed(error.message))
-            return
+        # A read another worker had begun on the old file may still hold a connection
+        # for a moment; until it lets go, SQLite reports the lost -wal as "disk I/O
+        # error". So try again a few times, a little apart, before giving up.
+        worker = get_current_worker()
+        for delay in _REOPEN_RETRIES:
+            try:
+                fresh = service.reopened()
+                break
+            except ApprovalsError as error:
+                if delay is None or worker.is_cancelled:
+                    self.post_message(ReopenFailed(error.message))
+                    return
+                threading.Event().wait(delay)
         if not self.post_message(ServiceReopened(fresh)):
             fresh.db.close()
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
 
-from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced
+from homelab_approvals.domain.errors import ApprovalsError, DatabaseReplaced, StorageError
 from homelab_approvals.storage.backend import WriteTransaction
 from homelab_approvals.storage.sqlite import errors
 from homelab_approvals.storage.sqlite.audit_triggers import EXPECTED as _EXPECTED
@@ -23,6 +24,10 @@ from homelab_approvals.storage.transaction import core_transaction
 
 #: An execution option the engine's "begin" hook (opening.py) reads: BEGIN IMMEDIATE.
 IMMEDIATE = "approvals_immediate"
+
+
+#: The change token of a closed database: it never moves again.
+_CLOSED = object()
 
 
 class SQLiteBackend:
@@ -46,6 +51,8 @@ class SQLiteBackend:
         #: The file (not for `sqlite://` in memory), and what it was when watching began.
         self._path = path
         self._identity: _FileIdentity | None = None
+        self._closed = False
+        event.listen(engine, "checkin", self._close_if_closed)
 
     @contextmanager
     def begin_write(self) -> Iterator[Connection]:
@@ -73,6 +80,8 @@ class SQLiteBackend:
         held = self._held
         if held is None:
             with self._lock:
+                if self._closed:
+                    raise StorageError(f"the database is closed: {self._label}")
                 if self._held is None:
                     self._held = HeldConnections(self._engine, self._label)
                 held = self._held
@@ -83,6 +92,11 @@ class SQLiteBackend:
         another connection commits (each decision uses a connection of its own), as soon
         as the commit is done: always fresh."""
         with self._watch_lock:
+            if self._closed:
+                # Never a new connection to a closed database (a live refresh may ask once
+                # more before it is handed the reopened one): it would keep a replaced
+                # file's lost -wal index alive, so the file could not be opened again.
+                return _CLOSED
             if self._watcher is None:
                 self._watcher = self._engine.raw_connection()
                 if self._path is not None:
@@ -159,10 +173,20 @@ class SQLiteBackend:
     def ids_follow_on(self, conn: Connection, tables: list[str]) -> None:
         pass  # an INTEGER PRIMARY KEY takes the highest id plus one by itself
 
+    def _close_if_closed(self, _dbapi_connection: object, entry: ConnectionPoolEntry) -> None:
+        # A read still running when close() disposed the pool brings its connection
+        # back afterwards, to a pool nobody empties: close it. Left open, it keeps a
+        # lost -wal's index alive, and the file cannot be opened again ("disk I/O
+        # error") until the garbage collector finds that pool.
+        if self._closed:
+            entry.invalidate()
+
     def close(self) -> None:
-        if self._held is not None:
-            self._held.close()
-            self._held = None
+        with self._lock:
+            self._closed = True
+            if self._held is not None:
+                self._held.close()
+                self._held = None
         with self._watch_lock:
             if self._watcher is not None:
                 self._watcher.close()
