@@ -59,6 +59,19 @@ def _run(argv: list[str], stdout: object, stderr: object = subprocess.PIPE) -> t
     return result.returncode, err
 
 
+def _run_closed_stdout(argv: list[str], tmp_path: Path, stdin: bytes = b"") -> tuple[int, str]:
+    """The CLI with fd 1 closed: stdout=None with close_fds does not close it, a shell's
+    '>&-' does. Its exit status and stderr."""
+    code = subprocess.run(
+        ["sh", "-c", '"$0" -m homelab_approvals "$@" >&- 2>"$ERR"', PYTHON, *argv],
+        input=stdin,
+        env={**os.environ, "ERR": str(tmp_path / "err")},
+        timeout=60,
+        check=False,
+    ).returncode
+    return code, (tmp_path / "err").read_text()
+
+
 COMMANDS = [
     (["approve", "1"], "approved"),
     (["approve", "1", "--json"], "approved"),
@@ -79,20 +92,7 @@ def test_a_full_disk_on_stdout_keeps_exit_0(
 
 
 def test_a_closed_stdout_keeps_exit_0(pending: DbTarget, tmp_path: Path) -> None:
-    # stdout=None with close_fds does not close fd 1; a shell's '>&-' does.
-    code = subprocess.run(
-        [
-            "sh",
-            "-c",
-            '"$0" -m homelab_approvals "$1" "$2" approve 2 >&- 2>"$3"',
-            PYTHON,
-            *pending.cli_args,
-            str(tmp_path / "err"),
-        ],
-        timeout=60,
-        check=False,
-    ).returncode
-    err = (tmp_path / "err").read_text()
+    code, err = _run_closed_stdout([*pending.cli_args, "approve", "2"], tmp_path)
     assert code == 0
     assert err.splitlines() == [f"{WARNING} (stdout is closed)"]
     assert _status(pending, 2) == "approved"
@@ -184,19 +184,7 @@ def test_a_batch_on_a_full_disk_names_each_committed_change(
 def test_a_batch_from_stdin_with_a_closed_stdout_keeps_exit_0(
     pending: DbTarget, tmp_path: Path
 ) -> None:
-    code = subprocess.run(
-        [
-            "sh",
-            "-c",
-            'printf "2\\n3\\n" | "$0" -m homelab_approvals "$1" "$2" approve - >&- 2>"$3"',
-            PYTHON,
-            *pending.cli_args,
-            str(tmp_path / "err"),
-        ],
-        timeout=60,
-        check=False,
-    ).returncode
-    err = (tmp_path / "err").read_text()
+    code, err = _run_closed_stdout([*pending.cli_args, "approve", "-"], tmp_path, b"2\n3\n")
     assert code == 0
     assert err.splitlines() == [
         _unprinted(2, "stdout is closed"),
@@ -274,21 +262,8 @@ def test_a_read_command_on_a_full_disk_says_so_in_one_line(
 def test_a_read_command_with_a_closed_stdout_says_so_in_one_line(
     pending: DbTarget, words: list[str], tmp_path: Path
 ) -> None:
-    code = subprocess.run(
-        [
-            "sh",
-            "-c",
-            '"$0" -m homelab_approvals "$@" >&- 2>"$ERR"',
-            PYTHON,
-            *pending.cli_args,
-            *words,
-        ],
-        env={**os.environ, "ERR": str(tmp_path / "err")},
-        timeout=60,
-        check=False,
-    ).returncode
+    code, err = _run_closed_stdout([*pending.cli_args, *words], tmp_path)
     assert code == EXIT_OUTPUT
-    err = (tmp_path / "err").read_text()
     assert err.splitlines() == ["error: OUTPUT: cannot write to stdout: stdout is closed"]
 
 
